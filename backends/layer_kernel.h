@@ -1,0 +1,49 @@
+// How a weighted layer executes. A model holds one LayerKernel per Linear or
+// Conv2d; quantizing a layer swaps its kernel for a quantized one made by a
+// backend. Kernels are immutable after construction and safe to share.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "quantizers/core/quantized_weight.h"
+
+namespace qtune {
+
+enum class LayerKind { kLinear, kConv2d };
+std::string to_string(LayerKind k);                   ///< "Linear" | "Conv2d"
+LayerKind layer_kind_from_string(const std::string&);  ///< inverse; qtune::Error otherwise
+
+/// Conv2d hyper-parameters (ignored for Linear).
+struct ConvGeometry {
+  std::vector<int64_t> stride{1, 1};
+  std::vector<int64_t> padding{0, 0};
+  std::vector<int64_t> dilation{1, 1};
+  int64_t groups = 1;
+};
+
+class LayerKernel {
+ public:
+  virtual ~LayerKernel() = default;
+  /// Linear: x [..., in] -> [..., out]. Conv2d: x [N, C, H, W] -> [N, O, H', W'].
+  virtual at::Tensor forward(const at::Tensor& x) const = 0;
+  /// Backend name ("fp32", "eager", "native", ...), recorded with trials.
+  virtual std::string backend() const = 0;
+  /// The tensors to save, by suffix ("weight", "bias", "qweight", "scales", "qzeros").
+  virtual std::map<std::string, at::Tensor> tensors() const = 0;
+  /// Bytes of the weights as stored (what a saved model takes for this layer).
+  virtual int64_t storage_bytes() const = 0;
+};
+
+using LayerKernelPtr = std::shared_ptr<const LayerKernel>;
+
+/// The unquantized layer: ATen linear / conv2d on fp32 weights.
+LayerKernelPtr make_fp32_kernel(LayerKind kind, at::Tensor weight, std::optional<at::Tensor> bias,
+                                const ConvGeometry& geometry = {});
+
+}  // namespace qtune

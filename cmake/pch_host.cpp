@@ -1,0 +1,1 @@
+// Host for the shared precompiled header (see CMakeLists.txt).

@@ -1,0 +1,58 @@
+// Built-in models and their data, and loading a model from a spec.
+//
+// Specs: "builtin:fmnist-cnn" (the default model users get, trained on first
+// use and cached), "builtin:fmnist-cnn-tiny" (same architecture trained for a
+// few steps: tests), later "builtin:tiny-lm", "hf:DIR", a TorchScript file.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "models/dataset.h"
+#include "models/evaluator.h"
+#include "models/model.h"
+
+namespace qtune {
+
+/// Where trained built-in models are cached: --cache-dir, else
+/// $XDG_CACHE_HOME/qtune, else ~/.cache/qtune.
+std::filesystem::path default_cache_dir();
+
+struct BuiltinInfo {
+  std::string spec;         ///< "builtin:fmnist-cnn"
+  std::string description;
+  std::filesystem::path cache_file;  ///< where its trained weights live
+  bool cached = false;
+};
+std::vector<BuiltinInfo> list_builtin_models(const std::filesystem::path& cache_dir);
+
+/// The data that goes with a model: calibration, evaluation and the evaluator.
+struct TaskData {
+  Dataset calibration;  ///< drawn from the training split
+  Dataset evaluation;   ///< the held-out test split
+  /// Evaluates a model on `evaluation` (top-1 for classifiers).
+  EvalResult evaluate(const Model& model) const;
+};
+
+struct ModelOptions {
+  std::filesystem::path cache_dir = default_cache_dir();
+  bool progress = false;  ///< print training progress (on a terminal)
+};
+
+/// Builds the model a spec names, training and caching a built-in one if needed.
+/// Throws qtune::Error for an unknown spec or a missing/corrupt file.
+ModelPtr load_model(const std::string& spec, const ModelOptions& options = {});
+
+/// Builds the architecture of `spec` with the given tensors (as saved by
+/// storage/artifact.h: "<layer>.weight", "<layer>.bias", extra tensors).
+/// Layers absent from `tensors` are an error.
+ModelPtr build_model(const std::string& spec, const std::map<std::string, at::Tensor>& tensors);
+
+/// The task data of `spec` (Fashion-MNIST for the fmnist models).
+/// `calibration_samples` rows are drawn from the training split with `seed`;
+/// `eval_samples` <= 0 means the whole test split.
+TaskData load_task_data(const std::string& spec, int64_t calibration_samples, int64_t eval_samples,
+                        uint64_t seed);
+
+}  // namespace qtune

@@ -1,0 +1,34 @@
+// Quantization math, INC's formulas (shared/reference/inc-torch-api.md §1.3):
+//   asym: scale = (max-min)/(2^b-1), zero = round(-min/scale), range forced to contain 0,
+//         q = clamp(round(w/scale) + zero, 0, 2^b-1),          w' = (q - zero) * scale
+//   sym:  scale = absmax/(2^(b-1)-1)  (full_range: absmax/2^(b-1)),
+//         q = clamp(round(w/scale), -2^(b-1), 2^(b-1)-1),     w' = q * scale
+// Rounding is round-half-to-even (ATen's round), as torch.round in INC.
+// A group whose range is zero gets scale 1 (so all-zero weights stay zero, no NaN).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include "quantizers/core/quant_spec.h"
+
+namespace qtune {
+
+/// Per-group parameters of a 2-D weight [rows, cols].
+struct QuantParams {
+  at::Tensor scale;  ///< float32 [rows, groups]  (per-tensor: [1, 1])
+  at::Tensor zero;   ///< int32   [rows, groups]; all zeros for sym
+};
+
+/// Computes scale and zero point of each group of `w` (float, 2-D).
+QuantParams compute_params(const at::Tensor& w, const QuantSpec& spec);
+
+/// Integer codes of `w` (int32 [rows, cols]) in [spec.qmin(), spec.qmax()].
+at::Tensor quantize_codes(const at::Tensor& w, const QuantParams& p, const QuantSpec& spec);
+
+/// Float weights back from codes: (q - zero) * scale, float32 [rows, cols].
+at::Tensor dequantize_codes(const at::Tensor& codes, const QuantParams& p, const QuantSpec& spec);
+
+/// quantize then dequantize ("fake quantization"): the weights a quantized layer computes with.
+at::Tensor fake_quantize(const at::Tensor& w, const QuantSpec& spec);
+
+}  // namespace qtune

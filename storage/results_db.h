@@ -1,0 +1,86 @@
+// The SQLite record of tuning runs. Only the coordinator (rank 0) writes it.
+//
+// Schema (version in table schema_version, migrations in results_db.cpp):
+//   runs(id, started_at, ended_at, status RUNNING|COMPLETED|FAILED|INTERRUPTED,
+//        model, config_json, config_hash, baseline_json, best_trial_id, host)
+//   trials(id, run_id, idx, config_json, config_hash, status PENDING|RUNNING|COMPLETED|FAILED|TIMEOUT,
+//          algorithm, backend, accuracy, accuracy_loss, latency_ms_p50, latency_ms_p90,
+//          latency_spread, size_bytes, passed, error, rank, host, started_at, ended_at,
+//          metrics_json, UNIQUE(run_id, config_hash))
+// WAL mode and a busy timeout so a reader (`qtune db`) never breaks a live run.
+// Each trial is committed when it ends, so a killed run loses nothing finished.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
+
+namespace qtune {
+
+struct RunRecord {
+  int64_t id = 0;
+  std::string started_at, ended_at, status;
+  std::string model;
+  Json config;          ///< the tuning config as parsed
+  std::string config_hash;
+  Json baseline;        ///< {"metric":..., "value":..., "latency_ms_p50":..., "size_bytes":...}
+  std::optional<int64_t> best_trial_id;
+  std::string host;
+};
+
+struct TrialRecord {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  int64_t index = 0;    ///< position in the expanded search space
+  Json config;          ///< canonical trial config
+  std::string config_hash;
+  std::string status;   ///< COMPLETED | FAILED | TIMEOUT | RUNNING
+  std::string algorithm, backend;
+  std::optional<double> accuracy, accuracy_loss, latency_ms_p50, latency_ms_p90, latency_spread;
+  std::optional<int64_t> size_bytes;
+  std::optional<bool> passed;
+  std::string error;
+  int rank = 0;
+  std::string host;
+  std::string started_at, ended_at;
+  Json metrics = Json::object();  ///< everything else the trial measured
+  Json to_json() const;           ///< the `qtune db trials --json` form
+};
+
+class ResultsDb {
+ public:
+  enum class Mode { kReadOnly, kReadWrite };
+  /// Opens (creating and migrating in kReadWrite). A file that is not a qtune
+  /// database, or a newer schema, is a qtune::Error naming the file.
+  ResultsDb(const std::filesystem::path& path, Mode mode);
+  ~ResultsDb();
+  ResultsDb(const ResultsDb&) = delete;
+  ResultsDb& operator=(const ResultsDb&) = delete;
+
+  static constexpr int kSchemaVersion = 1;
+
+  int64_t create_run(const RunRecord& run);
+  void finish_run(int64_t run_id, const std::string& status, std::optional<int64_t> best_trial_id);
+  void set_run_status(int64_t run_id, const std::string& status);
+  /// Latest run whose config_hash matches (for --resume).
+  std::optional<RunRecord> find_run_by_config_hash(const std::string& config_hash);
+  std::vector<RunRecord> runs();
+  std::optional<RunRecord> run(int64_t id);
+  std::optional<RunRecord> latest_run();
+
+  /// Inserts or replaces the trial with this (run_id, config_hash); one transaction.
+  int64_t record_trial(const TrialRecord& trial);
+  std::vector<TrialRecord> trials(int64_t run_id);
+  std::optional<TrialRecord> trial(int64_t id);
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::filesystem::path path_;
+};
+
+}  // namespace qtune

@@ -1,0 +1,33 @@
+// The safetensors format (https://github.com/huggingface/safetensors):
+//   8 bytes little-endian u64 N | N bytes JSON header | data
+// header: {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
+//          "__metadata__": {"k": "v"}}; offsets are relative to the data start.
+// The reader validates everything before touching data: header length within
+// the file, JSON well-formed, dtype known, byte count = numel * dtype size,
+// offsets inside the data and non-overlapping. Any violation is a qtune::Error
+// naming the file and the tensor, never a crash or an out-of-bounds read.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+namespace qtune {
+
+struct SafetensorsFile {
+  std::map<std::string, at::Tensor> tensors;
+  std::map<std::string, std::string> metadata;
+};
+
+/// Writes tensors (F32, F16, BF16, I64, I32, I16, I8, U8, BOOL) atomically
+/// (temp file + rename).
+void write_safetensors(const std::filesystem::path& path,
+                       const std::map<std::string, at::Tensor>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+/// Reads and validates a whole file; tensors are owned copies.
+SafetensorsFile read_safetensors(const std::filesystem::path& path);
+
+}  // namespace qtune
