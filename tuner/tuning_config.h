@@ -1,0 +1,83 @@
+// The YAML tuning config (configs/default.yaml is the reference example):
+//
+//   model: builtin:fmnist-cnn
+//   calibration: {samples: 256}            # drawn from the training split
+//   evaluation:  {samples: 0}              # 0 = whole test split
+//   search_space:                           # list of algorithm blocks
+//     - algorithm: rtn
+//       params: {bits: [4, 8], group_size: [32, 128], scheme: [sym, asym]}
+//       backend: auto                       # or a list of backends: a tunable dimension
+//       overrides: [{name: "fc2", params: {bits: 8}}, {type: Conv2d, params: {...}}]
+//       fp32_layers: ["conv1"]
+//   constraints:
+//     max_accuracy_loss: 0.01               # relative by default (INC tolerable_loss)
+//     loss_type: relative                   # or absolute
+//     max_latency_ms: 5                     # optional, on p50
+//     max_size_bytes: 1000000               # optional
+//   objective: latency                      # latency | size | accuracy
+//   strategy: exhaustive                    # exhaustive | first-pass
+//   max_trials: 100
+//   timeout: 0                              # seconds for the whole run; 0 = none
+//   trial_timeout: 0                        # seconds per trial; 0 = none
+//   seed: 42
+//   latency: {batch: 64, warmup: 3, runs: 20}
+//
+// List-valued params expand to their cartesian product in declaration order,
+// the last varying fastest (INC's BaseConfig.expand).
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
+#include "quantizers/quantizer.h"
+
+namespace qtune {
+
+struct AlgorithmBlock {
+  std::string algorithm;
+  Json params = Json::object();  ///< values may be lists (tunable)
+  std::vector<std::string> backends{"auto"};
+  std::vector<LayerOverride> overrides;
+  std::vector<std::string> fp32_layers;
+};
+
+struct Constraints {
+  double max_accuracy_loss = 0.01;
+  bool relative_loss = true;
+  std::optional<double> max_latency_ms;
+  std::optional<int64_t> max_size_bytes;
+};
+
+struct TuningConfig {
+  std::string source;  ///< file it came from, for error messages
+  std::string model = "builtin:fmnist-cnn";
+  int64_t calibration_samples = 256;
+  int64_t eval_samples = 0;
+  std::vector<AlgorithmBlock> search_space;
+  Constraints constraints;
+  std::string objective = "latency";  ///< latency | size | accuracy
+  std::string strategy = "exhaustive";
+  int64_t max_trials = 100;
+  double timeout_s = 0;
+  double trial_timeout_s = 0;
+  uint64_t seed = 42;
+  int64_t latency_batch = 64;
+  int latency_warmup = 3;
+  int latency_runs = 20;
+
+  Json to_json() const;  ///< canonical form, stored with the run
+};
+
+/// Parses and validates a YAML file. Malformed YAML, unknown keys, unknown
+/// algorithms or parameters, values out of range -> qtune::Error naming the
+/// file, the field and what was expected.
+TuningConfig load_tuning_config(const std::filesystem::path& path);
+TuningConfig parse_tuning_config(const std::string& yaml_text, const std::string& source);
+
+/// Expands the search space into trial configs, in space order, duplicates removed.
+std::vector<QuantConfig> expand_search_space(const TuningConfig& config);
+
+}  // namespace qtune
