@@ -1,0 +1,61 @@
+#include <ATen/Parallel.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/model_source.h"
+#include "models/builtin.h"
+
+namespace qtune::cli {
+
+int cmd_eval(int argc, char** argv) {
+  const std::vector<FlagSpec> flags = {
+      {"model", true, false, "saved model directory or spec (builtin:fmnist-cnn)"},
+      {"samples", true, false,
+       "evaluation samples (default: what the saved model was tuned on, else all)"},
+      {"json", false, false, "print JSON"},
+      {"cache-dir", true, false, "where trained built-in models are cached"},
+      {"help", false, false, "show this help"},
+  };
+  Args args("eval", flags, argc, argv, 2);
+  if (args.has("help")) {
+    std::cout << usage("eval", "--model DIR|SPEC [--samples N] [--json]", flags);
+    return 0;
+  }
+  const bool json = args.has("json");
+  LoadedModel loaded = load_model_arg(args.required("model"),
+                                      cache_dir_arg(args.get_or("cache-dir", "")),
+                                      stderr_is_terminal() && !json);
+  // A tuned model records how many evaluation samples its accuracy was
+  // measured on, so that eval reproduces that number by default.
+  int64_t default_samples = 0;
+  if (loaded.saved && loaded.qconfig.contains("metrics") &&
+      loaded.qconfig["metrics"].contains("eval_samples"))
+    default_samples = loaded.qconfig["metrics"]["eval_samples"].get<int64_t>();
+  const int64_t samples = args.get_int("samples", default_samples);
+
+  TaskData data = load_task_data(loaded.spec, /*calibration_samples=*/0, samples, /*seed=*/0);
+  // One intra-op thread: the tuner evaluates the same way, so the numbers agree
+  // exactly whatever the machine's core count.
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  EvalResult r = data.evaluate(*loaded.model);
+  at::set_num_threads(threads);
+
+  if (json) {
+    Json out = {{"model", args.required("model")},
+                {"metric", r.metric},
+                {"value", r.value},
+                {r.metric, r.value},
+                {"samples", r.samples}};
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::printf("%s %.4f on %lld samples (%s)\n", r.metric.c_str(), r.value,
+                static_cast<long long>(r.samples), loaded.spec.c_str());
+  }
+  return 0;
+}
+
+}  // namespace qtune::cli

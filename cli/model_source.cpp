@@ -1,0 +1,38 @@
+#include "cli/model_source.h"
+
+#include <unistd.h>
+
+#include "common/error.h"
+#include "models/builtin.h"
+#include "storage/artifact.h"
+
+namespace qtune::cli {
+
+LoadedModel load_model_arg(const std::string& arg, const std::filesystem::path& cache_dir,
+                           bool progress) {
+  LoadedModel out;
+  std::error_code ec;
+  if (std::filesystem::is_directory(arg, ec)) {
+    QT_CHECK(is_saved_model_dir(arg), arg, ": not a saved qtune model (no qconfig.json)");
+    SavedModelInfo info;
+    out.model = load_saved_model(arg, &info);
+    out.spec = info.model_spec;
+    out.qconfig = info.qconfig;
+    out.saved = true;
+    return out;
+  }
+  ModelOptions options;
+  options.cache_dir = cache_dir;
+  options.progress = progress;
+  out.model = load_model(arg, options);
+  out.spec = arg;
+  return out;
+}
+
+std::filesystem::path cache_dir_arg(const std::string& given) {
+  return given.empty() ? default_cache_dir() : std::filesystem::path(given);
+}
+
+bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
+
+}  // namespace qtune::cli

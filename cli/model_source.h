@@ -1,0 +1,28 @@
+// `--model DIR|SPEC`: a saved qtune model directory or a model spec.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "common/json.h"
+#include "models/model.h"
+
+namespace qtune::cli {
+
+struct LoadedModel {
+  ModelPtr model;
+  std::string spec;    ///< the architecture spec (from qconfig.json for a saved dir)
+  bool saved = false;  ///< came from a saved directory
+  Json qconfig;        ///< qconfig.json of a saved dir
+};
+
+LoadedModel load_model_arg(const std::string& arg, const std::filesystem::path& cache_dir,
+                           bool progress);
+
+/// --cache-dir if given, else the default cache.
+std::filesystem::path cache_dir_arg(const std::string& given);
+
+/// Whether progress output goes to a terminal (stderr): quiet otherwise.
+bool stderr_is_terminal();
+
+}  // namespace qtune::cli
