@@ -1,0 +1,72 @@
+// Runs the qtune binary (or mpirun) as a user would, capturing its output.
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "common/json.h"
+
+namespace qtune::testing {
+
+struct CommandResult {
+  int status = -1;  ///< exit status, or 128 + signal
+  std::string out, err;
+};
+
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// Runs `command` through /bin/sh with stdout and stderr captured to files.
+inline CommandResult run(const std::string& command) {
+  static int counter = 0;
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("qtune-cmd-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
+  std::filesystem::create_directories(dir);
+  const std::string full = command + " >" + (dir / "out").string() + " 2>" +
+                           (dir / "err").string() + " </dev/null";
+  const int raw = std::system(full.c_str());
+  CommandResult r;
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+  r.out = slurp(dir / "out");
+  r.err = slurp(dir / "err");
+  std::filesystem::remove_all(dir);
+  return r;
+}
+
+/// "qtune ARGS" with the test cache dir.
+inline std::string qtune(const std::string& args) {
+  return std::string(QTUNE_BINARY) + " " + args;
+}
+
+/// "mpirun -np N ... qtune ARGS"; root needs --allow-run-as-root, CI runs as root.
+inline std::string mpirun_qtune(int ranks, const std::string& args) {
+  std::string flags = " --oversubscribe";
+  if (geteuid() == 0) flags += " --allow-run-as-root";
+  return std::string(MPIEXEC) + flags + " -np " + std::to_string(ranks) + " " + qtune(args);
+}
+
+inline std::string cache_flag() { return std::string(" --cache-dir ") + QTUNE_TEST_CACHE_DIR; }
+
+/// A fresh empty directory under the build tree's temp area.
+inline std::filesystem::path fresh_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("qtune-it-" + name + "-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+inline void write_file(const std::filesystem::path& p, const std::string& text) {
+  std::ofstream(p) << text;
+}
+
+}  // namespace qtune::testing
