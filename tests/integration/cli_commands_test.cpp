@@ -1,0 +1,58 @@
+// quantize -> eval -> bench through the binary, and the models listing.
+#include <gtest/gtest.h>
+
+#include "tests/integration/run_command.h"
+
+namespace qtune::testing {
+namespace {
+
+Json run_json(const std::string& cmd) {
+  auto r = run(cmd);
+  EXPECT_EQ(r.status, 0) << cmd << "\n" << r.err;
+  return Json::parse(r.out);
+}
+
+TEST(CliCommands, QuantizeEvalBench) {
+  auto dir = fresh_dir("qeb");
+  const auto out = (dir / "m").string();
+  Json q = run_json(qtune("quantize --json --model builtin:fmnist-cnn-tiny --algorithm rtn --bits 4 "
+                          "--group-size 32 --scheme asym --set use_mse_search=true --out " +
+                          out + cache_flag()));
+  EXPECT_LT(q["size_bytes"].get<int64_t>(), q["fp32_size_bytes"].get<int64_t>() / 4);
+  EXPECT_EQ(q["config"]["params"]["scheme"], "asym");
+  EXPECT_EQ(q["config"]["params"]["use_mse_search"], true);
+
+  Json e = run_json(qtune("eval --json --samples 500 --model " + out));
+  EXPECT_EQ(e["metric"], "accuracy");
+  EXPECT_EQ(e["value"], e["accuracy"]);
+  EXPECT_EQ(e["samples"], 500);
+  // The tiny model is weak but far above chance (0.1), 4-bit keeps most of it.
+  EXPECT_GT(e["value"].get<double>(), 0.4);
+
+  Json fp32 = run_json(qtune("eval --json --samples 500 --model builtin:fmnist-cnn-tiny" + cache_flag()));
+  EXPECT_NE(fp32["value"], e["value"]) << "quantization that changes nothing is suspicious";
+
+  Json b = run_json(qtune("bench --json --batch 8 --runs 20 --threads 1 --model " + out));
+  EXPECT_EQ(b["batch"], 8);
+  EXPECT_EQ(b["threads"], 1);
+  EXPECT_GT(b["latency_ms_p50"].get<double>(), 0.0);
+  EXPECT_GE(b["latency_ms_p90"].get<double>(), b["latency_ms_p50"].get<double>());
+}
+
+TEST(CliCommands, ModelsListsBuiltinsWithCacheState) {
+  auto dir = fresh_dir("models-cache");
+  Json empty = run_json(qtune("models --json --cache-dir " + dir.string()));
+  ASSERT_GE(empty.size(), 2u);
+  for (const auto& m : empty) EXPECT_FALSE(m["cached"].get<bool>()) << m.dump();
+  Json warm = run_json(qtune("models --json" + cache_flag()));
+  bool tiny_cached = false;
+  // Other integration tests may have trained it already; train it now if not.
+  run(qtune("eval --samples 10 --model builtin:fmnist-cnn-tiny" + cache_flag()));
+  warm = run_json(qtune("models --json" + cache_flag()));
+  for (const auto& m : warm)
+    if (m["spec"] == "builtin:fmnist-cnn-tiny") tiny_cached = m["cached"].get<bool>();
+  EXPECT_TRUE(tiny_cached);
+}
+
+}  // namespace
+}  // namespace qtune::testing
