@@ -1,0 +1,118 @@
+#include "quantizers/core/quantize.h"
+
+#include <limits>
+
+#include "common/error.h"
+
+namespace qtune {
+
+namespace {
+
+/// `w` (any shape, rows first) as float32 [rows, cols].
+at::Tensor as_float_2d(const at::Tensor& w, const char* what) {
+  QT_CHECK(w.defined() && w.dim() >= 2, what, ": expected a weight with >= 2 dims, got ",
+           w.defined() ? w.dim() : 0, " dims");
+  QT_CHECK(w.numel() > 0, what, ": expected a non-empty weight, got shape ", w.sizes());
+  return w.reshape({w.size(0), -1}).to(at::kFloat);
+}
+
+/// [rows, cols] -> [rows, G, g] with the trailing partial group padded by `pad`.
+/// Per-tensor and per-channel specs give G = 1, g = cols, so one code path
+/// broadcasts [rows|1, G] params over every granularity.
+at::Tensor grouped(const at::Tensor& x, const QuantSpec& spec, double pad) {
+  const int64_t cols = x.size(1);
+  const int64_t g = spec.effective_group_size(cols);
+  const int64_t n_groups = spec.groups_per_row(cols);
+  at::Tensor padded = x;
+  if (n_groups * g != cols) padded = at::constant_pad_nd(x, {0, n_groups * g - cols}, pad);
+  return padded.reshape({x.size(0), n_groups, g});
+}
+
+/// Inverse of grouped(): [rows, G, g] -> [rows, cols].
+at::Tensor ungrouped(const at::Tensor& x, int64_t cols) {
+  return x.reshape({x.size(0), -1}).narrow(1, 0, cols).contiguous();
+}
+
+void check_params(const QuantParams& p, const at::Tensor& x, const QuantSpec& spec) {
+  const int64_t rows = spec.granularity == Granularity::kPerTensor ? 1 : x.size(0);
+  const int64_t groups = spec.groups_per_row(x.size(1));
+  QT_CHECK(p.scale.defined() && p.scale.dim() == 2 && p.scale.size(0) == rows &&
+               p.scale.size(1) == groups,
+           "quantization scale: expected shape [", rows, ", ", groups, "], got ",
+           p.scale.defined() ? p.scale.sizes() : at::IntArrayRef{});
+  QT_CHECK(p.zero.defined() && p.zero.sizes() == p.scale.sizes(),
+           "quantization zero point: expected shape ", p.scale.sizes(), ", got ",
+           p.zero.defined() ? p.zero.sizes() : at::IntArrayRef{});
+}
+
+}  // namespace
+
+QuantParams compute_params(const at::Tensor& weight, const QuantSpec& spec) {
+  spec.validate();
+  const at::Tensor w = as_float_2d(weight, "compute_params");
+  const double inf = std::numeric_limits<double>::infinity();
+  // Padding with -inf/+inf keeps a partial group's max/min its own (a 0 pad
+  // would change which side dominates in the sym full_range sign flip).
+  at::Tensor mx, mn;
+  if (spec.granularity == Granularity::kPerTensor) {
+    mx = w.max().reshape({1, 1});
+    mn = w.min().reshape({1, 1});
+  } else {
+    mx = std::get<0>(grouped(w, spec, -inf).max(-1));
+    mn = std::get<0>(grouped(w, spec, inf).min(-1));
+  }
+
+  QuantParams p;
+  if (spec.scheme == Scheme::kSym) {
+    const at::Tensor amax = at::maximum(mx.abs(), mn.abs()) * spec.clip_ratio;
+    at::Tensor scale;
+    // 1-bit sym has qmax = 0, so only the full-range form (codes {-1, 0}) is defined.
+    if (spec.full_range || spec.bits == 1) {
+      // INC: the extreme of larger magnitude maps to qmin = -2^(b-1) exactly;
+      // when that extreme is positive the scale is negative.
+      scale = amax / static_cast<double>(-spec.qmin());
+      scale = at::where(mx.abs() > mn.abs(), -scale, scale);
+    } else {
+      scale = amax / static_cast<double>(spec.qmax());
+    }
+    p.scale = at::where(amax == 0, at::ones_like(scale), scale);
+    p.zero = at::zeros(p.scale.sizes(), at::kInt);
+  } else {
+    // The range always contains 0 so that 0 is exactly representable.
+    const at::Tensor lo = at::clamp_max(mn, 0) * spec.clip_ratio;
+    const at::Tensor hi = at::clamp_min(mx, 0) * spec.clip_ratio;
+    const at::Tensor range = hi - lo;
+    p.scale = at::where(range == 0, at::ones_like(range), range / static_cast<double>(spec.qmax()));
+    p.zero = at::clamp(at::round(-lo / p.scale), 0, spec.qmax()).to(at::kInt);
+  }
+  p.scale = p.scale.contiguous();
+  p.zero = p.zero.contiguous();
+  return p;
+}
+
+at::Tensor quantize_codes(const at::Tensor& weight, const QuantParams& p, const QuantSpec& spec) {
+  spec.validate();
+  const at::Tensor w = as_float_2d(weight, "quantize_codes");
+  check_params(p, w, spec);
+  // Division (not multiplication by 1/scale) as INC does, so ties round alike.
+  at::Tensor q = at::round(grouped(w, spec, 0.0) / p.scale.unsqueeze(-1));
+  if (spec.scheme == Scheme::kAsym) q = q + p.zero.unsqueeze(-1).to(at::kFloat);
+  q = at::clamp(q, static_cast<double>(spec.qmin()), static_cast<double>(spec.qmax()));
+  return ungrouped(q, w.size(1)).to(at::kInt);
+}
+
+at::Tensor dequantize_codes(const at::Tensor& codes, const QuantParams& p, const QuantSpec& spec) {
+  QT_CHECK(codes.defined() && codes.dim() == 2, "dequantize_codes: expected 2-D codes");
+  check_params(p, codes, spec);
+  at::Tensor q = grouped(codes.to(at::kFloat), spec, 0.0);
+  if (spec.scheme == Scheme::kAsym) q = q - p.zero.unsqueeze(-1).to(at::kFloat);
+  return ungrouped(q * p.scale.unsqueeze(-1), codes.size(1));
+}
+
+at::Tensor fake_quantize(const at::Tensor& w, const QuantSpec& spec) {
+  const QuantParams p = compute_params(w, spec);
+  const at::Tensor w2 = as_float_2d(w, "fake_quantize");
+  return dequantize_codes(quantize_codes(w2, p, spec), p, spec).reshape(w.sizes());
+}
+
+}  // namespace qtune
