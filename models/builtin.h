@@ -20,7 +20,7 @@ namespace qtune {
 std::filesystem::path default_cache_dir();
 
 struct BuiltinInfo {
-  std::string spec;         ///< "builtin:fmnist-cnn"
+  std::string spec;  ///< "builtin:fmnist-cnn"
   std::string description;
   std::filesystem::path cache_file;  ///< where its trained weights live
   bool cached = false;

@@ -10,7 +10,7 @@
 namespace qtune {
 
 struct EvalResult {
-  std::string metric;        ///< "accuracy", later "perplexity", or a user's name
+  std::string metric;  ///< "accuracy", later "perplexity", or a user's name
   double value = 0;
   bool higher_is_better = true;
   int64_t samples = 0;

@@ -1,0 +1,156 @@
+#include "models/builtin.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <numeric>
+#include <random>
+
+#include "common/error.h"
+#include "models/fmnist_cnn.h"
+#include "models/fmnist_data.h"
+#include "models/fmnist_train.h"
+#include "models/weight_cache.h"
+
+namespace qtune {
+
+namespace {
+
+struct Builtin {
+  const char* spec;
+  const char* description;
+  const char* cache_name;
+  FmnistTrainRecipe recipe;
+};
+
+FmnistTrainRecipe full_recipe() {
+  FmnistTrainRecipe r;
+  r.epochs = 3;
+  r.seed = 20240601;
+  return r;
+}
+
+FmnistTrainRecipe tiny_recipe() {
+  FmnistTrainRecipe r;
+  r.epochs = 1;
+  r.max_steps = 100;
+  r.seed = 7;
+  // One thread makes the weights identical on every machine and under any
+  // OMP_NUM_THREADS; at 100 steps it costs a few seconds.
+  r.threads = 1;
+  return r;
+}
+
+const std::vector<Builtin>& builtins() {
+  static const std::vector<Builtin> all{
+      {"builtin:fmnist-cnn",
+       "Fashion-MNIST CNN (2 conv + 2 linear, 0.2M params), trained 3 epochs on first use",
+       "fmnist-cnn.bin", full_recipe()},
+      {"builtin:fmnist-cnn-tiny",
+       "the same CNN trained for 100 steps (seconds; lower accuracy), for tests and CI",
+       "fmnist-cnn-tiny.bin", tiny_recipe()},
+  };
+  return all;
+}
+
+std::string known_specs() {
+  std::string s;
+  for (const Builtin& b : builtins()) s += (s.empty() ? "" : ", ") + std::string(b.spec);
+  return s;
+}
+
+const Builtin& find_builtin(const std::string& spec) {
+  for (const Builtin& b : builtins()) {
+    if (spec == b.spec) return b;
+  }
+  throw Error("unknown model spec '" + spec + "' (known: " + known_specs() + ")");
+}
+
+}  // namespace
+
+std::filesystem::path default_cache_dir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    return std::filesystem::path(xdg) / "qtune";
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return std::filesystem::path(home) / ".cache" / "qtune";
+  return std::filesystem::temp_directory_path() / "qtune-cache";
+}
+
+std::vector<BuiltinInfo> list_builtin_models(const std::filesystem::path& cache_dir) {
+  std::vector<BuiltinInfo> out;
+  for (const Builtin& b : builtins()) {
+    BuiltinInfo info;
+    info.spec = b.spec;
+    info.description = b.description;
+    info.cache_file = cache_dir / b.cache_name;
+    std::error_code ec;
+    info.cached = std::filesystem::is_regular_file(info.cache_file, ec);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+ModelPtr load_model(const std::string& spec, const ModelOptions& options) {
+  const Builtin& b = find_builtin(spec);
+  const std::filesystem::path cache_file = options.cache_dir / b.cache_name;
+  const std::string tag = b.recipe.tag();
+  std::error_code ec;
+  if (std::filesystem::exists(cache_file, ec)) {
+    // A corrupt cache is an error rather than a silent retrain: under mpirun a
+    // surprise multi-minute retrain on some ranks would look like a hang.
+    WeightCache cache = read_weight_cache(cache_file);
+    if (cache.tag == tag) return make_fmnist_cnn(spec, cache.tensors);
+    // Written by another recipe (an older qtune): stale, not corrupt.
+    if (options.progress)
+      std::fprintf(stderr, "qtune: %s was trained with another recipe; retraining\n",
+                   cache_file.string().c_str());
+  }
+  if (options.progress)
+    std::fprintf(stderr, "qtune: training %s (cached afterwards in %s)\n", b.spec,
+                 cache_file.string().c_str());
+  const Dataset train = load_fmnist_split("train");
+  WeightCache cache{tag, train_fmnist_cnn(train, b.recipe, options.progress)};
+  write_weight_cache(cache_file, cache);
+  return make_fmnist_cnn(spec, cache.tensors);
+}
+
+ModelPtr build_model(const std::string& spec, const std::map<std::string, at::Tensor>& tensors) {
+  find_builtin(spec);
+  return make_fmnist_cnn(spec, tensors);
+}
+
+TaskData load_task_data(const std::string& spec, int64_t calibration_samples, int64_t eval_samples,
+                        uint64_t seed) {
+  find_builtin(spec);
+  QT_CHECK(calibration_samples >= 0, "calibration samples must be >= 0, got ", calibration_samples);
+  TaskData data;
+  if (calibration_samples > 0) {
+    const Dataset train = load_fmnist_split("train");
+    QT_CHECK(calibration_samples <= train.size(), "calibration samples must be <= ", train.size(),
+             " (the Fashion-MNIST training split), got ", calibration_samples);
+    // std::mt19937_64 is fully specified, so the same seed draws the same rows everywhere.
+    std::vector<int64_t> idx(train.size());
+    std::iota(idx.begin(), idx.end(), 0);
+    std::mt19937_64 rng(seed);
+    for (int64_t i = 0; i < calibration_samples; ++i) {
+      const auto j = i + static_cast<int64_t>(rng() % static_cast<uint64_t>(train.size() - i));
+      std::swap(idx[i], idx[j]);
+    }
+    const at::Tensor rows = at::from_blob(idx.data(), {calibration_samples}, at::kLong).clone();
+    data.calibration = {train.inputs.index_select(0, rows), train.labels.index_select(0, rows)};
+  } else {
+    data.calibration = {at::empty({0, 1, 28, 28}, at::kFloat), at::empty({0}, at::kLong)};
+  }
+  const Dataset test = load_fmnist_split("t10k");
+  QT_CHECK(eval_samples <= test.size(), "evaluation samples must be <= ", test.size(),
+           " (the Fashion-MNIST test split), got ", eval_samples);
+  data.evaluation = eval_samples <= 0 ? test : test.slice(0, eval_samples);
+  // A slice shares the whole split's storage; own only the rows kept.
+  data.evaluation.inputs = data.evaluation.inputs.clone();
+  data.evaluation.labels = data.evaluation.labels.clone();
+  return data;
+}
+
+EvalResult TaskData::evaluate(const Model& model) const { return evaluate_top1(model, evaluation); }
+
+}  // namespace qtune

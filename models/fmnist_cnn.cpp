@@ -1,0 +1,92 @@
+#include "models/fmnist_cnn.h"
+
+#include "common/error.h"
+
+namespace qtune {
+
+const std::vector<FmnistLayerSpec>& fmnist_cnn_layers() {
+  static const std::vector<FmnistLayerSpec> layers{
+      {"conv1", LayerKind::kConv2d, {16, 1, 3, 3}},
+      {"conv2", LayerKind::kConv2d, {32, 16, 3, 3}},
+      {"fc1", LayerKind::kLinear, {128, 32 * 7 * 7}},
+      {"fc2", LayerKind::kLinear, {10, 128}},
+  };
+  return layers;
+}
+
+ConvGeometry fmnist_conv_geometry() {
+  ConvGeometry g;
+  g.padding = {1, 1};
+  return g;
+}
+
+namespace {
+
+class FmnistCnn final : public Model {
+ public:
+  FmnistCnn(std::string spec, std::vector<LayerSlot> slots)
+      : spec_(std::move(spec)), slots_(std::move(slots)) {
+    QT_ASSERT(slots_.size() == 4);
+  }
+
+  std::string spec() const override { return spec_; }
+
+  at::Tensor forward(const at::Tensor& input) const override {
+    QT_CHECK(input.dim() == 4 && input.size(1) == 1 && input.size(2) == 28 && input.size(3) == 28,
+             "model ", spec_, ": input must have shape [N, 1, 28, 28], got ", input.sizes());
+    QT_CHECK(input.scalar_type() == at::kFloat, "model ", spec_, ": input must be float32, got ",
+             input.scalar_type());
+    at::Tensor x = at::max_pool2d(at::relu(slots_[0](input)), {2, 2});
+    x = at::max_pool2d(at::relu(slots_[1](x)), {2, 2});
+    x = at::relu(slots_[2](x.flatten(1)));
+    return slots_[3](x);
+  }
+
+  std::vector<LayerSlot*> layers() override {
+    std::vector<LayerSlot*> out;
+    for (LayerSlot& s : slots_) out.push_back(&s);
+    return out;
+  }
+
+  std::unique_ptr<Model> clone() const override {
+    std::vector<LayerSlot> slots = slots_;
+    // A capture set on the original must not fire when the copy runs.
+    for (LayerSlot& s : slots) s.clear_capture();
+    return std::make_unique<FmnistCnn>(spec_, std::move(slots));
+  }
+
+ private:
+  std::string spec_;
+  std::vector<LayerSlot> slots_;
+};
+
+at::Tensor take(const std::string& spec, const std::map<std::string, at::Tensor>& tensors,
+                const std::string& name, at::IntArrayRef shape) {
+  auto it = tensors.find(name);
+  QT_CHECK(it != tensors.end(), "model ", spec, ": tensor '", name, "' is missing");
+  const at::Tensor& t = it->second;
+  QT_CHECK(t.defined() && t.sizes() == shape, "model ", spec, ": tensor '", name,
+           "' must have shape ", shape, ", got ", t.defined() ? t.sizes() : at::IntArrayRef{});
+  QT_CHECK(at::isFloatingType(t.scalar_type()), "model ", spec, ": tensor '", name,
+           "' must be floating point, got ", t.scalar_type());
+  // Own a contiguous fp32 copy so that later changes to the caller's tensors cannot reach the
+  // model.
+  return t.to(at::kFloat).contiguous().clone();
+}
+
+}  // namespace
+
+ModelPtr make_fmnist_cnn(const std::string& spec,
+                         const std::map<std::string, at::Tensor>& tensors) {
+  std::vector<LayerSlot> slots;
+  for (const FmnistLayerSpec& l : fmnist_cnn_layers()) {
+    const std::string name = l.name;
+    at::Tensor w = take(spec, tensors, name + ".weight", l.weight_shape);
+    at::Tensor b = take(spec, tensors, name + ".bias", {l.weight_shape[0]});
+    slots.emplace_back(name, l.kind, std::move(w), std::move(b),
+                       l.kind == LayerKind::kConv2d ? fmnist_conv_geometry() : ConvGeometry{});
+  }
+  return std::make_unique<FmnistCnn>(spec, std::move(slots));
+}
+
+}  // namespace qtune
