@@ -83,4 +83,8 @@ class ResultsDb {
   std::filesystem::path path_;
 };
 
+/// Now as ISO-8601 UTC with milliseconds ("2024-05-01T12:34:56.789Z"), the form
+/// every timestamp in the database takes (it sorts as text).
+std::string iso8601_utc_now();
+
 }  // namespace qtune
