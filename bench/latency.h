@@ -20,12 +20,20 @@ struct LatencyOptions {
 struct LatencyStats {
   int runs = 0;
   double p50_ms = 0, p90_ms = 0, p99_ms = 0, mean_ms = 0, min_ms = 0, max_ms = 0;
-  double spread = 0;  ///< (p90 - p50) / p50: how noisy the measurement was
+  double stddev_ms = 0;  ///< sample standard deviation
+  double spread = 0;     ///< (p90 - p50) / p50: how noisy the measurement was
+  /// {"runs", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_ms_mean",
+  ///  "latency_ms_min", "latency_ms_max", "latency_ms_stddev", "latency_spread"}
   Json to_json() const;
 };
 
-/// Times `fn` per the options; percentiles by nearest rank over the samples.
+/// Times `fn` per the options: `warmup_runs` untimed calls, then timed calls
+/// until both `min_runs` and `min_seconds` are reached, never more than
+/// `max_runs`. Percentiles as in percentile().
 LatencyStats measure_latency(const std::function<void()>& fn, const LatencyOptions& options = {});
+
+/// Statistics over samples already taken (milliseconds); at least one sample.
+LatencyStats stats_from_samples(const std::vector<double>& samples_ms);
 
 /// Percentile (0..100) of samples by linear interpolation; samples need not be sorted.
 double percentile(std::vector<double> samples, double pct);
