@@ -242,7 +242,12 @@ void write_safetensors(const std::filesystem::path& path,
     offset += bytes;
     data.push_back(std::move(t));
   }
-  std::string header_text = header.dump();
+  std::string header_text;
+  try {
+    header_text = header.dump();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(file + ": tensor names and metadata must be valid UTF-8 (" + e.what() + ")");
+  }
   // Padding to 8 bytes keeps the data section aligned for readers that mmap it.
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
 
