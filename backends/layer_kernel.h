@@ -38,6 +38,9 @@ class LayerKernel {
   virtual std::map<std::string, at::Tensor> tensors() const = 0;
   /// Bytes of the weights as stored (what a saved model takes for this layer).
   virtual int64_t storage_bytes() const = 0;
+  /// The quantized weight this kernel runs (its spec and shape are what a saved
+  /// model needs to rebuild it), or nullptr for an unquantized kernel.
+  virtual const QuantizedWeight* quantized_weight() const { return nullptr; }
 };
 
 using LayerKernelPtr = std::shared_ptr<const LayerKernel>;
