@@ -68,7 +68,13 @@ int cmd_db(int argc, char** argv) {
       for (const auto& r : runs) out.push_back(run_to_json(r));
       std::cout << out.dump(2) << "\n";
     } else {
-      std::cout << format_runs_table(runs);
+      std::printf("%-5s %-12s %-24s %-21s %-21s %s\n", "RUN", "STATUS", "MODEL", "STARTED",
+                  "ENDED", "BEST TRIAL");
+      for (const auto& r : runs)
+        std::printf("%-5lld %-12s %-24s %-21s %-21s %s\n", static_cast<long long>(r.id),
+                    r.status.c_str(), r.model.c_str(), r.started_at.c_str(),
+                    r.ended_at.empty() ? "-" : r.ended_at.c_str(),
+                    r.best_trial_id ? std::to_string(*r.best_trial_id).c_str() : "-");
     }
     return 0;
   }
@@ -81,7 +87,7 @@ int cmd_db(int argc, char** argv) {
       for (const auto& t : trials) out.push_back(t.to_json());
       std::cout << out.dump(2) << "\n";
     } else {
-      std::cout << format_trials_table(trials, run);
+      std::cout << format_trials_table(trials, run.best_trial_id);
     }
     return 0;
   }
@@ -92,7 +98,7 @@ int cmd_db(int argc, char** argv) {
   if (json) {
     std::cout << (best ? best->to_json() : Json(nullptr)).dump(2) << "\n";
   } else if (best) {
-    std::cout << format_trials_table({*best}, run);
+    std::cout << format_trials_table({*best}, best->id);
   } else {
     std::printf("run %lld has no trial that meets the constraints\n",
                 static_cast<long long>(run.id));
