@@ -1,5 +1,10 @@
 #include "quantizers/core/packing.h"
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cstdint>
+
 #include "common/error.h"
 
 namespace qtune {
@@ -8,11 +13,6 @@ namespace {
 
 void check_bits(int bits) {
   QT_CHECK(bits >= 1 && bits <= 8, "pack bits must be in 1..8, got ", bits);
-}
-
-/// Bit offsets of the P slots of a word: [P] int64 {0, bits, 2*bits, ...}.
-at::Tensor slot_shifts(int bits) {
-  return at::arange(values_per_word(bits), at::kLong) * static_cast<int64_t>(bits);
 }
 
 }  // namespace
@@ -31,20 +31,29 @@ at::Tensor pack_rows(const at::Tensor& unsigned_codes, int bits) {
   const int64_t cols = unsigned_codes.size(1);
   const int64_t per_word = values_per_word(bits);
   const int64_t words = (cols + per_word - 1) / per_word;
-  // Work in int64: a slot shifted into bit 31 would overflow int32 arithmetic.
-  at::Tensor c = unsigned_codes.to(at::kLong);
+  const at::Tensor c = unsigned_codes.to(at::kInt).contiguous();
   if (c.numel() > 0) {
     const int64_t lo = c.min().item<int64_t>();
     const int64_t hi = c.max().item<int64_t>();
     QT_CHECK(lo >= 0 && hi < (int64_t{1} << bits), "pack_rows: codes must be in [0, ",
              (int64_t{1} << bits) - 1, "] for ", bits, " bits, got range [", lo, ", ", hi, "]");
   }
-  if (words * per_word != cols) c = at::constant_pad_nd(c, {0, words * per_word - cols}, 0);
-  // Slots occupy disjoint bits, so the sum is the bitwise OR.
-  const at::Tensor w64 =
-      at::bitwise_left_shift(c.reshape({rows, words, per_word}), slot_shifts(bits)).sum(-1);
-  // Values >= 2^31 wrap to negative int32: the word keeps its bit pattern.
-  return at::where(w64 >= (int64_t{1} << 31), w64 - (int64_t{1} << 32), w64).to(at::kInt);
+  at::Tensor out = at::empty({rows, words}, at::kInt);
+  const int32_t* src = c.data_ptr<int32_t>();
+  int32_t* dst = out.data_ptr<int32_t>();
+  // A plain loop: ATen's shift-and-sum takes over a second on 4096x4096.
+  at::parallel_for(0, rows, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int32_t* in = src + r * cols;
+      for (int64_t k = 0; k < words; ++k) {
+        uint32_t word = 0;
+        const int64_t j0 = k * per_word, j1 = std::min(cols, j0 + per_word);
+        for (int64_t j = j0; j < j1; ++j) word |= static_cast<uint32_t>(in[j]) << (bits * (j - j0));
+        dst[r * words + k] = static_cast<int32_t>(word);  // keeps the bit pattern
+      }
+    }
+  });
+  return out;
 }
 
 at::Tensor unpack_rows(const at::Tensor& words, int bits, int64_t cols) {
@@ -52,13 +61,27 @@ at::Tensor unpack_rows(const at::Tensor& words, int bits, int64_t cols) {
   QT_CHECK(words.defined() && words.dim() == 2 && words.scalar_type() == at::kInt,
            "unpack_rows: expected 2-D int32 words");
   const int64_t per_word = values_per_word(bits);
-  QT_CHECK(cols >= 0 && (cols + per_word - 1) / per_word == words.size(1), "unpack_rows: ", cols,
-           " columns of ", bits, "-bit values need ", (cols + per_word - 1) / per_word,
-           " words per row, got ", words.size(1));
-  const at::Tensor w64 = words.to(at::kLong).bitwise_and(int64_t{0xFFFFFFFF}).unsqueeze(-1);
-  const at::Tensor codes =
-      at::bitwise_right_shift(w64, slot_shifts(bits)).bitwise_and((int64_t{1} << bits) - 1);
-  return codes.reshape({words.size(0), -1}).narrow(1, 0, cols).to(at::kInt).contiguous();
+  const int64_t n_words = (cols + per_word - 1) / per_word;
+  QT_CHECK(cols >= 0 && n_words == words.size(1), "unpack_rows: ", cols, " columns of ", bits,
+           "-bit values need ", n_words, " words per row, got ", words.size(1));
+  const int64_t rows = words.size(0);
+  const at::Tensor w = words.contiguous();
+  at::Tensor out = at::empty({rows, cols}, at::kInt);
+  const uint32_t mask = (uint32_t{1} << bits) - 1;
+  const int32_t* src = w.data_ptr<int32_t>();
+  int32_t* dst = out.data_ptr<int32_t>();
+  at::parallel_for(0, rows, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      int32_t* o = dst + r * cols;
+      for (int64_t k = 0; k < n_words; ++k) {
+        const uint32_t word = static_cast<uint32_t>(src[r * n_words + k]);
+        const int64_t j0 = k * per_word, j1 = std::min(cols, j0 + per_word);
+        for (int64_t j = j0; j < j1; ++j)
+          o[j] = static_cast<int32_t>((word >> (bits * (j - j0))) & mask);
+      }
+    }
+  });
+  return out;
 }
 
 at::Tensor to_unsigned(const at::Tensor& codes, const QuantSpec& spec) {

@@ -69,9 +69,12 @@ QuantParams compute_params(const at::Tensor& weight, const QuantSpec& spec) {
     // 1-bit sym has qmax = 0, so only the full-range form (codes {-1, 0}) is defined.
     if (spec.full_range || spec.bits == 1) {
       // INC: the extreme of larger magnitude maps to qmin = -2^(b-1) exactly;
-      // when that extreme is positive the scale is negative.
+      // when that extreme is positive the scale is negative. INC flips only
+      // when |max| > |min|, which maps a group of equal positive values (a
+      // one-element trailing group) to 7/8 of itself; flipping on a tie
+      // whenever max > 0 keeps such groups exact and changes nothing else.
       scale = amax / static_cast<double>(-spec.qmin());
-      scale = at::where(mx.abs() > mn.abs(), -scale, scale);
+      scale = at::where((mx > 0) & (mx.abs() >= mn.abs()), -scale, scale);
     } else {
       scale = amax / static_cast<double>(spec.qmax());
     }
@@ -95,18 +98,21 @@ at::Tensor quantize_codes(const at::Tensor& weight, const QuantParams& p, const 
   const at::Tensor w = as_float_2d(weight, "quantize_codes");
   check_params(p, w, spec);
   // Division (not multiplication by 1/scale) as INC does, so ties round alike.
-  at::Tensor q = at::round(grouped(w, spec, 0.0) / p.scale.unsqueeze(-1));
-  if (spec.scheme == Scheme::kAsym) q = q + p.zero.unsqueeze(-1).to(at::kFloat);
-  q = at::clamp(q, static_cast<double>(spec.qmin()), static_cast<double>(spec.qmax()));
+  // In-place after the first op: each pass over a large weight costs an allocation otherwise.
+  at::Tensor q = grouped(w, spec, 0.0) / p.scale.unsqueeze(-1);
+  q.round_();
+  if (spec.scheme == Scheme::kAsym) q.add_(p.zero.unsqueeze(-1));
+  q.clamp_(static_cast<double>(spec.qmin()), static_cast<double>(spec.qmax()));
   return ungrouped(q, w.size(1)).to(at::kInt);
 }
 
 at::Tensor dequantize_codes(const at::Tensor& codes, const QuantParams& p, const QuantSpec& spec) {
   QT_CHECK(codes.defined() && codes.dim() == 2, "dequantize_codes: expected 2-D codes");
   check_params(p, codes, spec);
-  at::Tensor q = grouped(codes.to(at::kFloat), spec, 0.0);
-  if (spec.scheme == Scheme::kAsym) q = q - p.zero.unsqueeze(-1).to(at::kFloat);
-  return ungrouped(q * p.scale.unsqueeze(-1), codes.size(1));
+  at::Tensor q = grouped(codes.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true), spec, 0.0);
+  if (spec.scheme == Scheme::kAsym) q.sub_(p.zero.unsqueeze(-1));
+  q.mul_(p.scale.unsqueeze(-1));
+  return ungrouped(q, codes.size(1));
 }
 
 at::Tensor fake_quantize(const at::Tensor& w, const QuantSpec& spec) {

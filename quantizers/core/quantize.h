@@ -3,6 +3,10 @@
 //         q = clamp(round(w/scale) + zero, 0, 2^b-1),          w' = (q - zero) * scale
 //   sym:  scale = absmax/(2^(b-1)-1)  (full_range: absmax/2^(b-1)),
 //         q = clamp(round(w/scale), -2^(b-1), 2^(b-1)-1),     w' = q * scale
+//         full_range maps the larger-magnitude extreme to -2^(b-1) exactly, so the scale is
+//         negative when that extreme is positive (INC; ties flip too, see quantize.cpp).
+//         1-bit sym has qmax = 0 and always uses the full_range form (codes {-1, 0}).
+// clip_ratio (INC quantile) multiplies min/max (asym) or absmax (sym) first.
 // Rounding is round-half-to-even (ATen's round), as torch.round in INC.
 // A group whose range is zero gets scale 1 (so all-zero weights stay zero, no NaN).
 #pragma once
