@@ -3,7 +3,8 @@
 // Schema (version in table schema_version, migrations in results_db.cpp):
 //   runs(id, started_at, ended_at, status RUNNING|COMPLETED|FAILED|INTERRUPTED,
 //        model, config_json, config_hash, baseline_json, best_trial_id, host)
-//   trials(id, run_id, idx, config_json, config_hash, status PENDING|RUNNING|COMPLETED|FAILED|TIMEOUT,
+//   trials(id, run_id, idx, config_json, config_hash, status
+//   PENDING|RUNNING|COMPLETED|FAILED|TIMEOUT,
 //          algorithm, backend, accuracy, accuracy_loss, latency_ms_p50, latency_ms_p90,
 //          latency_spread, size_bytes, passed, error, rank, host, started_at, ended_at,
 //          metrics_json, UNIQUE(run_id, config_hash))
@@ -26,9 +27,9 @@ struct RunRecord {
   int64_t id = 0;
   std::string started_at, ended_at, status;
   std::string model;
-  Json config;          ///< the tuning config as parsed
+  Json config;  ///< the tuning config as parsed
   std::string config_hash;
-  Json baseline;        ///< {"metric":..., "value":..., "latency_ms_p50":..., "size_bytes":...}
+  Json baseline;  ///< {"metric":..., "value":..., "latency_ms_p50":..., "size_bytes":...}
   std::optional<int64_t> best_trial_id;
   std::string host;
 };
@@ -36,10 +37,10 @@ struct RunRecord {
 struct TrialRecord {
   int64_t id = 0;
   int64_t run_id = 0;
-  int64_t index = 0;    ///< position in the expanded search space
-  Json config;          ///< canonical trial config
+  int64_t index = 0;  ///< position in the expanded search space
+  Json config;        ///< canonical trial config
   std::string config_hash;
-  std::string status;   ///< COMPLETED | FAILED | TIMEOUT | RUNNING
+  std::string status;  ///< COMPLETED | FAILED | TIMEOUT | RUNNING
   std::string algorithm, backend;
   std::optional<double> accuracy, accuracy_loss, latency_ms_p50, latency_ms_p90, latency_spread;
   std::optional<int64_t> size_bytes;

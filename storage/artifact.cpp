@@ -1,0 +1,324 @@
+#include "storage/artifact.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "backends/backend.h"
+#include "common/error.h"
+#include "models/builtin.h"
+#include "storage/quant_spec_json.h"
+#include "storage/safetensors.h"
+
+namespace qtune {
+
+namespace fs = std::filesystem;
+using storage_detail::check_quantized_layout;
+using storage_detail::spec_from_json;
+using storage_detail::spec_from_params;
+using storage_detail::spec_to_json;
+
+namespace {
+
+constexpr const char* kFormat = "qtune-model";
+constexpr int kFormatVersion = 1;
+constexpr const char* kQconfigFile = "qconfig.json";
+constexpr const char* kTensorsFile = "model.safetensors";
+
+// "out/best/" names the same directory as "out/best"; the temp and backup
+// names below are built from the last component, so it must not be empty.
+fs::path without_trailing_slash(const fs::path& dir) {
+  return dir.has_filename() ? dir : dir.parent_path();
+}
+
+void write_text_file(const fs::path& path, const std::string& text) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  QT_CHECK(f != nullptr, path.string(), ": cannot create: ", std::strerror(errno));
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+  const int saved_errno = errno;
+  ok = (std::fclose(f) == 0) && ok;
+  QT_CHECK(ok, path.string(), ": write failed: ", std::strerror(saved_errno));
+}
+
+std::optional<at::Tensor> take_tensor(std::map<std::string, at::Tensor>& tensors,
+                                      const std::string& name) {
+  auto it = tensors.find(name);
+  if (it == tensors.end()) return std::nullopt;
+  at::Tensor t = std::move(it->second);
+  tensors.erase(it);
+  return t;
+}
+
+const Json& required(const Json& j, const char* key, const std::string& where) {
+  QT_CHECK(j.contains(key), where, ": missing field '", key, "'");
+  return j.at(key);
+}
+
+/// The QuantSpec and shape of a quantized layer being saved: from the kernel
+/// when it exposes its weight, else from the report's parameters.
+QuantizedWeight saved_weight(const LayerSlot& slot, const LayerReport* report,
+                             const std::map<std::string, at::Tensor>& kt,
+                             const std::string& where) {
+  QuantizedWeight w;
+  const LayerKernel& k = *slot.kernel();
+  if (const QuantizedWeight* qw = k.quantized_weight()) {
+    w.spec = qw->spec;
+    w.shape = qw->shape;
+  } else {
+    std::optional<QuantSpec> spec = report ? spec_from_params(report->params) : std::nullopt;
+    QT_CHECK(spec.has_value(), where, ": cannot tell how it is quantized (the '", k.backend(),
+             "' kernel does not expose its QuantizedWeight and no layer report gives 'bits')");
+    w.spec = *spec;
+    w.shape = slot.weight().sizes().vec();
+  }
+  auto get = [&](const char* suffix) {
+    auto it = kt.find(suffix);
+    return it == kt.end() ? at::Tensor() : it->second;
+  };
+  w.packed = get("qweight");
+  w.scale = get("scales");
+  w.zero = get("qzeros");
+  // Refuse to write what load_saved_model could not read back.
+  check_quantized_layout(w, where);
+  return w;
+}
+
+}  // namespace
+
+void save_model(const Model& model, const fs::path& dir_in, const QuantConfig& config,
+                const std::vector<LayerReport>& reports, const Json& metrics) {
+  const fs::path dir = without_trailing_slash(dir_in);
+  const std::string where = dir.string();
+  QT_CHECK(!dir.empty(), "save: empty output directory");
+
+  std::map<std::string, at::Tensor> tensors;
+  auto add = [&](const std::string& name, const at::Tensor& t) {
+    QT_CHECK(tensors.emplace(name, t).second, where, ": two tensors would be saved as '", name,
+             "'");
+  };
+  Json layers = Json::object();
+  for (const LayerSlot* slot : model.layers()) {
+    const std::string& name = slot->name();
+    const LayerKernel& k = *slot->kernel();
+    const LayerReport* report = nullptr;
+    for (const auto& r : reports)
+      if (r.name == name) report = &r;
+    const std::map<std::string, at::Tensor> kt = k.tensors();
+    const bool quantized = slot->quantized() || k.quantized_weight() != nullptr;
+
+    Json entry = Json::object();
+    entry["kind"] = to_string(slot->kind());
+    entry["quantized"] = quantized;
+    entry["backend"] = k.backend();
+    entry["shape"] = slot->weight().sizes().vec();
+    if (quantized) {
+      const QuantizedWeight w = saved_weight(*slot, report, kt, where + ": layer '" + name + "'");
+      entry["algorithm"] = config.algorithm;
+      entry["shape"] = w.shape;
+      entry.update(spec_to_json(w.spec));
+    }
+    if (report) {
+      entry["params"] = report->params;
+      entry["backend_reason"] = report->backend_reason;
+    }
+    for (const auto& [suffix, t] : kt) add(name + "." + suffix, t);
+    layers[name] = std::move(entry);
+  }
+  for (const auto& [name, t] : model.extra_tensors()) add(name, t);
+
+  Json qconfig = Json::object();
+  qconfig["format"] = kFormat;
+  qconfig["format_version"] = kFormatVersion;
+  qconfig["model"] = model.spec();
+  qconfig["quant_config"] = config.to_json();
+  qconfig["layers"] = std::move(layers);
+  qconfig["metrics"] = metrics.is_null() ? Json::object() : metrics;
+
+  std::error_code ec;
+  const bool exists = fs::exists(dir, ec);
+  if (exists) {
+    QT_CHECK(fs::is_directory(dir, ec), where, ": exists and is not a directory");
+    // Replacing deletes the old directory: only ever one of ours, or an empty one.
+    QT_CHECK(is_saved_model_dir(dir) || fs::is_empty(dir, ec), where,
+             ": exists and is not a saved qtune model; refusing to replace it");
+  }
+  fs::path parent = dir.parent_path();
+  if (parent.empty()) parent = ".";
+  fs::create_directories(parent, ec);
+  QT_CHECK(!ec, parent.string(), ": cannot create directory: ", ec.message());
+
+  // Built beside the target and renamed into place, so a crash mid-save never
+  // leaves a half-written model under the real name.
+  const std::string stem = "." + dir.filename().string() + ".";
+  const std::string pid = std::to_string(::getpid());
+  const fs::path tmp = parent / (stem + "tmp-" + pid);
+  fs::remove_all(tmp, ec);
+  fs::create_directory(tmp, ec);
+  QT_CHECK(!ec, tmp.string(), ": cannot create directory: ", ec.message());
+  try {
+    write_safetensors(tmp / kTensorsFile, tensors, {{"format", kFormat}});
+    write_text_file(tmp / kQconfigFile, qconfig.dump(2) + "\n");
+    if (exists) {
+      const fs::path old = parent / (stem + "old-" + pid);
+      fs::remove_all(old);
+      fs::rename(dir, old);
+      fs::rename(tmp, dir);
+      fs::remove_all(old);
+    } else {
+      fs::rename(tmp, dir);
+    }
+  } catch (const fs::filesystem_error& e) {
+    fs::remove_all(tmp, ec);
+    throw Error(where + ": cannot save: " + e.what());
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+}
+
+bool is_saved_model_dir(const fs::path& dir) {
+  std::error_code ec;
+  return fs::is_directory(dir, ec) && fs::is_regular_file(dir / kQconfigFile, ec);
+}
+
+ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info) {
+  const std::string where = dir.string();
+  std::error_code ec;
+  QT_CHECK(fs::is_directory(dir, ec), where, ": no such directory (expected a saved qtune model)");
+  const fs::path qpath = dir / kQconfigFile;
+  const std::string qfile = qpath.string();
+  QT_CHECK(fs::is_regular_file(qpath, ec), where, ": not a saved qtune model (no ", kQconfigFile,
+           ")");
+
+  Json q;
+  {
+    std::ifstream in(qpath, std::ios::binary);
+    QT_CHECK(in, qfile, ": cannot open: ", std::strerror(errno));
+    std::stringstream text;
+    text << in.rdbuf();
+    try {
+      q = Json::parse(text.str());
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(qfile + ": not valid JSON (" + e.what() + ")");
+    }
+  }
+  QT_CHECK(q.is_object(), qfile, ": expected a JSON object, got ", q.type_name());
+  const Json& format = required(q, "format", qfile);
+  QT_CHECK(format == kFormat, qfile, ": format: expected \"", kFormat, "\", got ", format.dump());
+  const Json& version = required(q, "format_version", qfile);
+  QT_CHECK(version.is_number_integer(), qfile, ": format_version: expected an integer, got ",
+           version.dump());
+  QT_CHECK(version.get<int64_t>() <= kFormatVersion, qfile, ": format_version ",
+           version.get<int64_t>(), " is newer than this qtune reads (", kFormatVersion,
+           "); upgrade qtune");
+  QT_CHECK(version.get<int64_t>() == kFormatVersion, qfile, ": format_version: expected ",
+           kFormatVersion, ", got ", version.get<int64_t>());
+  const Json& spec_json = required(q, "model", qfile);
+  QT_CHECK(spec_json.is_string() && !spec_json.get<std::string>().empty(), qfile,
+           ": model: expected a model spec string, got ", spec_json.dump());
+  const std::string spec = spec_json.get<std::string>();
+  QT_CHECK(required(q, "quant_config", qfile).is_object(), qfile,
+           ": quant_config: expected an object, got ", q["quant_config"].dump());
+  const Json& layers = required(q, "layers", qfile);
+  QT_CHECK(layers.is_object(), qfile, ": layers: expected an object, got ", layers.type_name());
+
+  const fs::path tpath = dir / kTensorsFile;
+  const std::string tfile = tpath.string();
+  std::map<std::string, at::Tensor> tensors = read_safetensors(tpath).tensors;
+
+  struct QuantizedLayer {
+    std::string name;
+    LayerKind kind;
+    std::string backend;
+    QuantizedWeight weight;
+  };
+  std::vector<QuantizedLayer> quantized;
+  for (const auto& [name, e] : layers.items()) {
+    const std::string lw = qfile + ": layers." + name;
+    QT_CHECK(e.is_object(), lw, ": expected an object, got ", e.type_name());
+    const Json& kind_json = required(e, "kind", lw);
+    QT_CHECK(kind_json == "Linear" || kind_json == "Conv2d", lw,
+             ".kind: expected \"Linear\" or \"Conv2d\", got ", kind_json.dump());
+    const Json& is_quantized = required(e, "quantized", lw);
+    QT_CHECK(is_quantized.is_boolean(), lw, ".quantized: expected true or false, got ",
+             is_quantized.dump());
+    if (!is_quantized.get<bool>()) continue;
+
+    QuantizedLayer l;
+    l.name = name;
+    l.kind = layer_kind_from_string(kind_json.get<std::string>());
+    const Json& backend = required(e, "backend", lw);
+    QT_CHECK(backend.is_string(), lw, ".backend: expected a backend name, got ", backend.dump());
+    l.backend = backend.get<std::string>();
+    l.weight.spec = spec_from_json(e, lw);
+    const Json& shape = required(e, "shape", lw);
+    QT_CHECK(shape.is_array(), lw, ".shape: expected a list of positive integers, got ",
+             shape.dump());
+    for (const Json& d : shape) {
+      QT_CHECK(d.is_number_integer() && d.get<int64_t>() > 0, lw,
+               ".shape: expected a list of positive integers, got ", shape.dump());
+      l.weight.shape.push_back(d.get<int64_t>());
+    }
+    const auto packed = take_tensor(tensors, name + ".qweight");
+    const auto scale = take_tensor(tensors, name + ".scales");
+    const auto zero = take_tensor(tensors, name + ".qzeros");
+    QT_CHECK(packed && scale, tfile, ": quantized layer '", name, "' needs tensors '", name,
+             ".qweight' and '", name, ".scales'");
+    l.weight.packed = *packed;
+    l.weight.scale = *scale;
+    if (zero) l.weight.zero = *zero;
+    check_quantized_layout(l.weight, tfile + ": layer '" + name + "'");
+    // build_model wants every layer's float weight; the quantized kernel replaces it below.
+    tensors[name + ".weight"] = l.weight.dequantize();
+    quantized.push_back(std::move(l));
+  }
+
+  ModelPtr model;
+  try {
+    model = build_model(spec, tensors);
+  } catch (const Error& e) {
+    throw Error(tfile + ": " + e.what());
+  }
+  for (QuantizedLayer& l : quantized) {
+    const std::string lw = qfile + ": layers." + l.name;
+    LayerSlot* slot = nullptr;
+    for (LayerSlot* s : model->layers())
+      if (s->name() == l.name) slot = s;
+    QT_CHECK(slot != nullptr, lw, ": model ", spec, " has no such layer");
+    QT_CHECK(slot->kind() == l.kind, lw, ".kind: the model's layer is ", to_string(slot->kind()),
+             ", the file says ", to_string(l.kind));
+    QT_CHECK(slot->weight().sizes() == at::IntArrayRef(l.weight.shape), lw,
+             ".shape: the model's layer has weight shape ", slot->weight().sizes());
+    const Backend* backend = nullptr;
+    try {
+      backend = &backend_by_name(l.backend);
+    } catch (const Error& e) {
+      throw Error(lw + ".backend: " + e.what());
+    }
+    std::string reason;
+    // Another backend could run it, but not bit-identically to what was saved and measured.
+    QT_CHECK(backend->supports(l.kind, l.weight.spec, &reason), lw, ": backend '", l.backend,
+             "' cannot run this layer here (", reason, ")");
+    slot->set_kernel(
+        backend->make_kernel(l.kind, std::move(l.weight), slot->bias(), slot->geometry()));
+  }
+  if (info) {
+    info->model_spec = spec;
+    info->qconfig = std::move(q);
+  }
+  return model;
+}
+
+int64_t model_storage_bytes(const Model& model) {
+  int64_t bytes = 0;
+  for (const LayerSlot* slot : model.layers()) bytes += slot->kernel()->storage_bytes();
+  for (const auto& [name, t] : model.extra_tensors()) bytes += t.numel() * t.element_size();
+  return bytes;
+}
+
+}  // namespace qtune
