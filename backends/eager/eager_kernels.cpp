@@ -23,6 +23,7 @@ class EagerKernel final : public LayerKernel {
   }
 
   std::string backend() const override { return "eager"; }
+  const QuantizedWeight* quantized_weight() const override { return &w_; }
 
   std::map<std::string, at::Tensor> tensors() const override {
     std::map<std::string, at::Tensor> t{{"qweight", w_.packed}, {"scales", w_.scale}};

@@ -33,6 +33,8 @@ TEST(EagerKernel, LinearEqualsAtenWithDequantizedWeight) {
     // Quantization changed the weights, and the kernel used the quantized ones.
     EXPECT_FALSE(at::equal(y, at::linear(x, w, b)));
     EXPECT_EQ(k->backend(), "eager");
+    ASSERT_NE(k->quantized_weight(), nullptr);
+    EXPECT_TRUE(at::equal(k->quantized_weight()->packed, q.packed));
   }
 }
 
@@ -82,6 +84,7 @@ TEST(Fp32Kernel, EqualsAten) {
   const LayerKernelPtr k = make_fp32_kernel(LayerKind::kLinear, w, b);
   EXPECT_TRUE(at::equal(k->forward(x), at::linear(x, w, b)));
   EXPECT_EQ(k->backend(), "fp32");
+  EXPECT_EQ(k->quantized_weight(), nullptr);
   EXPECT_EQ(k->storage_bytes(), (5 * 12 + 5) * 4);
   const at::Tensor cw = at::randn({4, 3, 3, 3}), cx = at::randn({1, 3, 8, 8});
   EXPECT_TRUE(at::equal(make_fp32_kernel(LayerKind::kConv2d, cw, std::nullopt)->forward(cx),
