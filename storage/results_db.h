@@ -3,11 +3,10 @@
 // Schema (version in table schema_version, migrations in results_db.cpp):
 //   runs(id, started_at, ended_at, status RUNNING|COMPLETED|FAILED|INTERRUPTED,
 //        model, config_json, config_hash, baseline_json, best_trial_id, host)
-//   trials(id, run_id, idx, config_json, config_hash, status
-//   PENDING|RUNNING|COMPLETED|FAILED|TIMEOUT,
-//          algorithm, backend, accuracy, accuracy_loss, latency_ms_p50, latency_ms_p90,
-//          latency_spread, size_bytes, passed, error, rank, host, started_at, ended_at,
-//          metrics_json, UNIQUE(run_id, config_hash))
+//   trials(id, run_id, idx, config_json, config_hash,
+//          status PENDING|RUNNING|COMPLETED|FAILED|TIMEOUT, algorithm, backend, accuracy,
+//          accuracy_loss, latency_ms_p50, latency_ms_p90, latency_spread, size_bytes, passed,
+//          error, rank, host, started_at, ended_at, metrics_json, UNIQUE(run_id, config_hash))
 // WAL mode and a busy timeout so a reader (`qtune db`) never breaks a live run.
 // Each trial is committed when it ends, so a killed run loses nothing finished.
 #pragma once
