@@ -10,6 +10,7 @@
 #include "models/fmnist_cnn.h"
 #include "models/fmnist_data.h"
 #include "models/fmnist_train.h"
+#include "models/malloc_tuning.h"
 #include "models/weight_cache.h"
 
 namespace qtune {
@@ -92,6 +93,7 @@ std::vector<BuiltinInfo> list_builtin_models(const std::filesystem::path& cache_
 
 ModelPtr load_model(const std::string& spec, const ModelOptions& options) {
   const Builtin& b = find_builtin(spec);
+  keep_freed_tensor_memory();
   const std::filesystem::path cache_file = options.cache_dir / b.cache_name;
   const std::string tag = b.recipe.tag();
   std::error_code ec;
@@ -116,6 +118,7 @@ ModelPtr load_model(const std::string& spec, const ModelOptions& options) {
 
 ModelPtr build_model(const std::string& spec, const std::map<std::string, at::Tensor>& tensors) {
   find_builtin(spec);
+  keep_freed_tensor_memory();
   return make_fmnist_cnn(spec, tensors);
 }
 

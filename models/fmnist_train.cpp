@@ -69,7 +69,11 @@ std::map<std::string, at::Tensor> train_fmnist_cnn(const Dataset& train,
                                              ? l.weight_shape
                                              : std::vector<int64_t>{l.weight_shape[0]};
       names.push_back(std::string(l.name) + suffix);
-      params.push_back(at::empty(shape, at::kFloat).uniform_(-bound, bound, gen).requires_grad_());
+      at::Tensor p = at::empty(shape, at::kFloat).uniform_(-bound, bound, gen);
+      // Channels-last convs and pools are ~3x faster than NCHW in LibTorch 1.13's
+      // CPU backward (measured: 30 vs 93 ms per step of 128 on one core).
+      if (p.dim() == 4) p = p.contiguous(at::MemoryFormat::ChannelsLast);
+      params.push_back(p.requires_grad_());
     }
   }
   const ConvGeometry g = fmnist_conv_geometry();
@@ -96,7 +100,8 @@ std::map<std::string, at::Tensor> train_fmnist_cnn(const Dataset& train,
                                              {static_cast<int64_t>(order.size())}, at::kLong);
     for (int64_t b = 0; b < steps_per_epoch && step < total_steps; ++b, ++step) {
       const at::Tensor idx = order_t.slice(0, b * recipe.batch, (b + 1) * recipe.batch);
-      const torch::Tensor x = train.inputs.index_select(0, idx);
+      const torch::Tensor x =
+          train.inputs.index_select(0, idx).contiguous(at::MemoryFormat::ChannelsLast);
       const torch::Tensor y = train.labels.index_select(0, idx);
       optimizer.zero_grad();
       torch::Tensor loss = torch::cross_entropy_loss(forward(x), y);
@@ -120,7 +125,8 @@ std::map<std::string, at::Tensor> train_fmnist_cnn(const Dataset& train,
   }
 
   std::map<std::string, at::Tensor> out;
-  for (size_t i = 0; i < params.size(); ++i) out[names[i]] = params[i].detach().clone();
+  for (size_t i = 0; i < params.size(); ++i)
+    out[names[i]] = params[i].detach().contiguous(at::MemoryFormat::Contiguous).clone();
   return out;
 }
 
