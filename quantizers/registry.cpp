@@ -1,0 +1,10 @@
+#include "quantizers/registry.h"
+
+namespace qtune {
+
+std::vector<std::shared_ptr<const Quantizer>> builtin_quantizers() {
+  // Add new algorithms here (INC's order: RTN, GPTQ, static, SQ, AWQ, TEQ, AutoRound, HQQ).
+  return {make_rtn_quantizer()};
+}
+
+}  // namespace qtune

@@ -1,0 +1,18 @@
+// Private to quantizers/: the built-in algorithms, listed explicitly because
+// static-initialization registration is dropped by the linker from static
+// libraries. One factory per algorithm file.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "quantizers/quantizer.h"
+
+namespace qtune {
+
+std::shared_ptr<const Quantizer> make_rtn_quantizer();  ///< quantizers/rtn.cpp
+
+/// Every built-in algorithm, in INC's registration order.
+std::vector<std::shared_ptr<const Quantizer>> builtin_quantizers();
+
+}  // namespace qtune

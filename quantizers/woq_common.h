@@ -1,0 +1,32 @@
+// What every weight-only algorithm (RTN, GPTQ, AWQ, ...) shares: INC's common
+// WOQ parameters, their translation into a QuantSpec, and installing a
+// quantized weight into a model's layer on the chosen backend.
+#pragma once
+
+#include <vector>
+
+#include "quantizers/core/quantized_weight.h"
+#include "quantizers/quantizer.h"
+
+namespace qtune {
+
+/// bits (1..8, 4), group_size (-1 per channel or >= 1, 32), scheme ("sym"|"asym", sym),
+/// use_full_range (false), dtype ("int"; "fp32" keeps the layer unquantized, as INC's
+/// lm_head override does).
+std::vector<ParamSpec> woq_param_specs();
+
+/// The QuantSpec of validated WOQ params. use_full_range is ignored for asym, as in INC.
+QuantSpec woq_spec(const Json& params);
+
+/// Throws qtune::Error naming the layer if its weight has NaN or infinite values.
+void check_finite_weight(const LayerSlot& slot);
+
+/// Makes `w` the layer's kernel on the backend `backend` ("auto" or a name)
+/// picks, and fills the report (quantized, backend, reason).
+void install_quantized(LayerSlot& slot, QuantizedWeight w, const std::string& backend,
+                       LayerReport* report);
+
+/// Gives the layer back its fp32 kernel (the layer stays unquantized in this trial).
+void install_fp32(LayerSlot& slot, LayerReport* report);
+
+}  // namespace qtune
