@@ -16,9 +16,9 @@ struct ParamSpec {
   enum class Type { kInt, kFloat, kBool, kString };
   std::string name;
   Type type = Type::kInt;
-  Json default_value;              ///< as written in a config
-  std::optional<double> min, max;  ///< inclusive range for numbers
-  std::vector<Json> allowed;       ///< if non-empty, the value must be one of these
+  Json default_value;                 ///< as written in a config
+  std::optional<double> min, max;     ///< inclusive range for numbers
+  std::vector<Json> allowed;          ///< if non-empty, the value must be one of these
   std::string help;
   /// A rule the fields above cannot say (e.g. group_size -1 or >= 1): returns
   /// "" if `value` is fine, else what was expected ("group size must be -1 or >= 1").
