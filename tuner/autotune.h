@@ -8,6 +8,9 @@
 #include <string>
 
 #include "common/json.h"
+#include "models/evaluator.h"
+#include "models/model.h"
+#include "quantizers/quantizer.h"
 #include "storage/results_db.h"
 #include "tuner/tuning_config.h"
 
@@ -24,16 +27,46 @@ struct TuneOptions {
 
 struct TuneSummary {
   int64_t run_id = 0;
-  Json baseline;                      ///< {"metric","value","latency_ms_p50",...}
-  std::optional<TrialRecord> best;    ///< best trial meeting the constraints, if any
-  std::vector<TrialRecord> trials;    ///< every trial of the run, in index order
+  Json baseline;                    ///< {"metric","value","latency_ms_p50",...}
+  std::optional<TrialRecord> best;  ///< best trial meeting the constraints, if any
+  std::vector<TrialRecord> trials;  ///< every trial of the run, in index order
   std::filesystem::path db_path;
-  std::filesystem::path best_dir;     ///< out_dir/best when a best exists
+  std::filesystem::path best_dir;  ///< out_dir/best when a best exists
+  int64_t trials_run = 0;          ///< trials executed by this call (not resumed ones)
+  int64_t trials_skipped = 0;      ///< finished in an earlier run and not re-run (resume)
+  bool timed_out = false;          ///< the run's timeout stopped the hand-out of trials
+  /// The best trial's accuracy re-measured on the re-materialized model; equal
+  /// to best->accuracy unless something is non-deterministic (then a warning is
+  /// printed and the best trial's metrics carry "rematerialize_mismatch": true).
+  std::optional<double> rematerialized_accuracy;
+  bool is_coordinator = true;  ///< false on MPI worker ranks (the rest is empty)
+
+  /// {"run_id","db","baseline","best": trial json|null,"best_dir","trials":[...],
+  ///  "trials_run","trials_skipped","timed_out","rematerialized_accuracy"}
+  Json to_json() const;
 };
 
-/// Runs a whole tuning job. Under mpirun (size > 1) every rank calls this:
+/// Runs a whole tuning job. Under mpirun (detected from OMPI_COMM_WORLD_SIZE /
+/// PMI_SIZE; MPI is initialized and finalized in here) every rank calls this:
 /// rank 0 coordinates and writes the database, the others work; only rank 0's
-/// summary is meaningful. Without mpirun the caller's process does both.
+/// summary is meaningful (is_coordinator). Without mpirun the caller's process
+/// does both. Errors: a bad config or out_dir/results.db, or --resume with no
+/// matching run ("OUT/results.db: no run with this config to resume") throw
+/// qtune::Error before any trial runs; under MPI the CLI's handler aborts the job.
 TuneSummary run_tuning(const TuningConfig& config, const TuneOptions& options);
+
+struct AutotuneResult {
+  TuneSummary summary;
+  ModelPtr best_model;  ///< the best trial re-materialized; null when none passed
+};
+
+/// The library entry: tunes the user's in-memory `model` in this process
+/// (never MPI) with the user's evaluator, recording to out_dir/results.db and
+/// saving out_dir/best exactly as run_tuning does. config.model is ignored
+/// (model.spec() is recorded). The first calibration batch (cut to
+/// config.latency_batch rows) is also the latency input, so at least one
+/// calibration batch is required.
+AutotuneResult autotune(const Model& model, const TuningConfig& config, const EvalFn& evaluate,
+                        const CalibrationData& calibration, const TuneOptions& options = {});
 
 }  // namespace qtune

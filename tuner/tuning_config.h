@@ -23,7 +23,12 @@
 //   latency: {batch: 64, warmup: 3, runs: 20}
 //
 // List-valued params expand to their cartesian product in declaration order,
-// the last varying fastest (INC's BaseConfig.expand).
+// the last varying fastest (INC's BaseConfig.expand); the backend list is the
+// last (fastest) dimension. Each expanded config gets the schema's defaults
+// filled in, so configs that differ only by a default are duplicates.
+// Values are checked one by one against the algorithm's ParamSchema (each
+// element of a list too): errors read "FILE: search_space[0].params.bits: ...";
+// malformed YAML reads "FILE:LINE:COL: malformed YAML: ...".
 #pragma once
 
 #include <filesystem>
@@ -69,6 +74,9 @@ struct TuningConfig {
   int latency_runs = 20;
 
   Json to_json() const;  ///< canonical form, stored with the run
+  /// to_json() without the budget (max_trials, timeout, trial_timeout): what
+  /// identifies a run for --resume, so a run can be resumed with a larger budget.
+  Json identity_json() const;
 };
 
 /// Parses and validates a YAML file. Malformed YAML, unknown keys, unknown
@@ -77,7 +85,8 @@ struct TuningConfig {
 TuningConfig load_tuning_config(const std::filesystem::path& path);
 TuningConfig parse_tuning_config(const std::string& yaml_text, const std::string& source);
 
-/// Expands the search space into trial configs, in space order, duplicates removed.
+/// Expands the search space into trial configs, in space order, duplicates
+/// (same canonical JSON) removed, truncated to max_trials.
 std::vector<QuantConfig> expand_search_space(const TuningConfig& config);
 
 }  // namespace qtune

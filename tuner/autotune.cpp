@@ -1,0 +1,365 @@
+#include "tuner/autotune.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include "common/error.h"
+#include "storage/artifact.h"
+#include "tuner/coordinator.h"
+#include "tuner/mpi_comm.h"
+#include "tuner/mpi_executor.h"
+#include "tuner/report.h"
+#include "tuner/selection.h"
+#include "tuner/strategy.h"
+#include "tuner/threads.h"
+#include "tuner/trial.h"
+#include "tuner/trial_runner.h"
+
+namespace qtune {
+
+Json TuneSummary::to_json() const {
+  Json j;
+  j["run_id"] = run_id;
+  j["db"] = db_path.string();
+  j["baseline"] = baseline;
+  j["best"] = best ? best->to_json() : Json();
+  j["best_dir"] = best ? Json(best_dir.string()) : Json();
+  Json ts = Json::array();
+  for (const auto& t : trials) ts.push_back(t.to_json());
+  j["trials"] = ts;
+  j["trials_run"] = trials_run;
+  j["trials_skipped"] = trials_skipped;
+  j["timed_out"] = timed_out;
+  j["rematerialized_accuracy"] = rematerialized_accuracy ? Json(*rematerialized_accuracy) : Json();
+  return j;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool finished_status(const std::string& s) {
+  return s == "COMPLETED" || s == "FAILED" || s == "TIMEOUT";
+}
+
+std::string clock_text(double seconds) {
+  const auto s = static_cast<int64_t>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%lld:%02lld", static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
+  return buf;
+}
+
+TrialRecord base_record(int64_t run_id, int64_t index, const QuantConfig& config) {
+  TrialRecord rec;
+  rec.run_id = run_id;
+  rec.index = index;
+  // Stored canonical (keys sorted) so that the row hashes back to config_hash.
+  rec.config = Json::parse(canonical_json(config.to_json()));
+  rec.config_hash = config_hash(config);
+  rec.algorithm = config.algorithm;
+  rec.backend = config.backend;
+  return rec;
+}
+
+// Everything rank 0 (or the single process) does around the farm.
+struct Coordinator {
+  const TuningConfig& config;
+  const TuneOptions& options;
+  std::string model_name;
+  const std::vector<QuantConfig>& trials;
+  TrialRunner& runner;
+
+  TuneSummary run(TrialExecutor& executor, const std::function<void()>& after_model_load,
+                  ModelPtr* best_model_out) {
+    TuneSummary summary;
+    std::filesystem::create_directories(options.out_dir);
+    summary.db_path = options.out_dir / "results.db";
+    ResultsDb db(summary.db_path, ResultsDb::Mode::kReadWrite);
+    const std::string run_hash = config_hash(config.identity_json());
+
+    std::optional<RunRecord> resumed;
+    if (options.resume) {
+      resumed = db.find_run_by_config_hash(run_hash);
+      QT_CHECK(resumed, summary.db_path.string(), ": no run with this config to resume");
+    }
+    // Loading first trains and caches a built-in model if needed; under MPI
+    // the workers wait for that so they do not all train it at once.
+    runner.workload();
+    after_model_load();
+
+    if (resumed) {
+      summary.run_id = resumed->id;
+      summary.baseline = resumed->baseline;
+      db.set_run_status(summary.run_id, "RUNNING");
+    } else {
+      summary.baseline = baseline_json(runner.run_baseline());
+      RunRecord run;
+      run.status = "RUNNING";
+      run.model = model_name;
+      run.config = config.to_json();
+      run.config_hash = run_hash;
+      run.baseline = summary.baseline;
+      run.host = host_name();
+      summary.run_id = db.create_run(run);
+    }
+
+    std::map<std::string, int64_t> index_of;
+    for (size_t i = 0; i < trials.size(); ++i)
+      index_of[config_hash(trials[i])] = static_cast<int64_t>(i);
+
+    auto strategy = Strategy::create(config.strategy, static_cast<int64_t>(trials.size()));
+    int64_t done = 0;
+    if (resumed) {
+      for (const auto& t : db.trials(summary.run_id)) {
+        auto it = index_of.find(t.config_hash);
+        if (it == index_of.end() || !finished_status(t.status)) continue;  // RUNNING: re-run
+        strategy->mark_finished(it->second, t.passed.value_or(false));
+        ++done;
+      }
+      summary.trials_skipped = done;
+    }
+
+    const auto t0 = Clock::now();
+    const auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+    const auto n = static_cast<int64_t>(trials.size());
+
+    FarmCallbacks cb;
+    cb.out_of_time = [&] {
+      const bool out = config.timeout_s > 0 && seconds() > config.timeout_s;
+      summary.timed_out = summary.timed_out || out;
+      return out;
+    };
+    cb.on_start = [&](int64_t index, int worker) {
+      TrialRecord rec = base_record(summary.run_id, index, trials[index]);
+      rec.status = "RUNNING";
+      rec.started_at = utc_now();
+      rec.host = host_name();
+      db.record_trial(rec);
+    };
+    cb.on_result = [&](const TrialResult& r) -> bool {
+      const QuantConfig& qc = trials[r.index];
+      TrialRecord rec = base_record(summary.run_id, r.index, qc);
+      rec.status = r.status;
+      rec.error = r.error;
+      if (r.config_hash != rec.config_hash) {
+        rec.status = "FAILED";
+        rec.error = "worker ran config " + r.config_hash + ", expected " + rec.config_hash;
+      }
+      const Verdict v = judge_trial(rec.status, r.accuracy, r.latency_ms_p50, r.size_bytes,
+                                    summary.baseline, config.constraints);
+      rec.accuracy = r.accuracy;
+      rec.accuracy_loss = v.accuracy_loss;
+      rec.latency_ms_p50 = r.latency_ms_p50;
+      rec.latency_ms_p90 = r.latency_ms_p90;
+      rec.latency_spread = r.latency_spread;
+      rec.size_bytes = r.size_bytes;
+      rec.passed = v.passed;
+      rec.rank = r.rank;
+      rec.host = r.host;
+      rec.started_at = r.started_at;
+      rec.ended_at = r.ended_at;
+      rec.metrics = r.metrics;
+      rec.metrics["seconds"] = r.seconds;
+      if (!v.passed) rec.metrics["reject_reason"] = v.reason;
+      db.record_trial(rec);
+      ++done;
+      ++summary.trials_run;
+      if (options.progress) progress_line(rec, done, n, seconds(), summary.trials_run);
+      return v.passed;
+    };
+    run_farm(*strategy, executor, trials, cb);
+    if (summary.timed_out && options.progress)
+      std::fprintf(stderr, "timeout of %gs reached: no more trials handed out\n", config.timeout_s);
+
+    summary.trials = db.trials(summary.run_id);
+    std::sort(summary.trials.begin(), summary.trials.end(),
+              [](const TrialRecord& a, const TrialRecord& b) { return a.index < b.index; });
+    const auto best = select_best(summary.trials, config.objective, config.strategy);
+    if (best) {
+      summary.best = summary.trials[*best];
+      rematerialize(db, summary, best_model_out);
+    }
+    db.finish_run(summary.run_id, "COMPLETED",
+                  summary.best ? std::optional<int64_t>(summary.best->id) : std::nullopt);
+    if (summary.best) summary.best = db.trial(summary.best->id);  // with its final metrics
+    return summary;
+  }
+
+  void progress_line(const TrialRecord& rec, int64_t done, int64_t n, double elapsed,
+                     int64_t run_here) {
+    std::string line = "[" + std::to_string(done) + "/" + std::to_string(n) + "] " + rec.algorithm +
+                       " " + describe_params(rec.config) +
+                       (rec.backend != "auto" ? " backend=" + rec.backend : "");
+    char buf[160];
+    if (rec.status == "COMPLETED" && rec.accuracy) {
+      std::snprintf(buf, sizeof buf, "  acc %.4f (loss %.1f%%) %s", *rec.accuracy,
+                    rec.accuracy_loss.value_or(0) * 100,
+                    rec.passed.value_or(false) ? "PASS" : "fail");
+      line += buf;
+    } else {
+      line += "  " + rec.status + ": " + rec.error;
+    }
+    // Wall time per finished trial already accounts for parallel workers.
+    const double eta = elapsed / static_cast<double>(run_here) * static_cast<double>(n - done);
+    line += "  ETA " + clock_text(std::max(0.0, eta));
+    std::fprintf(stderr, "%s\n", line.c_str());
+    std::fflush(stderr);
+  }
+
+  // The saved model is the best trial quantized again from scratch, and it
+  // must reproduce the recorded accuracy exactly (DESIGN.md "Contracts").
+  void rematerialize(ResultsDb& db, TuneSummary& summary, ModelPtr* best_model_out) {
+    TrialRecord& best = *summary.best;
+    const QuantConfig qc = trials.at(index_of_best(best));
+    const Workload& w = runner.workload();
+    std::vector<LayerReport> reports;
+    ModelPtr model = quantize_clone(*w.model, qc, w.calibration, &reports);
+    const EvalResult eval = evaluate_single_thread(w.evaluate, *model);
+    summary.rematerialized_accuracy = eval.value;
+    if (!best.accuracy || eval.value != *best.accuracy) {
+      std::fprintf(stderr,
+                   "qtune: WARNING: re-materialized trial %lld gives %s %.17g, but %.17g was "
+                   "recorded: quantization or evaluation is not deterministic\n",
+                   static_cast<long long>(best.index), eval.metric.c_str(), eval.value,
+                   best.accuracy.value_or(-1.0));
+      best.metrics["rematerialize_mismatch"] = true;
+      best.metrics["rematerialized_accuracy"] = eval.value;
+      db.record_trial(best);
+    }
+    Json metrics;
+    metrics["metric"] = eval.metric;
+    metrics["value"] = eval.value;
+    metrics[eval.metric] = eval.value;
+    metrics["accuracy"] = eval.value;
+    metrics["recorded_accuracy"] = best.accuracy ? Json(*best.accuracy) : Json();
+    metrics["trial_id"] = best.id;
+    metrics["trial_index"] = best.index;
+    metrics["run_id"] = summary.run_id;
+    metrics["config_hash"] = best.config_hash;
+    metrics["accuracy_loss"] = best.accuracy_loss ? Json(*best.accuracy_loss) : Json();
+    metrics["latency_ms_p50"] = best.latency_ms_p50 ? Json(*best.latency_ms_p50) : Json();
+    metrics["size_bytes"] = best.size_bytes ? Json(*best.size_bytes) : Json();
+    metrics["baseline"] = summary.baseline;
+    summary.best_dir = options.out_dir / "best";
+    // A previous run's files must not mix with this model's.
+    std::filesystem::remove_all(summary.best_dir);
+    save_model(*model, summary.best_dir, qc, reports, metrics);
+    if (best_model_out) *best_model_out = std::move(model);
+  }
+
+  size_t index_of_best(const TrialRecord& best) const {
+    for (size_t i = 0; i < trials.size(); ++i)
+      if (config_hash(trials[i]) == best.config_hash) return i;
+    // A trial of an earlier run with a larger max_trials: rebuild it from the row.
+    throw Error("trial " + std::to_string(best.index) +
+                " is outside this run's search space; resume with max_trials >= " +
+                std::to_string(best.index + 1));
+  }
+};
+
+void print_summary(const TuneSummary& s, const TuneOptions& options) {
+  if (options.json) {
+    std::cout << s.to_json().dump(2) << "\n";
+    return;
+  }
+  if (!options.print_table) return;
+  std::cout << format_trials_table(s.trials,
+                                   s.best ? std::optional<int64_t>(s.best->id) : std::nullopt);
+  const Json& b = s.baseline;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "baseline (fp32): %s %.4f, p50 %.3f ms, size %s\n",
+                b.value("metric", std::string("accuracy")).c_str(), b.value("value", 0.0),
+                b.value("latency_ms_p50", 0.0),
+                human_bytes(b.value("size_bytes", int64_t{0})).c_str());
+  std::cout << buf;
+  if (s.best) {
+    std::cout << "best: trial " << s.best->index << " (" << s.best->algorithm << " "
+              << describe_params(s.best->config) << "), saved to " << s.best_dir.string() << "\n";
+  } else {
+    std::cout << "no trial met the constraints; nothing saved\n";
+  }
+  std::cout << "results: " << s.db_path.string() << " (run " << s.run_id << ")\n";
+  std::cout.flush();
+}
+
+std::vector<QuantConfig> expand_checked(const TuningConfig& config) {
+  auto trials = expand_search_space(config);
+  QT_CHECK(!trials.empty(), config.source, ": search_space: expands to no trial");
+  return trials;
+}
+
+}  // namespace
+
+TuneSummary run_tuning(const TuningConfig& config, const TuneOptions& options) {
+  // Validated before MPI starts or anything is written: a bad config fails
+  // the same way on every rank, and leaves no database behind.
+  const std::vector<QuantConfig> trials = expand_checked(config);
+  const bool mpi = launched_by_mpi();
+  int rank = 0, size = 1;
+  if (mpi) {
+    mpi_init_once();
+    rank = mpi_rank();
+    size = mpi_size();
+  }
+  set_compute_threads(rank_thread_share());
+  TrialRunner runner([&] { return load_spec_workload(config, options.cache_dir); },
+                     trial_settings(config, rank));
+  if (rank > 0) {
+    mpi_barrier();  // rank 0 has the model trained and cached after this
+    run_mpi_worker(runner);
+    mpi_finalize_once();
+    TuneSummary s;
+    s.is_coordinator = false;
+    return s;
+  }
+  std::unique_ptr<TrialExecutor> executor;
+  if (size > 1)
+    executor = std::make_unique<MpiExecutor>(size);
+  else
+    executor = std::make_unique<LocalExecutor>(runner);
+  Coordinator c{config, options, config.model, trials, runner};
+  TuneSummary summary = c.run(
+      *executor,
+      [&] {
+        if (mpi) mpi_barrier();
+      },
+      nullptr);
+  if (mpi) mpi_finalize_once();
+  print_summary(summary, options);
+  return summary;
+}
+
+AutotuneResult autotune(const Model& model, const TuningConfig& config, const EvalFn& evaluate,
+                        const CalibrationData& calibration, const TuneOptions& options) {
+  QT_CHECK(evaluate, "autotune: an evaluator is required");
+  QT_CHECK(!calibration.batches.empty(),
+           "autotune: at least one calibration batch is required (it is also the latency input)");
+  TuningConfig cfg = config;
+  cfg.model = model.spec();
+  const std::vector<QuantConfig> trials = expand_checked(cfg);
+  auto workload = std::make_shared<Workload>();
+  workload->model = std::shared_ptr<const Model>(model.clone().release());
+  workload->calibration = calibration;
+  workload->evaluate = evaluate;
+  const at::Tensor& first = calibration.batches.front();
+  workload->latency_input =
+      first.slice(0, 0, std::min<int64_t>(cfg.latency_batch, first.size(0))).contiguous().clone();
+  TrialRunner runner([workload] { return workload; }, trial_settings(cfg, 0));
+  LocalExecutor executor(runner);
+  AutotuneResult result;
+  Coordinator c{cfg, options, cfg.model, trials, runner};
+  result.summary = c.run(
+      executor, [] {}, &result.best_model);
+  print_summary(result.summary, options);
+  return result;
+}
+
+}  // namespace qtune

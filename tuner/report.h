@@ -1,0 +1,29 @@
+// Human-readable views of trials: the results table `qtune tune` prints at
+// the end and `qtune db trials` reuses, and the one-line trial description
+// used in progress lines.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
+#include "storage/results_db.h"
+
+namespace qtune {
+
+/// "bits=4 group_size=32 scheme=sym" from a trial config's params, in key
+/// order, plus "overrides=N" / "fp32=N" when the config has them.
+std::string describe_params(const Json& trial_config);
+
+/// An aligned table, one row per trial, columns:
+///   trial  algorithm  parameters  backend  accuracy  loss  p50 ms  size  status
+/// status is PASS / fail for completed trials, else FAILED / TIMEOUT / RUNNING.
+/// The row whose id is `best_id` is marked with '*'. Ends with a newline.
+std::string format_trials_table(const std::vector<TrialRecord>& trials,
+                                std::optional<int64_t> best_id = std::nullopt);
+
+/// "12.3 KiB" style size.
+std::string human_bytes(int64_t bytes);
+
+}  // namespace qtune

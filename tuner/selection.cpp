@@ -1,0 +1,112 @@
+#include "tuner/selection.h"
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "common/error.h"
+
+namespace qtune {
+
+namespace {
+std::string pct(double x) {
+  std::ostringstream o;
+  o.precision(3);
+  o << x * 100 << "%";
+  return o.str();
+}
+}  // namespace
+
+Verdict judge_trial(const std::string& status, std::optional<double> accuracy,
+                    std::optional<double> latency_ms_p50, std::optional<int64_t> size_bytes,
+                    const Json& baseline, const Constraints& c) {
+  Verdict v;
+  const double base = baseline.at("value").get<double>();
+  const bool higher_is_better = baseline.value("higher_is_better", true);
+  if (accuracy) {
+    const double diff = higher_is_better ? base - *accuracy : *accuracy - base;
+    v.accuracy_loss = c.relative_loss ? (base != 0 ? diff / std::fabs(base) : diff) : diff;
+  }
+  if (status != "COMPLETED") {
+    v.reason = "trial " + status;
+    return v;
+  }
+  if (!v.accuracy_loss) {
+    v.reason = "no accuracy";
+    return v;
+  }
+  std::ostringstream why;
+  // The tolerance absorbs the rounding of the division, so a loss of exactly
+  // the limit (as the user would compute it) passes.
+  if (*v.accuracy_loss > c.max_accuracy_loss + 1e-12)
+    why << "accuracy loss "
+        << (c.relative_loss ? pct(*v.accuracy_loss) : std::to_string(*v.accuracy_loss)) << " > "
+        << (c.relative_loss ? pct(c.max_accuracy_loss) : std::to_string(c.max_accuracy_loss));
+  if (c.max_latency_ms && (!latency_ms_p50 || *latency_ms_p50 > *c.max_latency_ms))
+    why << (why.tellp() > 0 ? "; " : "") << "latency p50 "
+        << (latency_ms_p50 ? std::to_string(*latency_ms_p50) : std::string("unknown")) << " ms > "
+        << *c.max_latency_ms << " ms";
+  if (c.max_size_bytes && (!size_bytes || *size_bytes > *c.max_size_bytes))
+    why << (why.tellp() > 0 ? "; " : "") << "size "
+        << (size_bytes ? std::to_string(*size_bytes) : std::string("unknown")) << " B > "
+        << *c.max_size_bytes << " B";
+  v.reason = why.str();
+  v.passed = v.reason.empty();
+  return v;
+}
+
+std::optional<size_t> select_best(const std::vector<TrialRecord>& trials,
+                                  const std::string& objective, const std::string& strategy) {
+  std::vector<size_t> ok;
+  for (size_t i = 0; i < trials.size(); ++i)
+    if (trials[i].status == "COMPLETED" && trials[i].passed.value_or(false)) ok.push_back(i);
+  if (ok.empty()) return std::nullopt;
+
+  const auto index = [&](size_t i) { return trials[i].index; };
+  const auto size = [&](size_t i) {
+    return trials[i].size_bytes.value_or(std::numeric_limits<int64_t>::max());
+  };
+  const auto acc = [&](size_t i) {
+    return trials[i].accuracy.value_or(-std::numeric_limits<double>::infinity());
+  };
+  const auto lat = [&](size_t i) {
+    return trials[i].latency_ms_p50.value_or(std::numeric_limits<double>::infinity());
+  };
+
+  // Returns true when a is strictly preferred to b.
+  std::function<bool(size_t, size_t)> better;
+  if (strategy == "first-pass") {
+    better = [&](size_t a, size_t b) { return index(a) < index(b); };
+  } else if (objective == "size") {
+    better = [&](size_t a, size_t b) {
+      if (size(a) != size(b)) return size(a) < size(b);
+      if (acc(a) != acc(b)) return acc(a) > acc(b);
+      return index(a) < index(b);
+    };
+  } else if (objective == "accuracy") {
+    better = [&](size_t a, size_t b) {
+      if (acc(a) != acc(b)) return acc(a) > acc(b);
+      if (size(a) != size(b)) return size(a) < size(b);
+      return index(a) < index(b);
+    };
+  } else if (objective == "latency") {
+    double fastest = std::numeric_limits<double>::infinity();
+    for (size_t i : ok) fastest = std::min(fastest, lat(i));
+    std::vector<size_t> tied;
+    for (size_t i : ok)
+      if (lat(i) <= fastest * (1 + kLatencyTieTolerance)) tied.push_back(i);
+    ok = tied;
+    better = [&](size_t a, size_t b) {
+      if (size(a) != size(b)) return size(a) < size(b);
+      return index(a) < index(b);
+    };
+  } else {
+    throw Error("unknown objective \"" + objective + "\" (expected latency, size or accuracy)");
+  }
+  size_t best = ok.front();
+  for (size_t i : ok)
+    if (better(i, best)) best = i;
+  return best;
+}
+
+}  // namespace qtune

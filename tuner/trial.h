@@ -1,0 +1,50 @@
+// A trial as data: its config and its result are plain JSON values, so they
+// travel over MPI as strings and land in SQLite unchanged (DESIGN.md
+// "Contracts"). The canonical form of a config has a stable hash: the same
+// trial is never run twice in a run, and resume knows what is done.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/json.h"
+#include "quantizers/quantizer.h"
+
+namespace qtune {
+
+/// Keys sorted at every level (nlohmann::json, not ordered_json), compact dump():
+/// two configs that differ only in key order have the same canonical string.
+std::string canonical_json(const Json& value);
+
+/// 64-bit FNV-1a of the canonical string, as 16 lower-case hex digits.
+std::string fnv1a_hex(const std::string& bytes);
+std::string config_hash(const Json& config);
+inline std::string config_hash(const QuantConfig& config) { return config_hash(config.to_json()); }
+
+/// What a worker sends back for one trial. Accuracy loss and pass/fail are
+/// decided by the coordinator, which alone knows the baseline and constraints.
+struct TrialResult {
+  int64_t index = -1;              ///< position in the expanded search space
+  std::string config_hash;         ///< of the config the worker ran (checked by the coordinator)
+  std::string status;              ///< COMPLETED | FAILED | TIMEOUT
+  std::string error;               ///< why, when not COMPLETED
+  std::optional<double> accuracy;  ///< the evaluator's value (its metric is in metrics)
+  std::optional<double> latency_ms_p50, latency_ms_p90, latency_spread;
+  std::optional<int64_t> size_bytes;
+  int rank = 0;
+  std::string host;
+  std::string started_at, ended_at;  ///< UTC ISO-8601
+  double seconds = 0;                ///< wall time of the trial
+  Json metrics = Json::object();     ///< everything else: metric name, latency details, layers
+
+  Json to_json() const;
+  static TrialResult from_json(const Json& j);  ///< internal messages: a bad one is a bug
+};
+
+/// The current UTC time as "YYYY-MM-DDTHH:MM:SSZ".
+std::string utc_now();
+/// This machine's host name.
+std::string host_name();
+
+}  // namespace qtune

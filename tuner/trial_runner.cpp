@@ -1,0 +1,193 @@
+#include "tuner/trial_runner.h"
+
+#include <chrono>
+#include <sstream>
+
+#include "common/error.h"
+#include "models/builtin.h"
+#include "storage/artifact.h"
+#include "tuner/threads.h"
+
+namespace qtune {
+
+std::shared_ptr<Workload> load_spec_workload(const TuningConfig& config,
+                                             const std::filesystem::path& cache_dir) {
+  ModelOptions mo;
+  if (!cache_dir.empty()) mo.cache_dir = cache_dir;
+  auto w = std::make_shared<Workload>();
+  w->model = std::shared_ptr<const Model>(load_model(config.model, mo).release());
+  auto data = std::make_shared<TaskData>(
+      load_task_data(config.model, config.calibration_samples, config.eval_samples, config.seed));
+  QT_CHECK(data->evaluation.size() > 0, config.model, ": the evaluation set is empty");
+  // Calibration batch size does not matter to RTN; 128 rows keep GPTQ-style
+  // Hessian accumulation cheap in memory.
+  w->calibration.batches = data->calibration.input_batches(128);
+  w->latency_input =
+      data->evaluation.inputs.slice(0, 0, std::min(config.latency_batch, data->evaluation.size()))
+          .contiguous()
+          .clone();
+  w->evaluate = [data](const Model& m) { return data->evaluate(m); };
+  return w;
+}
+
+TrialSettings trial_settings(const TuningConfig& config, int rank) {
+  TrialSettings s;
+  s.trial_timeout_s = config.trial_timeout_s;
+  s.latency.warmup_runs = config.latency_warmup;
+  s.latency.min_runs = config.latency_runs;
+  s.latency.max_runs = std::max(1000, config.latency_runs);
+  s.latency.min_seconds = 0.1;
+  s.latency_threads = rank_thread_share();
+  s.rank = rank;
+  return s;
+}
+
+TrialRunner::TrialRunner(Loader loader, TrialSettings settings)
+    : loader_(std::move(loader)), settings_(settings) {}
+
+const Workload& TrialRunner::workload() {
+  if (!workload_) {
+    workload_ = loader_();
+    QT_ASSERT(workload_ && workload_->model, "workload loader returned no model");
+  }
+  return *workload_;
+}
+
+ModelPtr quantize_clone(const Model& base, const QuantConfig& config,
+                        const CalibrationData& calibration, std::vector<LayerReport>* reports) {
+  ComputeThreadsScope one(1);
+  ModelPtr m = base.clone();
+  auto r = quantize(*m, config, calibration);
+  if (reports) *reports = std::move(r);
+  return m;
+}
+
+EvalResult evaluate_single_thread(const EvalFn& evaluate, const Model& model) {
+  ComputeThreadsScope one(1);
+  at::NoGradGuard no_grad;
+  return evaluate(model);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Thrown between phases when the trial is past its time limit.
+struct TrialTimeout {
+  std::string message;
+};
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+LatencyStats time_forward(const Model& model, const at::Tensor& input, const TrialSettings& s) {
+  ComputeThreadsScope share(s.latency_threads);
+  at::NoGradGuard no_grad;
+  return measure_latency([&] { (void)model.forward(input); }, s.latency);
+}
+
+void fill_latency(TrialResult& r, const LatencyStats& stats, const TrialSettings& s,
+                  int64_t batch) {
+  r.latency_ms_p50 = stats.p50_ms;
+  r.latency_ms_p90 = stats.p90_ms;
+  r.latency_spread = stats.spread;
+  r.metrics["latency"] = stats.to_json();
+  r.metrics["latency_batch"] = batch;
+  r.metrics["latency_threads"] = s.latency_threads;
+}
+
+void fill_eval(TrialResult& r, const EvalResult& e) {
+  r.accuracy = e.value;
+  r.metrics["metric"] = e.metric;
+  r.metrics["higher_is_better"] = e.higher_is_better;
+  r.metrics["samples"] = e.samples;
+}
+
+}  // namespace
+
+TrialResult TrialRunner::run(int64_t index, const QuantConfig& config) {
+  TrialResult r;
+  r.index = index;
+  r.config_hash = config_hash(config);
+  r.rank = settings_.rank;
+  r.host = host_name();
+  r.started_at = utc_now();
+  const auto t0 = Clock::now();
+  const auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  const auto check_time = [&](const char* phase) {
+    if (settings_.trial_timeout_s > 0 && elapsed() > settings_.trial_timeout_s) {
+      std::ostringstream m;
+      m << "exceeded trial_timeout of " << settings_.trial_timeout_s << "s during " << phase;
+      throw TrialTimeout{m.str()};
+    }
+  };
+  try {
+    const Workload& w = workload();
+    check_time("model loading");
+    std::vector<LayerReport> reports;
+    ModelPtr model = quantize_clone(*w.model, config, w.calibration, &reports);
+    Json layers = Json::array();
+    for (const auto& rep : reports)
+      layers.push_back({{"name", rep.name},
+                        {"kind", rep.kind},
+                        {"quantized", rep.quantized},
+                        {"backend", rep.backend},
+                        {"backend_reason", rep.backend_reason}});
+    r.metrics["layers"] = layers;
+    r.metrics["seconds_quantize"] = elapsed();
+    check_time("quantization");
+    fill_eval(r, evaluate_single_thread(w.evaluate, *model));
+    check_time("evaluation");
+    fill_latency(r, time_forward(*model, w.latency_input, settings_), settings_,
+                 w.latency_input.size(0));
+    check_time("latency measurement");
+    r.size_bytes = model_storage_bytes(*model);
+    r.status = "COMPLETED";
+  } catch (const TrialTimeout& t) {
+    r.status = "TIMEOUT";
+    r.error = t.message;
+  } catch (const c10::Error& e) {
+    r.status = "FAILED";
+    r.error = first_line(e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    r.status = "FAILED";
+    r.error = first_line(e.what());
+  }
+  r.seconds = elapsed();
+  r.ended_at = utc_now();
+  return r;
+}
+
+TrialResult TrialRunner::run_baseline() {
+  TrialResult r;
+  r.index = -1;
+  r.rank = settings_.rank;
+  r.host = host_name();
+  r.started_at = utc_now();
+  const auto t0 = Clock::now();
+  const Workload& w = workload();
+  fill_eval(r, evaluate_single_thread(w.evaluate, *w.model));
+  fill_latency(r, time_forward(*w.model, w.latency_input, settings_), settings_,
+               w.latency_input.size(0));
+  r.size_bytes = model_storage_bytes(*w.model);
+  r.status = "COMPLETED";
+  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  r.ended_at = utc_now();
+  return r;
+}
+
+Json baseline_json(const TrialResult& b) {
+  Json j;
+  j["metric"] = b.metrics.value("metric", std::string("accuracy"));
+  j["value"] = b.accuracy.value_or(0.0);
+  j["higher_is_better"] = b.metrics.value("higher_is_better", true);
+  j["samples"] = b.metrics.value("samples", int64_t{0});
+  j["latency_ms_p50"] = b.latency_ms_p50.value_or(0.0);
+  j["latency_ms_p90"] = b.latency_ms_p90.value_or(0.0);
+  j["latency_spread"] = b.latency_spread.value_or(0.0);
+  j["size_bytes"] = b.size_bytes.value_or(0);
+  j["latency_threads"] = b.metrics.value("latency_threads", 1);
+  j["latency_batch"] = b.metrics.value("latency_batch", int64_t{0});
+  return j;
+}
+
+}  // namespace qtune

@@ -1,0 +1,73 @@
+// Runs trials on one worker: the fp32 model and the task data are loaded once
+// (cached for the worker's life); each trial quantizes a fresh clone.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "bench/latency.h"
+#include "models/evaluator.h"
+#include "models/model.h"
+#include "quantizers/quantizer.h"
+#include "tuner/trial.h"
+#include "tuner/tuning_config.h"
+
+namespace qtune {
+
+/// What every trial of a run works on.
+struct Workload {
+  std::shared_ptr<const Model> model;  ///< fp32, never modified (trials clone it)
+  CalibrationData calibration;
+  EvalFn evaluate;
+  at::Tensor latency_input;  ///< the fixed batch latency is measured on
+};
+
+/// The workload of a built-in/spec model: load_model + load_task_data with
+/// the config's sample counts and seed.
+std::shared_ptr<Workload> load_spec_workload(const TuningConfig& config,
+                                             const std::filesystem::path& cache_dir);
+
+struct TrialSettings {
+  double trial_timeout_s = 0;  ///< 0 = none; checked between phases
+  LatencyOptions latency;
+  int latency_threads = 1;  ///< the rank's share of cores, for latency only
+  int rank = 0;
+};
+
+TrialSettings trial_settings(const TuningConfig& config, int rank);
+
+class TrialRunner {
+ public:
+  using Loader = std::function<std::shared_ptr<Workload>()>;
+  TrialRunner(Loader loader, TrialSettings settings);
+
+  /// The workload, loaded on first use.
+  const Workload& workload();
+
+  /// Never throws for a trial's own failure: an exception becomes FAILED with
+  /// its message, a phase past trial_timeout makes it TIMEOUT.
+  TrialResult run(int64_t index, const QuantConfig& config);
+
+  /// The fp32 model measured like a trial (accuracy on one thread, latency, size).
+  /// Throws: without a baseline there is no run.
+  TrialResult run_baseline();
+
+ private:
+  Loader loader_;
+  TrialSettings settings_;
+  std::shared_ptr<Workload> workload_;
+};
+
+/// Quantizes a clone of `base` with `config` on one thread (the same model on
+/// every rank). Used for trials and to re-materialize the best one.
+ModelPtr quantize_clone(const Model& base, const QuantConfig& config,
+                        const CalibrationData& calibration, std::vector<LayerReport>* reports);
+EvalResult evaluate_single_thread(const EvalFn& evaluate, const Model& model);
+
+/// Baseline JSON: {"metric", "value", "higher_is_better", "samples", "latency_ms_p50",
+/// "latency_ms_p90", "latency_spread", "size_bytes"}.
+Json baseline_json(const TrialResult& baseline);
+
+}  // namespace qtune

@@ -1,0 +1,410 @@
+#include "tuner/tuning_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "backends/backend.h"
+#include "common/error.h"
+#include "tuner/trial.h"
+
+namespace qtune {
+namespace {
+
+// Every error names the file and the dotted field path ("search_space[0].params.bits").
+class Parser {
+ public:
+  explicit Parser(std::string source) : source_(std::move(source)) {}
+
+  [[noreturn]] void fail(const std::string& path, const std::string& what) const {
+    throw Error(source_ + ": " + (path.empty() ? "" : path + ": ") + what);
+  }
+
+  static std::string join(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+  }
+
+  static std::string show(const YAML::Node& n) {
+    if (n.IsScalar()) return n.Tag() == "!" ? "\"" + n.Scalar() + "\"" : n.Scalar();
+    if (n.IsSequence()) return "a list";
+    if (n.IsMap()) return "a mapping";
+    return "nothing";
+  }
+
+  void expect_keys(const YAML::Node& map, const std::string& path,
+                   const std::vector<std::string>& allowed) const {
+    if (!map.IsMap()) fail(path, "expected a mapping, got " + show(map));
+    for (const auto& kv : map) {
+      const std::string key = kv.first.Scalar();
+      bool ok = false;
+      for (const auto& a : allowed) ok = ok || a == key;
+      if (!ok) fail(child(path, key), "unknown key (expected one of: " + join(allowed) + ")");
+    }
+  }
+
+  static std::string child(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+
+  // YAML scalars are untyped text; a quoted one stays a string so that
+  // bits: "8" is reported as a string where an integer was expected.
+  static Json scalar(const YAML::Node& n) {
+    if (n.IsNull()) return nullptr;
+    const std::string& s = n.Scalar();
+    if (n.Tag() == "!") return s;
+    static const std::regex int_re("[-+]?[0-9]+");
+    static const std::regex float_re("[-+]?([0-9]+\\.[0-9]*|\\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?");
+    if (std::regex_match(s, int_re)) {
+      try {
+        return static_cast<int64_t>(std::stoll(s));
+      } catch (const std::out_of_range&) {
+        return s;
+      }
+    }
+    if (std::regex_match(s, float_re)) return std::stod(s);
+    if (s == "true" || s == "True" || s == "TRUE") return true;
+    if (s == "false" || s == "False" || s == "FALSE") return false;
+    if (s == "null" || s == "~" || s == "Null" || s == "NULL") return nullptr;
+    return s;
+  }
+
+  int64_t integer(const YAML::Node& n, const std::string& path, int64_t min) const {
+    const Json v = n.IsScalar() ? scalar(n) : Json();
+    if (!v.is_number_integer() || v.get<int64_t>() < min)
+      fail(path, "expected an integer >= " + std::to_string(min) + ", got " + show(n));
+    return v.get<int64_t>();
+  }
+
+  double number(const YAML::Node& n, const std::string& path, double min, bool strict) const {
+    const Json v = n.IsScalar() ? scalar(n) : Json();
+    if (!v.is_number() || v.get<double>() < min || (strict && v.get<double>() == min)) {
+      std::ostringstream m;
+      m << "expected a number " << (strict ? "> " : ">= ") << min << ", got " << show(n);
+      fail(path, m.str());
+    }
+    return v.get<double>();
+  }
+
+  std::string string(const YAML::Node& n, const std::string& path) const {
+    if (!n.IsScalar() || n.Scalar().empty()) fail(path, "expected a string, got " + show(n));
+    return n.Scalar();
+  }
+
+  std::string choice(const YAML::Node& n, const std::string& path,
+                     const std::vector<std::string>& allowed) const {
+    const std::string s = n.IsScalar() ? n.Scalar() : std::string();
+    for (const auto& a : allowed)
+      if (a == s) return s;
+    fail(path, "expected one of " + join(allowed) + ", got " + show(n));
+  }
+
+  std::string regex(const YAML::Node& n, const std::string& path) const {
+    const std::string s = string(n, path);
+    try {
+      std::regex re(s);
+    } catch (const std::regex_error& e) {
+      fail(path, "invalid regular expression \"" + s + "\": " + e.what());
+    }
+    return s;
+  }
+
+  // A string or a list of strings.
+  std::vector<std::string> string_list(const YAML::Node& n, const std::string& path,
+                                       bool regexes) const {
+    std::vector<std::string> out;
+    if (n.IsSequence()) {
+      if (n.size() == 0) fail(path, "expected a non-empty list");
+      for (size_t i = 0; i < n.size(); ++i) {
+        const std::string p = path + "[" + std::to_string(i) + "]";
+        out.push_back(regexes ? regex(n[i], p) : string(n[i], p));
+      }
+    } else {
+      out.push_back(regexes ? regex(n, path) : string(n, path));
+    }
+    return out;
+  }
+
+  std::vector<std::string> backend_list(const YAML::Node& n, const std::string& path) const {
+    std::vector<std::string> known{"auto"};
+    for (const auto& b : backends()) known.push_back(b.name);
+    std::vector<std::string> out = string_list(n, path, false);
+    for (size_t i = 0; i < out.size(); ++i) {
+      bool ok = false;
+      for (const auto& k : known) ok = ok || k == out[i];
+      if (!ok)
+        fail(n.IsSequence() ? path + "[" + std::to_string(i) + "]" : path,
+             "unknown backend \"" + out[i] + "\" (known: " + join(known) + ")");
+    }
+    return out;
+  }
+
+  // One value checked through the algorithm's schema; the schema names the key.
+  void check_param(const Quantizer& q, const std::string& key, const Json& value,
+                   const std::string& params_path) const {
+    Json one = Json::object();
+    one[key] = value;
+    q.schema().validate(one, source_ + ": " + params_path);
+  }
+
+  Json params(const YAML::Node& n, const Quantizer& q, const std::string& path,
+              bool allow_lists) const {
+    if (!n.IsMap()) fail(path, "expected a mapping of parameters, got " + show(n));
+    Json out = Json::object();
+    for (const auto& kv : n) {
+      const std::string key = kv.first.Scalar();
+      const YAML::Node& v = kv.second;
+      if (!q.schema().find(key)) {
+        std::vector<std::string> names;
+        for (const auto& p : q.schema().params) names.push_back(p.name);
+        fail(child(path, key),
+             "unknown parameter of " + q.name() + " (expected one of: " + join(names) + ")");
+      }
+      if (v.IsSequence()) {
+        if (!allow_lists) fail(child(path, key), "expected a single value, got a list");
+        if (v.size() == 0) fail(child(path, key), "expected a non-empty list of values");
+        Json list = Json::array();
+        for (size_t i = 0; i < v.size(); ++i) {
+          if (!v[i].IsScalar())
+            fail(child(path, key) + "[" + std::to_string(i) + "]",
+                 "expected a value, got " + show(v[i]));
+          const Json value = scalar(v[i]);
+          check_param(q, key, value, path);
+          list.push_back(value);
+        }
+        out[key] = list;
+      } else if (v.IsScalar() || v.IsNull()) {
+        const Json value = scalar(v);
+        check_param(q, key, value, path);
+        out[key] = value;
+      } else {
+        fail(child(path, key), "expected a value or a list of values, got a mapping");
+      }
+    }
+    return out;
+  }
+
+  const Quantizer& algorithm(const YAML::Node& n, const std::string& path) const {
+    const std::string name = string(n, path);
+    const auto names = quantizer_names();
+    bool ok = false;
+    for (const auto& k : names) ok = ok || k == name;
+    if (!ok) fail(path, "unknown algorithm \"" + name + "\" (known: " + join(names) + ")");
+    return quantizer_by_name(name);
+  }
+
+  AlgorithmBlock block(const YAML::Node& n, const std::string& path) const {
+    expect_keys(n, path, {"algorithm", "params", "backend", "overrides", "fp32_layers"});
+    if (!n["algorithm"])
+      fail(child(path, "algorithm"), "missing (every block names its algorithm)");
+    AlgorithmBlock b;
+    const Quantizer& q = algorithm(n["algorithm"], child(path, "algorithm"));
+    b.algorithm = q.name();
+    if (n["params"]) b.params = params(n["params"], q, child(path, "params"), true);
+    if (n["backend"]) b.backends = backend_list(n["backend"], child(path, "backend"));
+    if (n["fp32_layers"])
+      b.fp32_layers = string_list(n["fp32_layers"], child(path, "fp32_layers"), true);
+    if (const YAML::Node ov = n["overrides"]) {
+      const std::string opath = child(path, "overrides");
+      if (!ov.IsSequence()) fail(opath, "expected a list of overrides, got " + show(ov));
+      for (size_t i = 0; i < ov.size(); ++i) {
+        const std::string p = opath + "[" + std::to_string(i) + "]";
+        expect_keys(ov[i], p, {"name", "type", "params"});
+        LayerOverride o;
+        if (ov[i]["name"]) o.name_regex = regex(ov[i]["name"], child(p, "name"));
+        if (ov[i]["type"])
+          o.layer_type = choice(ov[i]["type"], child(p, "type"), {"Linear", "Conv2d"});
+        if (o.name_regex.empty() && o.layer_type.empty())
+          fail(p, "an override needs a layer name pattern (name) or a layer type (type)");
+        if (!ov[i]["params"]) fail(child(p, "params"), "missing");
+        o.params = params(ov[i]["params"], q, child(p, "params"), false);
+        b.overrides.push_back(std::move(o));
+      }
+    }
+    return b;
+  }
+
+  TuningConfig parse(const YAML::Node& root) const {
+    TuningConfig c;
+    c.source = source_;
+    if (!root.IsMap())
+      fail("", "expected a mapping of tuning settings at the top level, got " + show(root));
+    expect_keys(root, "",
+                {"model", "calibration", "evaluation", "search_space", "constraints", "objective",
+                 "strategy", "max_trials", "timeout", "trial_timeout", "seed", "latency"});
+    if (root["model"]) c.model = string(root["model"], "model");
+    if (const auto n = root["calibration"]) {
+      expect_keys(n, "calibration", {"samples"});
+      if (n["samples"]) c.calibration_samples = integer(n["samples"], "calibration.samples", 0);
+    }
+    if (const auto n = root["evaluation"]) {
+      expect_keys(n, "evaluation", {"samples"});
+      if (n["samples"]) c.eval_samples = integer(n["samples"], "evaluation.samples", 0);
+    }
+    const YAML::Node space = root["search_space"];
+    if (!space) fail("search_space", "missing (a list of algorithm blocks)");
+    if (!space.IsSequence() || space.size() == 0)
+      fail("search_space", "expected a non-empty list of algorithm blocks, got " + show(space));
+    for (size_t i = 0; i < space.size(); ++i)
+      c.search_space.push_back(block(space[i], "search_space[" + std::to_string(i) + "]"));
+    if (const auto n = root["constraints"]) {
+      expect_keys(n, "constraints",
+                  {"max_accuracy_loss", "loss_type", "max_latency_ms", "max_size_bytes"});
+      if (n["max_accuracy_loss"])
+        c.constraints.max_accuracy_loss =
+            number(n["max_accuracy_loss"], "constraints.max_accuracy_loss", 0, false);
+      if (n["loss_type"])
+        c.constraints.relative_loss =
+            choice(n["loss_type"], "constraints.loss_type", {"relative", "absolute"}) == "relative";
+      if (n["max_latency_ms"] && !n["max_latency_ms"].IsNull())
+        c.constraints.max_latency_ms =
+            number(n["max_latency_ms"], "constraints.max_latency_ms", 0, true);
+      if (n["max_size_bytes"] && !n["max_size_bytes"].IsNull())
+        c.constraints.max_size_bytes =
+            integer(n["max_size_bytes"], "constraints.max_size_bytes", 1);
+    }
+    if (root["objective"])
+      c.objective = choice(root["objective"], "objective", {"latency", "size", "accuracy"});
+    if (root["strategy"])
+      c.strategy = choice(root["strategy"], "strategy", {"exhaustive", "first-pass"});
+    if (root["max_trials"]) c.max_trials = integer(root["max_trials"], "max_trials", 1);
+    if (root["timeout"]) c.timeout_s = number(root["timeout"], "timeout", 0, false);
+    if (root["trial_timeout"])
+      c.trial_timeout_s = number(root["trial_timeout"], "trial_timeout", 0, false);
+    if (root["seed"]) c.seed = static_cast<uint64_t>(integer(root["seed"], "seed", 0));
+    if (const auto n = root["latency"]) {
+      expect_keys(n, "latency", {"batch", "warmup", "runs"});
+      if (n["batch"]) c.latency_batch = integer(n["batch"], "latency.batch", 1);
+      if (n["warmup"])
+        c.latency_warmup = static_cast<int>(integer(n["warmup"], "latency.warmup", 0));
+      if (n["runs"]) c.latency_runs = static_cast<int>(integer(n["runs"], "latency.runs", 1));
+    }
+    return c;
+  }
+
+ private:
+  std::string source_;
+};
+
+}  // namespace
+
+TuningConfig parse_tuning_config(const std::string& yaml_text, const std::string& source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp's marks are 0-based; editors count from 1.
+    throw Error(source + ":" + std::to_string(e.mark.line + 1) + ":" +
+                std::to_string(e.mark.column + 1) + ": malformed YAML: " + e.msg);
+  }
+  return Parser(source).parse(root);
+}
+
+TuningConfig load_tuning_config(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  QT_CHECK(in, path.string(), ": cannot open the tuning config");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_tuning_config(text.str(), path.string());
+}
+
+Json TuningConfig::to_json() const {
+  Json j;
+  j["model"] = model;
+  j["calibration"] = {{"samples", calibration_samples}};
+  j["evaluation"] = {{"samples", eval_samples}};
+  Json space = Json::array();
+  for (const auto& b : search_space) {
+    Json jb;
+    jb["algorithm"] = b.algorithm;
+    jb["params"] = b.params;
+    jb["backend"] = b.backends;
+    Json ov = Json::array();
+    for (const auto& o : b.overrides)
+      ov.push_back({{"name", o.name_regex}, {"type", o.layer_type}, {"params", o.params}});
+    jb["overrides"] = ov;
+    jb["fp32_layers"] = b.fp32_layers;
+    space.push_back(jb);
+  }
+  j["search_space"] = space;
+  Json cons;
+  cons["max_accuracy_loss"] = constraints.max_accuracy_loss;
+  cons["loss_type"] = constraints.relative_loss ? "relative" : "absolute";
+  cons["max_latency_ms"] = constraints.max_latency_ms ? Json(*constraints.max_latency_ms) : Json();
+  cons["max_size_bytes"] = constraints.max_size_bytes ? Json(*constraints.max_size_bytes) : Json();
+  j["constraints"] = cons;
+  j["objective"] = objective;
+  j["strategy"] = strategy;
+  j["max_trials"] = max_trials;
+  j["timeout"] = timeout_s;
+  j["trial_timeout"] = trial_timeout_s;
+  j["seed"] = seed;
+  j["latency"] = {{"batch", latency_batch}, {"warmup", latency_warmup}, {"runs", latency_runs}};
+  return j;
+}
+
+Json TuningConfig::identity_json() const {
+  Json j = to_json();
+  j.erase("max_trials");
+  j.erase("timeout");
+  j.erase("trial_timeout");
+  return j;
+}
+
+namespace {
+// Odometer step over the dimensions, the last one fastest; false after the last combination.
+bool advance(std::vector<size_t>& pos,
+             const std::vector<std::pair<std::string, std::vector<Json>>>& dims) {
+  for (size_t d = dims.size(); d-- > 0;) {
+    if (++pos[d] < dims[d].second.size()) return true;
+    pos[d] = 0;
+  }
+  return false;
+}
+}  // namespace
+
+std::vector<QuantConfig> expand_search_space(const TuningConfig& config) {
+  std::vector<QuantConfig> out;
+  std::set<std::string> seen;
+  for (size_t bi = 0; bi < config.search_space.size(); ++bi) {
+    const AlgorithmBlock& b = config.search_space[bi];
+    const Quantizer& q = quantizer_by_name(b.algorithm);
+    // One dimension per param (a scalar is a dimension of one value), in
+    // declaration order, then the backend; the last dimension varies fastest.
+    std::vector<std::pair<std::string, std::vector<Json>>> dims;
+    for (const auto& [key, value] : b.params.items()) {
+      std::vector<Json> values;
+      if (value.is_array())
+        for (const auto& v : value) values.push_back(v);
+      else
+        values.push_back(value);
+      dims.emplace_back(key, std::move(values));
+    }
+    std::vector<size_t> pos(dims.size(), 0);
+    const std::string where = config.source + ": search_space[" + std::to_string(bi) + "].params";
+    do {
+      Json params = Json::object();
+      for (size_t d = 0; d < dims.size(); ++d) params[dims[d].first] = dims[d].second[pos[d]];
+      const Json full = q.schema().validate(params, where);
+      for (const auto& backend : b.backends) {
+        QuantConfig qc;
+        qc.algorithm = b.algorithm;
+        qc.params = full;
+        qc.overrides = b.overrides;
+        qc.fp32_layers = b.fp32_layers;
+        qc.backend = backend;
+        if (seen.insert(config_hash(qc)).second) {
+          out.push_back(std::move(qc));
+          if (static_cast<int64_t>(out.size()) >= config.max_trials) return out;
+        }
+      }
+    } while (advance(pos, dims));
+  }
+  return out;
+}
+
+}  // namespace qtune
