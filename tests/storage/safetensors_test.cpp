@@ -30,6 +30,7 @@ std::string raw_file(const std::string& header, const std::string& data) {
 bool same_bytes(const at::Tensor& a, const at::Tensor& b) {
   if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes()) return false;
   const at::Tensor ca = a.contiguous(), cb = b.contiguous();
+  if (ca.numel() == 0) return true;  // data_ptr may be null; memcmp must not see it
   return std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.numel() * ca.element_size()) == 0;
 }
 
