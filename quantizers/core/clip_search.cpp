@@ -7,7 +7,7 @@ namespace qtune {
 double search_clip_ratio(const at::Tensor& w, const QuantSpec& spec) {
   // INC: n_grid = 200, max_shrink = 0.2 -> ratios 1 - i/200 for i in [0, 40).
   constexpr int kGrid = 200, kSteps = 40;
-  const at::Tensor wf = w.to(at::kFloat);
+  const at::Tensor wf = w.detach().to(at::kFloat);
   QuantSpec s = spec;
   double best_ratio = 1.0, best_loss = std::numeric_limits<double>::infinity();
   for (int i = 0; i < kSteps; ++i) {

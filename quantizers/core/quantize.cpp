@@ -13,7 +13,8 @@ at::Tensor as_float_2d(const at::Tensor& w, const char* what) {
   QT_CHECK(w.defined() && w.dim() >= 2, what, ": expected a weight with >= 2 dims, got ",
            w.defined() ? w.dim() : 0, " dims");
   QT_CHECK(w.numel() > 0, what, ": expected a non-empty weight, got shape ", w.sizes());
-  return w.reshape({w.size(0), -1}).to(at::kFloat);
+  // detach: a trained weight may require grad; quantization is never differentiated here.
+  return w.detach().reshape({w.size(0), -1}).to(at::kFloat);
 }
 
 /// [rows, cols] -> [rows, G, g] with the trailing partial group padded by `pad`.
