@@ -307,6 +307,49 @@ TEST(Artifact, CorruptQconfigIsACleanError) {
                        "tensor 'fc1.weight' is missing");
 }
 
+/// An eager kernel that does not expose its QuantizedWeight, as a third-party
+/// backend might not: saving must then take the spec from the layer report.
+class OpaqueKernel final : public LayerKernel {
+ public:
+  explicit OpaqueKernel(LayerKernelPtr inner) : inner_(std::move(inner)) {}
+  at::Tensor forward(const at::Tensor& x) const override { return inner_->forward(x); }
+  std::string backend() const override { return inner_->backend(); }
+  std::map<std::string, at::Tensor> tensors() const override { return inner_->tensors(); }
+  int64_t storage_bytes() const override { return inner_->storage_bytes(); }
+
+ private:
+  LayerKernelPtr inner_;
+};
+
+TEST(Artifact, SpecFromReportParamsWhenTheKernelHidesIt) {
+  TempDir dir;
+  ModelPtr model = random_cnn(16);
+  quantize_layers(*model, {{"fc1", spec_of(4, Scheme::kAsym, Granularity::kPerChannel)}});
+  LayerSlot& fc1 = model->layer("fc1");
+  fc1.set_kernel(std::make_shared<const OpaqueKernel>(fc1.kernel()));
+  LayerReport report;
+  report.name = "fc1";
+  report.kind = "Linear";
+  report.quantized = true;
+  report.backend = "eager";
+  report.params = Json{{"bits", 4}, {"group_size", -1}, {"use_sym", false}};
+  save_model(*model, dir / "m", rtn_config(), {report});
+  const Json q = Json::parse(read_bytes(dir / "m" / "qconfig.json"));
+  EXPECT_EQ(q["layers"]["fc1"]["granularity"], "per_channel");
+  EXPECT_EQ(q["layers"]["fc1"]["scheme"], "asym");
+  const at::Tensor x = sample_input(17);
+  EXPECT_TRUE(at::equal(load_saved_model(dir / "m")->forward(x), model->forward(x)));
+
+  // Parameters that contradict the tensors are caught when saving, not when loading.
+  report.params["group_size"] = 32;
+  expect_error([&] { save_model(*model, dir / "bad", rtn_config(), {report}); },
+               "layer 'fc1': scales: expected float32 [128, 49]");
+  expect_error([&] { save_model(*model, dir / "none", rtn_config(), {}); },
+               "layer 'fc1': cannot tell how it is quantized");
+  EXPECT_FALSE(std::filesystem::exists(dir / "bad"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "none"));
+}
+
 TEST(Artifact, RtnQuantizedTinyModelRoundTrips) {
   TempDir dir;
   ModelPtr model = random_cnn(14);
