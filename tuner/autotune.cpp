@@ -248,6 +248,10 @@ struct Coordinator {
     metrics["latency_ms_p50"] = best.latency_ms_p50 ? Json(*best.latency_ms_p50) : Json();
     metrics["size_bytes"] = best.size_bytes ? Json(*best.size_bytes) : Json();
     metrics["baseline"] = summary.baseline;
+    // So that `qtune eval` on the saved model measures on the same data by default.
+    metrics["eval_samples"] = config.eval_samples;
+    metrics["calibration_samples"] = config.calibration_samples;
+    metrics["seed"] = config.seed;
     summary.best_dir = options.out_dir / "best";
     // A previous run's files must not mix with this model's.
     std::filesystem::remove_all(summary.best_dir);

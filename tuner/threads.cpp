@@ -10,17 +10,17 @@
 
 namespace qtune {
 
-int rank_thread_share() {
-  const int cores = std::max(1u, std::thread::hardware_concurrency());
-  int local = 1;
-  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"}) {
-    if (const char* v = std::getenv(var)) {
-      local = std::max(1, std::atoi(v));
-      break;
-    }
-  }
-  return std::max(1, cores / local);
+int cores_on_this_node() {
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
+
+int ranks_on_this_node() {
+  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"})
+    if (const char* v = std::getenv(var)) return std::max(1, std::atoi(v));
+  return 1;
+}
+
+int rank_thread_share() { return std::max(1, cores_on_this_node() / ranks_on_this_node()); }
 
 void set_compute_threads(int n) {
   n = std::max(1, n);

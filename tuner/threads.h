@@ -10,6 +10,8 @@ namespace qtune {
 
 /// hardware_concurrency / OMPI_COMM_WORLD_LOCAL_SIZE (ranks on this node), at least 1.
 int rank_thread_share();
+int cores_on_this_node();  ///< hardware_concurrency, at least 1
+int ranks_on_this_node();  ///< OMPI_COMM_WORLD_LOCAL_SIZE (or MPI_LOCALNRANKS), else 1
 
 /// Sets ATen's intra-op threads, and OpenBLAS's own pool when it is loaded
 /// (LibTorch's set_num_threads does not reach OpenBLAS's pthreads build).

@@ -38,6 +38,7 @@ TrialSettings trial_settings(const TuningConfig& config, int rank) {
   s.latency.max_runs = std::max(1000, config.latency_runs);
   s.latency.min_seconds = 0.1;
   s.latency_threads = rank_thread_share();
+  s.oversubscribed = ranks_on_this_node() > cores_on_this_node();
   s.rank = rank;
   return s;
 }
@@ -93,6 +94,7 @@ void fill_latency(TrialResult& r, const LatencyStats& stats, const TrialSettings
   r.metrics["latency"] = stats.to_json();
   r.metrics["latency_batch"] = batch;
   r.metrics["latency_threads"] = s.latency_threads;
+  r.metrics["latency_oversubscribed"] = s.oversubscribed;
 }
 
 void fill_eval(TrialResult& r, const EvalResult& e) {

@@ -33,6 +33,9 @@ struct TrialSettings {
   double trial_timeout_s = 0;  ///< 0 = none; checked between phases
   LatencyOptions latency;
   int latency_threads = 1;  ///< the rank's share of cores, for latency only
+  /// More ranks than cores on this node: latency numbers are unreliable, and
+  /// each trial's metrics say so ("latency_oversubscribed").
+  bool oversubscribed = false;
   int rank = 0;
 };
 
