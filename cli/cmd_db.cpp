@@ -68,10 +68,10 @@ int cmd_db(int argc, char** argv) {
       for (const auto& r : runs) out.push_back(run_to_json(r));
       std::cout << out.dump(2) << "\n";
     } else {
-      std::printf("%-5s %-12s %-24s %-21s %-21s %s\n", "RUN", "STATUS", "MODEL", "STARTED",
+      std::printf("%-5s %-12s %-24s %-25s %-25s %s\n", "RUN", "STATUS", "MODEL", "STARTED",
                   "ENDED", "BEST TRIAL");
       for (const auto& r : runs)
-        std::printf("%-5lld %-12s %-24s %-21s %-21s %s\n", static_cast<long long>(r.id),
+        std::printf("%-5lld %-12s %-24s %-25s %-25s %s\n", static_cast<long long>(r.id),
                     r.status.c_str(), r.model.c_str(), r.started_at.c_str(),
                     r.ended_at.empty() ? "-" : r.ended_at.c_str(),
                     r.best_trial_id ? std::to_string(*r.best_trial_id).c_str() : "-");
