@@ -77,30 +77,53 @@ struct Coordinator {
   const std::vector<QuantConfig>& trials;
   TrialRunner& runner;
 
-  TuneSummary run(TrialExecutor& executor, const std::function<void()>& after_model_load,
+  /// `startup_done` is called once the model is loaded (or start-up failed,
+  /// with the message): under MPI it releases the workers.
+  TuneSummary run(TrialExecutor& executor,
+                  const std::function<void(const std::string& error)>& startup_done,
                   ModelPtr* best_model_out) {
+    std::optional<ResultsDb> db;
     TuneSummary summary;
-    std::filesystem::create_directories(options.out_dir);
-    summary.db_path = options.out_dir / "results.db";
-    ResultsDb db(summary.db_path, ResultsDb::Mode::kReadWrite);
-    const std::string run_hash = config_hash(config.identity_json());
-
     std::optional<RunRecord> resumed;
+    try {
+      start(summary, db, resumed);
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      startup_done(what.substr(0, what.find('\n')));
+      throw;
+    }
+    startup_done("");
+    return run_trials(*db, summary, resumed, executor, best_model_out);
+  }
+
+  void start(TuneSummary& summary, std::optional<ResultsDb>& db_slot,
+             std::optional<RunRecord>& resumed) {
+    summary.db_path = options.out_dir / "results.db";
+    QT_CHECK(!options.resume || std::filesystem::exists(summary.db_path), summary.db_path.string(),
+             ": no run with this config to resume");
+    std::filesystem::create_directories(options.out_dir);
+    ResultsDb& db = db_slot.emplace(summary.db_path, ResultsDb::Mode::kReadWrite);
+    const std::string run_hash = config_hash(config.identity_json());
     if (options.resume) {
       resumed = db.find_run_by_config_hash(run_hash);
       QT_CHECK(resumed, summary.db_path.string(), ": no run with this config to resume");
     }
     // Loading first trains and caches a built-in model if needed; under MPI
-    // the workers wait for that so they do not all train it at once.
+    // the workers wait for that so they do not all train it at once. The
+    // baseline is timed while they still wait, on a quiet node.
     runner.workload();
-    after_model_load();
+    summary.baseline = resumed ? resumed->baseline : baseline_json(runner.run_baseline());
+  }
+
+  TuneSummary run_trials(ResultsDb& db, TuneSummary& summary,
+                         const std::optional<RunRecord>& resumed, TrialExecutor& executor,
+                         ModelPtr* best_model_out) {
+    const std::string run_hash = config_hash(config.identity_json());
 
     if (resumed) {
       summary.run_id = resumed->id;
-      summary.baseline = resumed->baseline;
       db.set_run_status(summary.run_id, "RUNNING");
     } else {
-      summary.baseline = baseline_json(runner.run_baseline());
       RunRecord run;
       run.status = "RUNNING";
       run.model = model_name;
@@ -317,7 +340,12 @@ TuneSummary run_tuning(const TuningConfig& config, const TuneOptions& options) {
   TrialRunner runner([&] { return load_spec_workload(config, options.cache_dir); },
                      trial_settings(config, rank));
   if (rank > 0) {
-    mpi_barrier();  // rank 0 has the model trained and cached after this
+    // Waits until rank 0 has the model trained and cached (or failed to start).
+    const std::string error = mpi_bcast_startup("");
+    if (!error.empty()) {
+      mpi_finalize_once();
+      throw Error(error);  // rank 0 reports it; the CLI keeps worker ranks quiet
+    }
     run_mpi_worker(runner);
     mpi_finalize_once();
     TuneSummary s;
@@ -332,8 +360,11 @@ TuneSummary run_tuning(const TuningConfig& config, const TuneOptions& options) {
   Coordinator c{config, options, config.model, trials, runner};
   TuneSummary summary = c.run(
       *executor,
-      [&] {
-        if (mpi) mpi_barrier();
+      [&](const std::string& error) {
+        if (!mpi) return;
+        mpi_bcast_startup(error);
+        // Every rank learned of the error and leaves the same way: a clean finalize.
+        if (!error.empty()) mpi_finalize_once();
       },
       nullptr);
   if (mpi) mpi_finalize_once();
@@ -361,7 +392,7 @@ AutotuneResult autotune(const Model& model, const TuningConfig& config, const Ev
   AutotuneResult result;
   Coordinator c{cfg, options, cfg.model, trials, runner};
   result.summary = c.run(
-      executor, [] {}, &result.best_model);
+      executor, [](const std::string&) {}, &result.best_model);
   print_summary(result.summary, options);
   return result;
 }

@@ -89,6 +89,31 @@ void mpi_barrier() {
   }
 }
 
+namespace {
+void wait_sleeping(MPI_Request& req) {
+  Backoff backoff;
+  int done = 0;
+  while (true) {
+    MPI_SAFE_CALL(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+    if (done) return;
+    backoff.pause();
+  }
+}
+}  // namespace
+
+std::string mpi_bcast_startup(const std::string& error) {
+  int len = static_cast<int>(error.size());
+  MPI_Request req;
+  MPI_SAFE_CALL(MPI_Ibcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD, &req));
+  wait_sleeping(req);
+  if (len == 0) return {};
+  std::vector<char> buf(error.begin(), error.end());
+  buf.resize(static_cast<size_t>(len));
+  MPI_SAFE_CALL(MPI_Ibcast(buf.data(), len, MPI_CHAR, 0, MPI_COMM_WORLD, &req));
+  wait_sleeping(req);
+  return std::string(buf.begin(), buf.end());
+}
+
 MpiMessage mpi_recv_json(int source) {
   MPI_Status status;
   Backoff backoff;

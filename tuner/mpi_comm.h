@@ -54,6 +54,12 @@ void mpi_send_json(int dest, int tag, const Json& body);
 /// MPI_Barrier on MPI_COMM_WORLD that sleeps while it waits instead of spinning.
 void mpi_barrier();
 
+/// Rank 0 tells every rank whether start-up went well: an empty `error` means
+/// yes. Every rank calls it (like MPI_Bcast, sleeping while it waits) and gets
+/// rank 0's message. Lets an expected start-up error (bad --resume, missing
+/// model) end every rank cleanly instead of through MPI_Abort.
+std::string mpi_bcast_startup(const std::string& error);
+
 /// Blocks (sleeping, not spinning) for the next message from `source` (MPI_ANY_SOURCE allowed), any
 /// tag; sized with MPI_Iprobe + MPI_Get_count.
 MpiMessage mpi_recv_json(int source);
