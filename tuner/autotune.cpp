@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "common/error.h"
 #include "storage/artifact.h"
@@ -76,6 +77,7 @@ struct Coordinator {
   std::string model_name;
   const std::vector<QuantConfig>& trials;
   TrialRunner& runner;
+  std::set<std::string> varying = {};  ///< params that differ across the space (progress lines)
 
   /// `startup_done` is called once the model is loaded (or start-up failed,
   /// with the message): under MPI it releases the workers.
@@ -134,6 +136,9 @@ struct Coordinator {
       summary.run_id = db.create_run(run);
     }
 
+    std::vector<Json> space_json;
+    for (const auto& t : trials) space_json.push_back(t.to_json());
+    varying = varying_params(space_json);
     std::map<std::string, int64_t> index_of;
     for (size_t i = 0; i < trials.size(); ++i)
       index_of[config_hash(trials[i])] = static_cast<int64_t>(i);
@@ -219,7 +224,7 @@ struct Coordinator {
   void progress_line(const TrialRecord& rec, int64_t done, int64_t n, double elapsed,
                      int64_t run_here) {
     std::string line = "[" + std::to_string(done) + "/" + std::to_string(n) + "] " + rec.algorithm +
-                       " " + describe_params(rec.config) +
+                       " " + describe_params(rec.config, varying) +
                        (rec.backend != "auto" ? " backend=" + rec.backend : "");
     char buf[160];
     if (rec.status == "COMPLETED" && rec.accuracy) {

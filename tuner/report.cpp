@@ -4,6 +4,9 @@
 #include <cstdio>
 #include <sstream>
 
+#include "common/error.h"
+#include "quantizers/quantizer.h"
+
 namespace qtune {
 
 namespace {
@@ -19,16 +22,40 @@ std::string fixed(double v, int digits) {
 }
 }  // namespace
 
-std::string describe_params(const Json& c) {
+std::set<std::string> varying_params(const std::vector<Json>& configs) {
+  std::set<std::string> out;
+  for (const Json& c : configs) {
+    if (!c.contains("params") || !c["params"].is_object()) continue;
+    for (const auto& [k, v] : c["params"].items())
+      for (const Json& other : configs) {
+        const Json* ov =
+            other.contains("params") && other["params"].contains(k) ? &other["params"][k] : nullptr;
+        if (!ov || *ov != v) out.insert(k);
+      }
+  }
+  return out;
+}
+
+std::string describe_params(const Json& c, const std::set<std::string>& varying) {
   std::string out;
   const auto add = [&](const std::string& s) { out += (out.empty() ? "" : " ") + s; };
+  const ParamSchema* schema = nullptr;
+  try {
+    if (c.contains("algorithm") && c["algorithm"].is_string())
+      schema = &quantizer_by_name(c["algorithm"].get<std::string>()).schema();
+  } catch (const Error&) {
+    // An algorithm this build does not know (a database from elsewhere): show everything.
+  }
   if (c.contains("params") && c["params"].is_object())
-    for (const auto& [k, v] : c["params"].items()) add(k + "=" + scalar_text(v));
+    for (const auto& [k, v] : c["params"].items()) {
+      const ParamSpec* spec = schema ? schema->find(k) : nullptr;
+      if (varying.count(k) || !spec || spec->default_value != v) add(k + "=" + scalar_text(v));
+    }
   if (c.contains("overrides") && c["overrides"].is_array() && !c["overrides"].empty())
     add("overrides=" + std::to_string(c["overrides"].size()));
   if (c.contains("fp32_layers") && c["fp32_layers"].is_array() && !c["fp32_layers"].empty())
     add("fp32=" + std::to_string(c["fp32_layers"].size()));
-  return out;
+  return out.empty() ? "defaults" : out;
 }
 
 std::string human_bytes(int64_t bytes) {
@@ -44,13 +71,16 @@ std::string format_trials_table(const std::vector<TrialRecord>& trials,
                                       "loss",  "p50 ms",    "size",       "status"};
   // Numbers are right-aligned so their digits line up.
   const std::vector<bool> right{true, false, false, false, true, true, true, true, false};
+  std::vector<Json> configs;
+  for (const auto& t : trials) configs.push_back(t.config);
+  const std::set<std::string> varying = varying_params(configs);
   std::vector<std::vector<std::string>> rows;
   for (const auto& t : trials) {
     std::vector<std::string> r;
     const bool best = best_id && t.id == *best_id;
     r.push_back((best ? "*" : "") + std::to_string(t.index));
     r.push_back(t.algorithm);
-    r.push_back(describe_params(t.config));
+    r.push_back(describe_params(t.config, varying));
     r.push_back(t.backend);
     r.push_back(t.accuracy ? fixed(*t.accuracy, 4) : "-");
     r.push_back(t.accuracy_loss ? fixed(*t.accuracy_loss * 100, 2) + "%" : "-");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -12,9 +13,15 @@
 
 namespace qtune {
 
-/// "bits=4 group_size=32 scheme=sym" from a trial config's params, in key
-/// order, plus "overrides=N" / "fp32=N" when the config has them.
-std::string describe_params(const Json& trial_config);
+/// "bits=4 group_size=32" from a trial config's params, in key order: a
+/// param is shown when its key is in `varying` (it differs between the trials
+/// being shown) or its value is not the algorithm's default, so the columns
+/// are not drowned in defaults. "overrides=N" / "fp32=N" are added when
+/// present; a config with nothing to show reads "defaults".
+std::string describe_params(const Json& trial_config, const std::set<std::string>& varying = {});
+
+/// Param keys whose values differ between `configs` (trial config JSONs).
+std::set<std::string> varying_params(const std::vector<Json>& configs);
 
 /// An aligned table, one row per trial, columns:
 ///   trial  algorithm  parameters  backend  accuracy  loss  p50 ms  size  status

@@ -14,13 +14,25 @@ std::vector<std::string> lines(const std::string& s) {
   return out;
 }
 
-TEST(Report, DescribeParams) {
+TEST(Report, DescribeParamsHidesUnvaryingDefaults) {
   Json c = {{"algorithm", "rtn"},
-            {"params", {{"bits", 4}, {"group_size", 32}, {"scheme", "sym"}}},
+            {"params", {{"bits", 4}, {"group_size", -1}, {"scheme", "sym"}}},
             {"overrides", Json::array({Json::object()})},
             {"fp32_layers", Json::array({"conv1", "fc2"})}};
-  EXPECT_EQ(describe_params(c), "bits=4 group_size=32 scheme=sym overrides=1 fp32=2");
-  EXPECT_EQ(describe_params(Json::object()), "");
+  // rtn's defaults are bits=4, group_size=32, scheme=sym: only group_size differs.
+  EXPECT_EQ(describe_params(c), "group_size=-1 overrides=1 fp32=2");
+  // A varying key is shown even at its default value.
+  EXPECT_EQ(describe_params(c, {"bits"}), "bits=4 group_size=-1 overrides=1 fp32=2");
+  EXPECT_EQ(describe_params({{"algorithm", "rtn"}, {"params", {{"bits", 4}}}}), "defaults");
+  // Unknown algorithm: nothing is known to be a default.
+  EXPECT_EQ(describe_params({{"algorithm", "zzz"}, {"params", {{"bits", 4}}}}), "bits=4");
+}
+
+TEST(Report, VaryingParams) {
+  const Json a = {{"params", {{"bits", 4}, {"scheme", "sym"}}}};
+  const Json b = {{"params", {{"bits", 8}, {"scheme", "sym"}}}};
+  EXPECT_EQ(varying_params({a, b}), (std::set<std::string>{"bits"}));
+  EXPECT_TRUE(varying_params({a}).empty());
 }
 
 TEST(Report, HumanBytes) {
@@ -35,7 +47,7 @@ TEST(Report, AlignedTableWithBestMarkedAndFailuresShown) {
   a.index = 0;
   a.algorithm = "rtn";
   a.backend = "auto";
-  a.config = {{"params", {{"bits", 4}}}};
+  a.config = {{"algorithm", "rtn"}, {"params", {{"bits", 4}}}};
   a.status = "COMPLETED";
   a.accuracy = 0.88123;
   a.accuracy_loss = 0.003;
@@ -47,7 +59,7 @@ TEST(Report, AlignedTableWithBestMarkedAndFailuresShown) {
   b.index = 11;
   b.algorithm = "rtn";
   b.backend = "eager";
-  b.config = {{"params", {{"bits", 2}}}};
+  b.config = {{"algorithm", "rtn"}, {"params", {{"bits", 2}}}};
   b.status = "FAILED";
   b.error = "boom";
   const auto t = lines(format_trials_table({a, b}, 7));
@@ -65,6 +77,7 @@ TEST(Report, AlignedTableWithBestMarkedAndFailuresShown) {
   EXPECT_NE(t[1].find("0.30%"), std::string::npos);
   EXPECT_NE(t[1].find("2.0 KiB"), std::string::npos);
   EXPECT_NE(t[2].find("bits=2"), std::string::npos);
+  EXPECT_NE(t[1].find("bits=4"), std::string::npos) << "varies between the rows: shown";
   // Numbers are right-aligned: the accuracy ends where its header ends.
   const size_t acc_end = t[0].find("accuracy") + std::string("accuracy").size();
   EXPECT_EQ(t[1].substr(acc_end - 6, 6), "0.8812");
