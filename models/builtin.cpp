@@ -133,7 +133,8 @@ TaskData load_task_data(const std::string& spec, int64_t calibration_samples, in
   QT_CHECK(calibration_samples >= 0, "calibration samples must be >= 0, got ", calibration_samples);
   TaskData data;
   if (calibration_samples > 0) {
-    const Dataset train = load_fmnist_split("train");
+    // Rows are drawn from the stored bytes so only the drawn ones are normalised.
+    const Dataset train = load_fmnist_split_raw("train");
     QT_CHECK(calibration_samples <= train.size(), "calibration samples must be <= ", train.size(),
              " (the Fashion-MNIST training split), got ", calibration_samples);
     // std::mt19937_64 is fully specified, so the same seed draws the same rows everywhere.
@@ -145,16 +146,17 @@ TaskData load_task_data(const std::string& spec, int64_t calibration_samples, in
       std::swap(idx[i], idx[j]);
     }
     const at::Tensor rows = at::from_blob(idx.data(), {calibration_samples}, at::kLong).clone();
-    data.calibration = {train.inputs.index_select(0, rows), train.labels.index_select(0, rows)};
+    data.calibration = {normalise_fmnist(train.inputs.index_select(0, rows)),
+                        train.labels.index_select(0, rows)};
   } else {
     data.calibration = {at::empty({0, 1, 28, 28}, at::kFloat), at::empty({0}, at::kLong)};
   }
-  const Dataset test = load_fmnist_split("t10k");
+  const Dataset test = load_fmnist_split_raw("t10k");
   QT_CHECK(eval_samples <= test.size(), "evaluation samples must be <= ", test.size(),
            " (the Fashion-MNIST test split), got ", eval_samples);
   data.evaluation = eval_samples <= 0 ? test : test.slice(0, eval_samples);
+  data.evaluation.inputs = normalise_fmnist(data.evaluation.inputs);
   // A slice shares the whole split's storage; own only the rows kept.
-  data.evaluation.inputs = data.evaluation.inputs.clone();
   data.evaluation.labels = data.evaluation.labels.clone();
   return data;
 }

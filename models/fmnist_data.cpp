@@ -16,7 +16,7 @@ at::Tensor normalise_fmnist(const at::Tensor& images_u8) {
   return images_u8.to(at::kFloat).div_(255.0f).sub_(kFmnistMean).div_(kFmnistStd).unsqueeze(1);
 }
 
-Dataset load_fmnist_split(const std::string& split) {
+Dataset load_fmnist_split_raw(const std::string& split) {
   QT_ASSERT(split == "train" || split == "t10k", split);
   const std::filesystem::path dir = fmnist_data_dir();
   const auto images_path = dir / (split + "-images-idx3-ubyte.gz");
@@ -29,7 +29,13 @@ Dataset load_fmnist_split(const std::string& split) {
   QT_CHECK(images.size(0) == labels.size(0), "Fashion-MNIST ", split, ": ", images_path.string(),
            " holds ", images.size(0), " images but ", labels_path.string(), " holds ",
            labels.size(0), " labels");
-  return {normalise_fmnist(images), labels};
+  return {images, labels};
+}
+
+Dataset load_fmnist_split(const std::string& split) {
+  Dataset d = load_fmnist_split_raw(split);
+  d.inputs = normalise_fmnist(d.inputs);
+  return d;
 }
 
 }  // namespace qtune

@@ -17,8 +17,11 @@ constexpr float kFmnistStd = 0.3530f;
 /// uint8 [N, 28, 28] -> float32 [N, 1, 28, 28], (x/255 - mean)/std.
 at::Tensor normalise_fmnist(const at::Tensor& images_u8);
 
-/// One split ("train" or "t10k"), normalised; labels int64 [N].
+/// One split ("train" or "t10k") as stored: images uint8 [N, 28, 28], labels int64 [N].
 /// Missing or corrupt files are a qtune::Error naming the file.
+Dataset load_fmnist_split_raw(const std::string& split);
+
+/// One split, normalised (inputs float32 [N, 1, 28, 28]).
 Dataset load_fmnist_split(const std::string& split);
 
 }  // namespace qtune
