@@ -17,8 +17,8 @@ namespace qtune {
 
 std::string FmnistTrainRecipe::tag() const {
   return detail::concat("fmnist-cnn-train/1 epochs=", epochs, " max_steps=", max_steps,
-                        " batch=", batch, " lr=", lr, " cosine=", cosine, " hflip=", hflip,
-                        " seed=", seed, " threads=", threads);
+                        " batch=", batch, " lr=", lr, " cosine=", cosine, " seed=", seed,
+                        " threads=", threads);
 }
 
 namespace {
@@ -101,15 +101,8 @@ std::map<std::string, at::Tensor> train_fmnist_cnn(const Dataset& train,
                                              {static_cast<int64_t>(order.size())}, at::kLong);
     for (int64_t b = 0; b < steps_per_epoch && step < total_steps; ++b, ++step) {
       const at::Tensor idx = order_t.slice(0, b * recipe.batch, (b + 1) * recipe.batch);
-      torch::Tensor x = train.inputs.index_select(0, idx);
-      if (recipe.hflip) {
-        std::vector<uint8_t> flip(recipe.batch);
-        for (auto& f : flip) f = rng() & 1;
-        const at::Tensor mask =
-            at::from_blob(flip.data(), {recipe.batch, 1, 1, 1}, at::kByte).to(at::kBool);
-        x = at::where(mask, x.flip({3}), x);
-      }
-      x = x.contiguous(at::MemoryFormat::ChannelsLast);
+      const torch::Tensor x =
+          train.inputs.index_select(0, idx).contiguous(at::MemoryFormat::ChannelsLast);
       const torch::Tensor y = train.labels.index_select(0, idx);
       if (recipe.cosine) {
         const double lr = 0.5 * recipe.lr * (1 + std::cos(M_PI * step / total_steps));

@@ -17,7 +17,6 @@ struct FmnistTrainRecipe {
   int64_t batch = 128;
   double lr = 1e-3;    ///< Adam, peak
   bool cosine = true;  ///< anneal lr to 0 over the run (cosine), else constant
-  bool hflip = false;  ///< mirror a seeded half of each batch (a mirrored shirt is a shirt)
   uint64_t seed = 0;
   int threads = 0;  ///< intra-op threads while training; 0 = keep the current setting
   /// Identifies the recipe in the weight cache, so a changed recipe retrains.
