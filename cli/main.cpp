@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/malloc_tuning.h"
 
 namespace {
 
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string command = argv[1];
+  qtune::keep_freed_tensor_memory();
   try {
     if (command == "--help" || command == "-h" || command == "help") {
       std::fputs(kUsage, stdout);

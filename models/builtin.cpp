@@ -10,7 +10,7 @@
 #include "models/fmnist_cnn.h"
 #include "models/fmnist_data.h"
 #include "models/fmnist_train.h"
-#include "models/malloc_tuning.h"
+#include "common/malloc_tuning.h"
 #include "models/weight_cache.h"
 
 namespace qtune {

@@ -70,6 +70,18 @@ TrialRecord base_record(int64_t run_id, int64_t index, const QuantConfig& config
   return rec;
 }
 
+// The distinct backends of a trial's quantized layers, "+"-joined in sorted
+// order; empty when no layer was quantized (or the trial failed first).
+std::string resolved_backends(const Json& metrics) {
+  std::set<std::string> names;
+  if (metrics.contains("layers"))
+    for (const auto& layer : metrics["layers"])
+      if (layer.value("quantized", false)) names.insert(layer.value("backend", ""));
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : "+") + n;
+  return out;
+}
+
 // Everything rank 0 (or the single process) does around the farm.
 struct Coordinator {
   const TuningConfig& config;
@@ -195,6 +207,9 @@ struct Coordinator {
       rec.started_at = r.started_at;
       rec.ended_at = r.ended_at;
       rec.metrics = r.metrics;
+      // The backend column shows what ran ("eager"), not what was asked ("auto").
+      if (const std::string resolved = resolved_backends(r.metrics); !resolved.empty())
+        rec.backend = resolved;
       rec.metrics["seconds"] = r.seconds;
       if (!v.passed) rec.metrics["reject_reason"] = v.reason;
       db.record_trial(rec);

@@ -1,4 +1,4 @@
-#include "models/malloc_tuning.h"
+#include "common/malloc_tuning.h"
 
 #include <mutex>
 

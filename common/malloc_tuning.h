@@ -1,4 +1,5 @@
-// Process-wide glibc malloc settings for tensor workloads. Private to models/.
+// Process-wide glibc malloc settings for tensor workloads: the CLI calls it at
+// start-up, load_model/build_model on first use (for library users).
 #pragma once
 
 namespace qtune {
