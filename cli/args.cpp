@@ -27,8 +27,9 @@ Args::Args(const std::string& command, const std::vector<FlagSpec>& flags, int a
       name = name.substr(0, eq);
     }
     const FlagSpec* spec = find(name);
-    if (!spec) throw UsageError("qtune " + command_ + ": unknown flag --" + name + " (see qtune " +
-                                command_ + " --help)");
+    if (!spec)
+      throw UsageError("qtune " + command_ + ": unknown flag --" + name + " (see qtune " +
+                       command_ + " --help)");
     std::string value = "true";
     if (spec->takes_value) {
       if (inline_value) {

@@ -11,7 +11,7 @@
 namespace qtune::cli {
 
 struct FlagSpec {
-  std::string name;       ///< without dashes: "model"
+  std::string name;  ///< without dashes: "model"
   bool takes_value = true;
   bool repeatable = false;  ///< --set k=v --set k2=v2
   std::string help;
@@ -28,7 +28,8 @@ class Args {
   std::string get_or(const std::string& name, const std::string& fallback) const;
   std::string required(const std::string& name) const;  ///< UsageError if absent
   std::vector<std::string> all(const std::string& name) const;
-  int64_t get_int(const std::string& name, int64_t fallback) const;  ///< UsageError if not an integer
+  int64_t get_int(const std::string& name,
+                  int64_t fallback) const;  ///< UsageError if not an integer
   const std::vector<std::string>& positionals() const { return positionals_; }
 
  private:

@@ -40,9 +40,9 @@ int cmd_bench(int argc, char** argv) {
   QT_CHECK(warmup >= 0, "qtune bench: --warmup must be >= 0, got ", warmup);
   QT_CHECK(threads >= 1, "qtune bench: --threads must be >= 1, got ", threads);
 
-  LoadedModel loaded = load_model_arg(args.required("model"),
-                                      cache_dir_arg(args.get_or("cache-dir", "")),
-                                      stderr_is_terminal() && !json);
+  LoadedModel loaded =
+      load_model_arg(args.required("model"), cache_dir_arg(args.get_or("cache-dir", "")),
+                     stderr_is_terminal() && !json);
   TaskData data = load_task_data(loaded.spec, 0, batch, 0);
   const at::Tensor input = data.evaluation.inputs.slice(0, 0, batch).contiguous();
   at::set_num_threads(static_cast<int>(threads));

@@ -53,7 +53,8 @@ int cmd_db(int argc, char** argv) {
     return 0;
   }
   if (args.positionals().size() != 1)
-    throw UsageError("qtune db: expected one query (runs, trials or best), usage: qtune db " + synopsis);
+    throw UsageError("qtune db: expected one query (runs, trials or best), usage: qtune db " +
+                     synopsis);
   const std::string query = args.positionals()[0];
   if (query != "runs" && query != "trials" && query != "best")
     throw UsageError("qtune db: unknown query '" + query + "' (expected runs, trials or best)");
@@ -68,8 +69,8 @@ int cmd_db(int argc, char** argv) {
       for (const auto& r : runs) out.push_back(run_to_json(r));
       std::cout << out.dump(2) << "\n";
     } else {
-      std::printf("%-5s %-12s %-24s %-25s %-25s %s\n", "RUN", "STATUS", "MODEL", "STARTED",
-                  "ENDED", "BEST TRIAL");
+      std::printf("%-5s %-12s %-24s %-25s %-25s %s\n", "RUN", "STATUS", "MODEL", "STARTED", "ENDED",
+                  "BEST TRIAL");
       for (const auto& r : runs)
         std::printf("%-5lld %-12s %-24s %-25s %-25s %s\n", static_cast<long long>(r.id),
                     r.status.c_str(), r.model.c_str(), r.started_at.c_str(),

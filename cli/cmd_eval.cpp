@@ -25,9 +25,9 @@ int cmd_eval(int argc, char** argv) {
     return 0;
   }
   const bool json = args.has("json");
-  LoadedModel loaded = load_model_arg(args.required("model"),
-                                      cache_dir_arg(args.get_or("cache-dir", "")),
-                                      stderr_is_terminal() && !json);
+  LoadedModel loaded =
+      load_model_arg(args.required("model"), cache_dir_arg(args.get_or("cache-dir", "")),
+                     stderr_is_terminal() && !json);
   // A tuned model records how many evaluation samples its accuracy was
   // measured on, so that eval reproduces that number by default.
   int64_t default_samples = 0;

@@ -25,7 +25,8 @@ QuantConfig build_config(const Args& args) {
   }
   if (!j.contains("params")) j["params"] = Json::object();
   if (auto a = args.get("algorithm")) j["algorithm"] = *a;
-  QT_CHECK(j.contains("algorithm"), "qtune quantize: --algorithm is required (or algorithm: in --config)");
+  QT_CHECK(j.contains("algorithm"),
+           "qtune quantize: --algorithm is required (or algorithm: in --config)");
   if (args.has("bits")) j["params"]["bits"] = args.get_int("bits", 0);
   if (args.has("group-size")) j["params"]["group_size"] = args.get_int("group-size", 0);
   if (auto s = args.get("scheme")) j["params"]["scheme"] = *s;
@@ -71,9 +72,9 @@ int cmd_quantize(int argc, char** argv) {
   const int64_t calib = args.get_int("calibration-samples", 256);
   QT_CHECK(calib >= 1, "qtune quantize: --calibration-samples must be >= 1, got ", calib);
 
-  LoadedModel loaded = load_model_arg(args.required("model"),
-                                      cache_dir_arg(args.get_or("cache-dir", "")),
-                                      stderr_is_terminal() && !json);
+  LoadedModel loaded =
+      load_model_arg(args.required("model"), cache_dir_arg(args.get_or("cache-dir", "")),
+                     stderr_is_terminal() && !json);
   QT_CHECK(!loaded.saved, args.required("model"),
            ": already a quantized model; quantize starts from an fp32 model spec");
   CalibrationData calibration;

@@ -12,7 +12,8 @@ int cmd_tune(int argc, char** argv) {
   const std::vector<FlagSpec> flags = {
       {"config", true, false, "tuning config YAML (default configs/default.yaml)"},
       {"out", true, false, "output directory: results.db and best/ (default qtune-out)"},
-      {"resume", false, false, "continue the run with this config in --out, skipping finished trials"},
+      {"resume", false, false,
+       "continue the run with this config in --out, skipping finished trials"},
       {"json", false, false, "print a JSON summary instead of the results table"},
       {"cache-dir", true, false, "where trained built-in models are cached"},
       {"help", false, false, "show this help"},

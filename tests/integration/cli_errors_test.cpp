@@ -48,36 +48,39 @@ TEST(CliErrors, DirectoryThatIsNotASavedModel) {
 
 TEST(CliErrors, UnknownAlgorithmInQuantize) {
   auto dir = fresh_dir("unknown-algo");
-  expect_one_line_error(run(qtune("quantize --model builtin:fmnist-cnn-tiny --algorithm magic --out " +
-                                  (dir / "m").string() + cache_flag())),
-                        1, "magic");
+  expect_one_line_error(
+      run(qtune("quantize --model builtin:fmnist-cnn-tiny --algorithm magic --out " +
+                (dir / "m").string() + cache_flag())),
+      1, "magic");
   EXPECT_FALSE(std::filesystem::exists(dir / "m"));
 }
 
 TEST(CliErrors, BitsOutOfRangeInQuantize) {
   auto dir = fresh_dir("bits9");
-  expect_one_line_error(run(qtune("quantize --model builtin:fmnist-cnn-tiny --algorithm rtn --bits 9 --out " +
-                                  (dir / "m").string() + cache_flag())),
-                        1, "bits");
+  expect_one_line_error(
+      run(qtune("quantize --model builtin:fmnist-cnn-tiny --algorithm rtn --bits 9 --out " +
+                (dir / "m").string() + cache_flag())),
+      1, "bits");
   EXPECT_FALSE(std::filesystem::exists(dir / "m"));
 }
 
 // A tuning config error is found before anything runs: no database is created.
-void expect_bad_config(const std::string& name, const std::string& yaml, const std::string& needle) {
+void expect_bad_config(const std::string& name, const std::string& yaml,
+                       const std::string& needle) {
   auto dir = fresh_dir("badcfg-" + name);
   write_file(dir / "bad.yaml", yaml);
-  auto r = run(qtune("tune --config " + (dir / "bad.yaml").string() + " --out " + (dir / "out").string() +
-                     cache_flag()));
+  auto r = run(qtune("tune --config " + (dir / "bad.yaml").string() + " --out " +
+                     (dir / "out").string() + cache_flag()));
   expect_one_line_error(r, 1, needle);
   EXPECT_NE(r.err.find("bad.yaml"), std::string::npos) << "error must name the file: " << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "out" / "results.db"));
 }
 
-const char* kGoodSpace =
-    "search_space:\n  - algorithm: rtn\n    params: {bits: [4]}\n";
+const char* kGoodSpace = "search_space:\n  - algorithm: rtn\n    params: {bits: [4]}\n";
 
 TEST(CliErrors, MalformedYaml) {
-  expect_bad_config("malformed", "model: builtin:fmnist-cnn-tiny\nsearch_space: [\n  - {", "bad.yaml:");
+  expect_bad_config("malformed", "model: builtin:fmnist-cnn-tiny\nsearch_space: [\n  - {",
+                    "bad.yaml:");
 }
 
 TEST(CliErrors, UnknownAlgorithmInConfig) {
@@ -85,11 +88,13 @@ TEST(CliErrors, UnknownAlgorithmInConfig) {
 }
 
 TEST(CliErrors, UnknownParameterInConfig) {
-  expect_bad_config("param", "search_space:\n  - algorithm: rtn\n    params: {bitz: [4]}\n", "bitz");
+  expect_bad_config("param", "search_space:\n  - algorithm: rtn\n    params: {bitz: [4]}\n",
+                    "bitz");
 }
 
 TEST(CliErrors, BitsOutOfRangeInConfig) {
-  expect_bad_config("bits", "search_space:\n  - algorithm: rtn\n    params: {bits: [4, 9]}\n", "bits");
+  expect_bad_config("bits", "search_space:\n  - algorithm: rtn\n    params: {bits: [4, 9]}\n",
+                    "bits");
 }
 
 TEST(CliErrors, GroupSizeZeroInConfig) {
@@ -113,7 +118,8 @@ TEST(CliErrors, DbOnAFileThatIsNotADatabase) {
 }
 
 TEST(CliErrors, DbMissingFile) {
-  expect_one_line_error(run(qtune("db runs --db /nonexistent/results.db")), 1, "/nonexistent/results.db");
+  expect_one_line_error(run(qtune("db runs --db /nonexistent/results.db")), 1,
+                        "/nonexistent/results.db");
 }
 
 TEST(CliErrors, DbUnknownQuery) {

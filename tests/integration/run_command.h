@@ -32,8 +32,8 @@ inline CommandResult run(const std::string& command) {
   const auto dir = std::filesystem::temp_directory_path() /
                    ("qtune-cmd-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
   std::filesystem::create_directories(dir);
-  const std::string full = command + " >" + (dir / "out").string() + " 2>" +
-                           (dir / "err").string() + " </dev/null";
+  const std::string full =
+      command + " >" + (dir / "out").string() + " 2>" + (dir / "err").string() + " </dev/null";
   const int raw = std::system(full.c_str());
   CommandResult r;
   r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
@@ -44,9 +44,7 @@ inline CommandResult run(const std::string& command) {
 }
 
 /// "qtune ARGS" with the test cache dir.
-inline std::string qtune(const std::string& args) {
-  return std::string(QTUNE_BINARY) + " " + args;
-}
+inline std::string qtune(const std::string& args) { return std::string(QTUNE_BINARY) + " " + args; }
 
 /// "mpirun -np N ... qtune ARGS"; root needs --allow-run-as-root, CI runs as root.
 inline std::string mpirun_qtune(int ranks, const std::string& args) {
@@ -59,7 +57,8 @@ inline std::string cache_flag() { return std::string(" --cache-dir ") + QTUNE_TE
 
 /// A fresh empty directory under the build tree's temp area.
 inline std::filesystem::path fresh_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("qtune-it-" + name + "-" + std::to_string(getpid()));
+  auto dir = std::filesystem::temp_directory_path() /
+             ("qtune-it-" + name + "-" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

@@ -38,7 +38,8 @@ Json run_json(const std::string& cmd) {
 
 std::map<std::string, double> accuracy_by_hash(const Json& trials) {
   std::map<std::string, double> out;
-  for (const auto& t : trials) out[t["config_hash"].get<std::string>()] = t["accuracy"].get<double>();
+  for (const auto& t : trials)
+    out[t["config_hash"].get<std::string>()] = t["accuracy"].get<double>();
   return out;
 }
 
@@ -50,8 +51,8 @@ struct TuneOutcome {
 TuneOutcome tune(const std::string& name, int ranks) {
   auto dir = fresh_dir(name);
   write_file(dir / "tune.yaml", kConfig);
-  const std::string args =
-      "tune --config " + (dir / "tune.yaml").string() + " --out " + (dir / "out").string() + cache_flag();
+  const std::string args = "tune --config " + (dir / "tune.yaml").string() + " --out " +
+                           (dir / "out").string() + cache_flag();
   auto r = run(ranks > 1 ? mpirun_qtune(ranks, args) : qtune(args));
   EXPECT_EQ(r.status, 0) << r.err;
   // The results table is printed at the end of a run.
@@ -131,7 +132,8 @@ TEST(Tune, ResumeAfterKillSkipsFinishedTrials) {
     if (r.status != 0) continue;
     if (finished(Json::parse(r.out)).size() >= 2) break;
   }
-  ASSERT_EQ(std::system(("kill -9 " + pid).c_str()), 0) << "the run ended before it could be killed";
+  ASSERT_EQ(std::system(("kill -9 " + pid).c_str()), 0)
+      << "the run ended before it could be killed";
   before = finished(run_json(qtune("db trials --json" + db)));
   ASSERT_GE(before.size(), 2u);
   ASSERT_LT(before.size(), 6u) << "the run finished before the kill: the test proves nothing";
