@@ -16,6 +16,7 @@ Args::Args(const std::string& command, const std::vector<FlagSpec>& flags, int a
   };
   for (int i = first; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "-h") arg = "--help";  // the one short flag everyone tries
     if (arg.rfind("--", 0) != 0 || arg == "--") {
       positionals_.push_back(arg);
       continue;
@@ -84,6 +85,12 @@ int64_t Args::get_int(const std::string& name, int64_t fallback) const {
   if (used == 0 || used != v->size())
     throw UsageError("qtune " + command_ + ": --" + name + " expects an integer, got '" + *v + "'");
   return out;
+}
+
+void Args::reject_positionals() const {
+  if (!positionals_.empty())
+    throw UsageError("qtune " + command_ + ": unexpected argument '" + positionals_.front() +
+                     "' (flags start with --; see qtune " + command_ + " --help)");
 }
 
 std::string usage(const std::string& command, const std::string& synopsis,

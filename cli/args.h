@@ -31,6 +31,8 @@ class Args {
   int64_t get_int(const std::string& name,
                   int64_t fallback) const;  ///< UsageError if not an integer
   const std::vector<std::string>& positionals() const { return positionals_; }
+  /// UsageError if any word that is not a flag was given (commands without positionals).
+  void reject_positionals() const;
 
  private:
   std::string command_;

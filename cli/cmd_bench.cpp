@@ -29,6 +29,7 @@ int cmd_bench(int argc, char** argv) {
     std::cout << usage("bench", "--model DIR|SPEC [--batch N] [--json]", flags);
     return 0;
   }
+  args.reject_positionals();
   const bool json = args.has("json");
   const int64_t batch = args.get_int("batch", 64);
   const int64_t runs = args.get_int("runs", 20);
@@ -43,7 +44,13 @@ int cmd_bench(int argc, char** argv) {
   LoadedModel loaded =
       load_model_arg(args.required("model"), cache_dir_arg(args.get_or("cache-dir", "")),
                      stderr_is_terminal() && !json);
-  TaskData data = load_task_data(loaded.spec, 0, batch, 0);
+  TaskData data;
+  try {
+    data = load_task_data(loaded.spec, 0, batch, 0);
+  } catch (const Error& e) {
+    // The batch is cut from the evaluation split, so its size limit is that split's.
+    throw UsageError("qtune bench: --batch " + std::to_string(batch) + ": " + e.what());
+  }
   const at::Tensor input = data.evaluation.inputs.slice(0, 0, batch).contiguous();
   at::set_num_threads(static_cast<int>(threads));
 

@@ -6,6 +6,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/model_source.h"
+#include "common/error.h"
 #include "models/builtin.h"
 
 namespace qtune::cli {
@@ -24,6 +25,7 @@ int cmd_eval(int argc, char** argv) {
     std::cout << usage("eval", "--model DIR|SPEC [--samples N] [--json]", flags);
     return 0;
   }
+  args.reject_positionals();
   const bool json = args.has("json");
   LoadedModel loaded =
       load_model_arg(args.required("model"), cache_dir_arg(args.get_or("cache-dir", "")),
@@ -31,9 +33,14 @@ int cmd_eval(int argc, char** argv) {
   // A tuned model records how many evaluation samples its accuracy was
   // measured on, so that eval reproduces that number by default.
   int64_t default_samples = 0;
-  if (loaded.saved && loaded.qconfig.contains("metrics") &&
-      loaded.qconfig["metrics"].contains("eval_samples"))
-    default_samples = loaded.qconfig["metrics"]["eval_samples"].get<int64_t>();
+  if (loaded.saved && loaded.qconfig.contains("metrics") && loaded.qconfig["metrics"].is_object() &&
+      loaded.qconfig["metrics"].contains("eval_samples")) {
+    const Json& recorded = loaded.qconfig["metrics"]["eval_samples"];
+    QT_CHECK(recorded.is_number_integer() && recorded.get<int64_t>() >= 0, args.required("model"),
+             "/qconfig.json: metrics.eval_samples: expected a non-negative integer, got ",
+             recorded.dump());
+    default_samples = recorded.get<int64_t>();
+  }
   const int64_t samples = args.get_int("samples", default_samples);
 
   TaskData data = load_task_data(loaded.spec, /*calibration_samples=*/0, samples, /*seed=*/0);

@@ -20,6 +20,7 @@ int cmd_models(int argc, char** argv) {
     std::cout << usage("models", "[--json] [--cache-dir DIR]", flags);
     return 0;
   }
+  args.reject_positionals();
   const auto cache_dir = cache_dir_arg(args.get_or("cache-dir", ""));
   const auto models = list_builtin_models(cache_dir);
   if (args.has("json")) {

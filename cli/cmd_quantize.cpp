@@ -17,7 +17,7 @@ namespace {
 // The config a quantize run uses: --config FILE first, then flags on top.
 QuantConfig build_config(const Args& args) {
   Json j = Json::object();
-  std::string where = "qtune quantize";
+  std::string where = "qtune quantize: config";
   if (auto file = args.get("config")) {
     j = read_yaml_file(*file);
     QT_CHECK(j.is_object(), *file, ": expected a mapping with algorithm, params, ...");
@@ -66,6 +66,7 @@ int cmd_quantize(int argc, char** argv) {
                        flags);
     return 0;
   }
+  args.reject_positionals();
   const bool json = args.has("json");
   const std::string out_dir = args.required("out");
   QuantConfig config = build_config(args);

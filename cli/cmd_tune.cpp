@@ -23,6 +23,7 @@ int cmd_tune(int argc, char** argv) {
     std::cout << usage("tune", "[--config FILE] [--out DIR] [--resume] [--json]", flags);
     return 0;
   }
+  args.reject_positionals();
   TuningConfig config = load_tuning_config(args.get_or("config", "configs/default.yaml"));
   TuneOptions options;
   options.out_dir = args.get_or("out", "qtune-out");

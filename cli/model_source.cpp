@@ -21,6 +21,9 @@ LoadedModel load_model_arg(const std::string& arg, const std::filesystem::path& 
     out.saved = true;
     return out;
   }
+  // Something path-like that does not exist is a missing directory, not a spec.
+  const bool path_like = arg.find('/') != std::string::npos || arg.rfind('.', 0) == 0;
+  QT_CHECK(!path_like || arg.rfind("builtin:", 0) == 0, arg, ": no such model directory");
   ModelOptions options;
   options.cache_dir = cache_dir;
   options.progress = progress;

@@ -1,5 +1,7 @@
 #include "quantizers/core/quant_spec.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 
 namespace qtune {
@@ -14,13 +16,15 @@ void QuantSpec::validate() const {
            "full_range applies to the sym scheme only, got scheme asym");
 }
 
+// A group wider than the row is the whole row: clamping here keeps a huge
+// group_size from padding every row out to it (memory) or overflowing.
 int64_t QuantSpec::groups_per_row(int64_t cols) const {
-  if (granularity != Granularity::kPerGroup) return 1;
-  return (cols + group_size - 1) / group_size;
+  const int64_t g = effective_group_size(cols);
+  return (cols + g - 1) / g;
 }
 
 int64_t QuantSpec::effective_group_size(int64_t cols) const {
-  return granularity == Granularity::kPerGroup ? group_size : cols;
+  return granularity == Granularity::kPerGroup ? std::min(group_size, cols) : cols;
 }
 
 int64_t QuantSpec::qmin() const { return scheme == Scheme::kSym ? -(int64_t{1} << (bits - 1)) : 0; }

@@ -51,9 +51,10 @@ TEST(CliCommands, ModelsListsBuiltinsWithCacheState) {
   Json empty = run_json(qtune("models --json --cache-dir " + dir.string()));
   ASSERT_GE(empty.size(), 2u);
   for (const auto& m : empty) EXPECT_FALSE(m["cached"].get<bool>()) << m.dump();
-  // Loading the tiny model trains it into the cache if no other test has yet.
-  run(qtune("eval --samples 10 --model builtin:fmnist-cnn-tiny" + cache_flag()));
-  Json warm = run_json(qtune("models --json" + cache_flag()));
+  // Loading the tiny model trains it into this fresh cache.
+  const std::string fresh = " --cache-dir " + dir.string();
+  ASSERT_EQ(run(qtune("eval --samples 10 --model builtin:fmnist-cnn-tiny" + fresh)).status, 0);
+  Json warm = run_json(qtune("models --json" + fresh));
   bool tiny_cached = false;
   for (const auto& m : warm)
     if (m["spec"] == "builtin:fmnist-cnn-tiny") tiny_cached = m["cached"].get<bool>();

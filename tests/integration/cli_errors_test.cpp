@@ -60,7 +60,7 @@ TEST(CliErrors, BitsOutOfRangeInQuantize) {
   expect_one_line_error(
       run(qtune("quantize --model builtin:fmnist-cnn-tiny --algorithm rtn --bits 9 --out " +
                 (dir / "m").string() + cache_flag())),
-      1, "bits");
+      1, "config.params.bits: expected an integer in [1, 8], got 9");
   EXPECT_FALSE(std::filesystem::exists(dir / "m"));
 }
 
@@ -94,7 +94,7 @@ TEST(CliErrors, UnknownParameterInConfig) {
 
 TEST(CliErrors, BitsOutOfRangeInConfig) {
   expect_bad_config("bits", "search_space:\n  - algorithm: rtn\n    params: {bits: [4, 9]}\n",
-                    "bits");
+                    "search_space[0].params.bits: expected an integer in [1, 8], got 9");
 }
 
 TEST(CliErrors, GroupSizeZeroInConfig) {
@@ -104,6 +104,26 @@ TEST(CliErrors, GroupSizeZeroInConfig) {
 
 TEST(CliErrors, UnknownTopLevelKey) {
   expect_bad_config("key", std::string(kGoodSpace) + "stratgy: exhaustive\n", "stratgy");
+}
+
+TEST(CliErrors, UnknownModelInConfig) {
+  expect_bad_config("model", std::string("model: builtin:nope\n") + kGoodSpace, "model");
+}
+
+TEST(CliErrors, TooManyEvaluationSamplesInConfig) {
+  expect_bad_config(
+      "samples",
+      std::string("model: builtin:fmnist-cnn-tiny\nevaluation: {samples: 20000}\n") + kGoodSpace,
+      "samples");
+}
+
+TEST(CliErrors, StrayArgumentIsUsageError) {
+  expect_one_line_error(run(qtune("tune my.yaml")), 2, "unexpected argument 'my.yaml'");
+}
+
+TEST(CliErrors, MissingModelDirectory) {
+  expect_one_line_error(run(qtune("eval --model /nonexistent/model")), 1,
+                        "no such model directory");
 }
 
 TEST(CliErrors, MissingConfigFile) {

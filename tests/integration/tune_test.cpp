@@ -55,8 +55,10 @@ TuneOutcome tune(const std::string& name, int ranks) {
                            (dir / "out").string() + cache_flag();
   auto r = run(ranks > 1 ? mpirun_qtune(ranks, args) : qtune(args));
   EXPECT_EQ(r.status, 0) << r.err;
-  // The results table is printed at the end of a run.
-  EXPECT_NE(r.out.find("accuracy"), std::string::npos) << r.out;
+  // The results table is printed at the end of a run, with its header columns.
+  for (const char* column :
+       {"trial", "algorithm", "parameters", "accuracy", "loss", "size", "status"})
+    EXPECT_NE(r.out.find(column), std::string::npos) << column << " missing in:\n" << r.out;
   TuneOutcome o;
   o.out = dir / "out";
   const std::string db = " --db " + (o.out / "results.db").string();
@@ -138,10 +140,13 @@ TEST(Tune, ResumeAfterKillSkipsFinishedTrials) {
   ASSERT_GE(before.size(), 2u);
   ASSERT_LT(before.size(), 6u) << "the run finished before the kill: the test proves nothing";
 
-  auto r = run(qtune(args + " --resume"));
-  ASSERT_EQ(r.status, 0) << r.err;
+  Json resumed = run_json(qtune(args + " --resume --json"));
+  // The resumed run says what it skipped, and ran only the rest.
+  EXPECT_EQ(resumed["trials_skipped"].get<size_t>(), before.size());
+  EXPECT_EQ(resumed["trials_run"].get<size_t>(), 6u - before.size());
   Json after = run_json(qtune("db trials --json" + db));
   ASSERT_EQ(after.size(), 6u);
+  for (const auto& t : after) EXPECT_EQ(t["status"], "COMPLETED") << t.dump();
   // Finished trials were not run again: same row, same start time.
   for (const auto& b : before) {
     bool found = false;

@@ -58,6 +58,20 @@ TEST(QuantSpec, GroupsPerRow) {
   EXPECT_EQ(s.effective_group_size(100), 100);
 }
 
+// A group wider than the row is the row: no padding out to group_size (a huge
+// value would allocate gigabytes) and the same codes as per-channel.
+TEST(QuantSpec, GroupWiderThanTheRowIsTheRow) {
+  QuantSpec wide;
+  wide.group_size = int64_t{1} << 62;
+  EXPECT_EQ(wide.groups_per_row(100), 1);
+  EXPECT_EQ(wide.effective_group_size(100), 100);
+  QuantSpec row = wide;
+  row.granularity = Granularity::kPerChannel;
+  at::manual_seed(3);
+  const at::Tensor w = at::randn({4, 100});
+  EXPECT_TRUE(at::equal(fake_quantize(w, wide), fake_quantize(w, row)));
+}
+
 TEST(QuantSpec, BadSpecsAreErrors) {
   QuantSpec s;
   s.bits = 0;
