@@ -20,7 +20,7 @@
 //   timeout: 0                              # seconds for the whole run; 0 = none
 //   trial_timeout: 0                        # seconds per trial; 0 = none
 //   seed: 42
-//   latency: {batch: 64, warmup: 3, runs: 20}
+//   latency: {batch: 64, warmup: 3, runs: 20}  # runs >= 20
 //
 // List-valued params expand to their cartesian product in declaration order,
 // the last varying fastest (INC's BaseConfig.expand); the backend list is the

@@ -49,7 +49,7 @@ std::string yaml(int max_trials, const std::string& extra = "") {
          "constraints: {max_accuracy_loss: 0.05}\n"
          "objective: size\n"
          "max_trials: " +
-         std::to_string(max_trials) + "\nseed: 3\nlatency: {batch: 8, warmup: 1, runs: 3}\n" +
+         std::to_string(max_trials) + "\nseed: 3\nlatency: {batch: 8, warmup: 1, runs: 20}\n" +
          extra;
 }
 
@@ -88,7 +88,7 @@ TEST(RunTuning, RecordsTrialsAndSavesABestThatReproducesItsAccuracy) {
     ASSERT_TRUE(t.accuracy && t.accuracy_loss && t.latency_ms_p50 && t.size_bytes && t.passed);
     EXPECT_NEAR(*t.accuracy_loss, (base - *t.accuracy) / base, 1e-12);
     EXPECT_GT(*t.latency_ms_p50, 0);
-    EXPECT_EQ(t.metrics.at("latency").at("runs").get<int>() >= 3, true);
+    EXPECT_GE(t.metrics.at("latency").at("runs").get<int>(), 20);
   }
   // 4-bit weights take less room than 8-bit ones.
   EXPECT_LT(*rows[1].size_bytes, *rows[0].size_bytes);

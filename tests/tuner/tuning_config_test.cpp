@@ -51,7 +51,7 @@ max_trials: 7
 timeout: 60
 trial_timeout: 2.5
 seed: 7
-latency: {batch: 16, warmup: 1, runs: 5}
+latency: {batch: 16, warmup: 1, runs: 25}
 )",
                                              "good.yaml");
   EXPECT_EQ(c.source, "good.yaml");
@@ -81,7 +81,7 @@ latency: {batch: 16, warmup: 1, runs: 5}
   EXPECT_EQ(c.seed, 7u);
   EXPECT_EQ(c.latency_batch, 16);
   EXPECT_EQ(c.latency_warmup, 1);
-  EXPECT_EQ(c.latency_runs, 5);
+  EXPECT_EQ(c.latency_runs, 25);
 }
 
 TEST(TuningConfig, DefaultsWhenOmitted) {
@@ -190,8 +190,10 @@ TEST(TuningConfig, BadTopLevelValues) {
             "t.yaml: constraints.max_accuracy_loss: expected a number >= 0, got -0.1");
   EXPECT_EQ(error_with("constraints: {max_latency_ms: 0}"),
             "t.yaml: constraints.max_latency_ms: expected a number > 0, got 0");
-  EXPECT_EQ(error_with("latency: {runs: 0}"),
-            "t.yaml: latency.runs: expected an integer >= 1, got 0");
+  EXPECT_EQ(error_with("latency: {runs: 5}"),
+            "t.yaml: latency.runs: expected an integer >= 20, got 5");
+  EXPECT_EQ(error_with("latency: {runs: 19}"),
+            "t.yaml: latency.runs: expected an integer >= 20, got 19");
   EXPECT_EQ(error_with("calibration: 5"), "t.yaml: calibration: expected a mapping, got 5");
   EXPECT_EQ(error_of("model: x\n"), "t.yaml: search_space: missing (a list of algorithm blocks)");
   EXPECT_EQ(error_of("search_space: []\n"),
