@@ -93,6 +93,9 @@ std::vector<BuiltinInfo> list_builtin_models(const std::filesystem::path& cache_
     info.cache_file = cache_dir / b.cache_name;
     std::error_code ec;
     info.cached = std::filesystem::is_regular_file(info.cache_file, ec);
+    // Every built-in uses Fashion-MNIST, whose splits have fixed sizes.
+    info.train_rows = 60000;
+    info.test_rows = 10000;
     out.push_back(std::move(info));
   }
   return out;

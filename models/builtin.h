@@ -24,6 +24,10 @@ struct BuiltinInfo {
   std::string description;
   std::filesystem::path cache_file;  ///< where its trained weights live
   bool cached = false;
+  /// Rows of its data splits, so a config's sample counts can be checked
+  /// before anything loads: calibration is drawn from train, evaluation from test.
+  int64_t train_rows = 0;
+  int64_t test_rows = 0;
 };
 std::vector<BuiltinInfo> list_builtin_models(const std::filesystem::path& cache_dir);
 

@@ -115,17 +115,21 @@ struct Coordinator {
     summary.db_path = options.out_dir / "results.db";
     QT_CHECK(!options.resume || std::filesystem::exists(summary.db_path), summary.db_path.string(),
              ": no run with this config to resume");
-    std::filesystem::create_directories(options.out_dir);
-    ResultsDb& db = db_slot.emplace(summary.db_path, ResultsDb::Mode::kReadWrite);
-    const std::string run_hash = config_hash(config.identity_json());
     if (options.resume) {
-      resumed = db.find_run_by_config_hash(run_hash);
+      // The database exists already: opening it creates nothing.
+      resumed = db_slot.emplace(summary.db_path, ResultsDb::Mode::kReadWrite)
+                    .find_run_by_config_hash(config_hash(config.identity_json()));
       QT_CHECK(resumed, summary.db_path.string(), ": no run with this config to resume");
     }
     // Loading first trains and caches a built-in model if needed; under MPI
     // the workers wait for that so they do not all train it at once. The
-    // baseline is timed while they still wait, on a quiet node.
+    // baseline is timed while they still wait, on a quiet node. A model or
+    // data that cannot load fails here, before out_dir/results.db exists.
     runner.workload();
+    if (!db_slot) {
+      std::filesystem::create_directories(options.out_dir);
+      db_slot.emplace(summary.db_path, ResultsDb::Mode::kReadWrite);
+    }
     summary.baseline = resumed ? resumed->baseline : baseline_json(runner.run_baseline());
   }
 

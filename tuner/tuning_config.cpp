@@ -9,6 +9,7 @@
 
 #include "backends/backend.h"
 #include "common/error.h"
+#include "models/builtin.h"
 #include "tuner/trial.h"
 
 namespace qtune {
@@ -78,6 +79,26 @@ class Parser {
     if (!v.is_number_integer() || v.get<int64_t>() < min)
       fail(path, "expected an integer >= " + std::to_string(min) + ", got " + show(n));
     return v.get<int64_t>();
+  }
+
+  int64_t integer_in(const YAML::Node& n, const std::string& path, int64_t min, int64_t max,
+                     const std::string& why) const {
+    const Json v = n.IsScalar() ? scalar(n) : Json();
+    if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > max)
+      fail(path, "expected an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
+                     "] (" + why + "), got " + show(n));
+    return v.get<int64_t>();
+  }
+
+  // Checked here, not when the run loads it: by then out_dir may hold a new results.db.
+  BuiltinInfo model(const YAML::Node& n, const std::string& path) const {
+    const std::string spec = string(n, path);
+    std::vector<std::string> known;
+    for (BuiltinInfo& info : list_builtin_models(default_cache_dir())) {
+      if (info.spec == spec) return info;
+      known.push_back(info.spec);
+    }
+    fail(path, "unknown model \"" + spec + "\" (known: " + join(known) + ")");
   }
 
   double number(const YAML::Node& n, const std::string& path, double min, bool strict) const {
@@ -236,14 +257,19 @@ class Parser {
     expect_keys(root, "",
                 {"model", "calibration", "evaluation", "search_space", "constraints", "objective",
                  "strategy", "max_trials", "timeout", "trial_timeout", "seed", "latency"});
-    if (root["model"]) c.model = string(root["model"], "model");
+    const BuiltinInfo m = model(root["model"] ? root["model"] : YAML::Node(c.model), "model");
+    c.model = m.spec;
     if (const auto n = root["calibration"]) {
       expect_keys(n, "calibration", {"samples"});
-      if (n["samples"]) c.calibration_samples = integer(n["samples"], "calibration.samples", 0);
+      if (n["samples"])
+        c.calibration_samples = integer_in(n["samples"], "calibration.samples", 0, m.train_rows,
+                                           "rows of the training split of " + m.spec);
     }
     if (const auto n = root["evaluation"]) {
       expect_keys(n, "evaluation", {"samples"});
-      if (n["samples"]) c.eval_samples = integer(n["samples"], "evaluation.samples", 0);
+      if (n["samples"])
+        c.eval_samples = integer_in(n["samples"], "evaluation.samples", 0, m.test_rows,
+                                    "rows of the test split of " + m.spec + "; 0 = all");
     }
     const YAML::Node space = root["search_space"];
     if (!space) fail("search_space", "missing (a list of algorithm blocks)");

@@ -79,7 +79,8 @@ struct TuningConfig {
   Json identity_json() const;
 };
 
-/// Parses and validates a YAML file. Malformed YAML, unknown keys, unknown
+/// Parses and validates a YAML file. Malformed YAML, unknown keys, an unknown
+/// model spec, sample counts beyond the model's data splits, unknown
 /// algorithms or parameters, values out of range -> qtune::Error naming the
 /// file, the field and what was expected.
 TuningConfig load_tuning_config(const std::filesystem::path& path);

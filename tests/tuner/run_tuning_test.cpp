@@ -172,6 +172,22 @@ TEST(RunTuning, ResumeWithoutAMatchingRunIsAnError) {
   }
 }
 
+// The parser rejects this count; a config built in code reaches the loader,
+// which must fail before out_dir or its database is created.
+TEST(RunTuning, WorkloadThatCannotLoadWritesNothing) {
+  TempDir dir;
+  TuningConfig config = parse_tuning_config(yaml(1), "t.yaml");
+  config.eval_samples = 10001;
+  try {
+    run_tuning(config, quiet(dir.path()));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("evaluation samples must be <= 10000"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "results.db"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path()));
+}
+
 TEST(RunTuning, TrialTimeoutIsRecordedAsTimeout) {
   TempDir dir;
   // 1 ns: every trial is over its limit at the first check.

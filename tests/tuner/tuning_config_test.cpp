@@ -195,11 +195,36 @@ TEST(TuningConfig, BadTopLevelValues) {
   EXPECT_EQ(error_with("latency: {runs: 19}"),
             "t.yaml: latency.runs: expected an integer >= 20, got 19");
   EXPECT_EQ(error_with("calibration: 5"), "t.yaml: calibration: expected a mapping, got 5");
-  EXPECT_EQ(error_of("model: x\n"), "t.yaml: search_space: missing (a list of algorithm blocks)");
+  EXPECT_EQ(error_of("model: builtin:fmnist-cnn-tiny\n"),
+            "t.yaml: search_space: missing (a list of algorithm blocks)");
   EXPECT_EQ(error_of("search_space: []\n"),
             "t.yaml: search_space: expected a non-empty list of algorithm blocks, got a list");
   EXPECT_EQ(error_of("- a\n- b\n"),
             "t.yaml: expected a mapping of tuning settings at the top level, got a list");
+}
+
+// Model and sample counts are checked at parse time, before a run creates
+// anything; the limits are Fashion-MNIST's split sizes (60000 train, 10000 test).
+TEST(TuningConfig, ModelAndSampleCountsCheckedAgainstTheModelsData) {
+  EXPECT_EQ(error_of("model: builtin:nope\nsearch_space:\n  - algorithm: rtn\n"),
+            "t.yaml: model: unknown model \"builtin:nope\" (known: builtin:fmnist-cnn, "
+            "builtin:fmnist-cnn-tiny)");
+  EXPECT_EQ(error_with("evaluation: {samples: 10001}"),
+            "t.yaml: evaluation.samples: expected an integer in [0, 10000] (rows of the test "
+            "split of builtin:fmnist-cnn-tiny; 0 = all), got 10001");
+  EXPECT_EQ(error_with("evaluation: {samples: -1}"),
+            "t.yaml: evaluation.samples: expected an integer in [0, 10000] (rows of the test "
+            "split of builtin:fmnist-cnn-tiny; 0 = all), got -1");
+  EXPECT_EQ(error_with("calibration: {samples: 60001}"),
+            "t.yaml: calibration.samples: expected an integer in [0, 60000] (rows of the "
+            "training split of builtin:fmnist-cnn-tiny), got 60001");
+  // The limits themselves are accepted.
+  const TuningConfig c = parse_tuning_config(
+      "model: builtin:fmnist-cnn-tiny\ncalibration: {samples: 60000}\n"
+      "evaluation: {samples: 10000}\nsearch_space:\n  - algorithm: rtn\n",
+      "t.yaml");
+  EXPECT_EQ(c.calibration_samples, 60000);
+  EXPECT_EQ(c.eval_samples, 10000);
 }
 
 TEST(TuningConfig, MissingFileNamed) {
