@@ -151,7 +151,22 @@ struct Coordinator {
       run.host = host_name();
       summary.run_id = db.create_run(run);
     }
+    // A run left RUNNING would look alive to `qtune db` and to --resume users.
+    try {
+      tune(db, summary, resumed, executor, best_model_out);
+    } catch (...) {
+      try {
+        db.finish_run(summary.run_id, "FAILED", std::nullopt);
+      } catch (const std::exception&) {  // the original error matters more
+      }
+      throw;
+    }
+    if (summary.best) summary.best = db.trial(summary.best->id);  // with its final metrics
+    return summary;
+  }
 
+  void tune(ResultsDb& db, TuneSummary& summary, const std::optional<RunRecord>& resumed,
+            TrialExecutor& executor, ModelPtr* best_model_out) {
     std::vector<Json> space_json;
     for (const auto& t : trials) space_json.push_back(t.to_json());
     varying = varying_params(space_json);
@@ -223,21 +238,30 @@ struct Coordinator {
       return v.passed;
     };
     run_farm(*strategy, executor, trials, cb);
+    // The clock is checked before every hand-out, also when nothing was left:
+    // only a run that left trials unrun was stopped by the timeout.
+    if (summary.timed_out && !strategy->next()) summary.timed_out = false;
     if (summary.timed_out && options.progress)
       std::fprintf(stderr, "timeout of %gs reached: no more trials handed out\n", config.timeout_s);
 
     summary.trials = db.trials(summary.run_id);
     std::sort(summary.trials.begin(), summary.trials.end(),
               [](const TrialRecord& a, const TrialRecord& b) { return a.index < b.index; });
-    const auto best = select_best(summary.trials, config.objective, config.strategy);
+    // Rows beyond this run's space (an earlier attempt with a larger
+    // max_trials) stay in the report but cannot be chosen: no config to rebuild.
+    std::vector<TrialRecord> in_space;
+    for (const auto& t : summary.trials)
+      if (index_of.count(t.config_hash)) in_space.push_back(t);
+    const auto best = select_best(in_space, config.objective, config.strategy);
     if (best) {
-      summary.best = summary.trials[*best];
+      summary.best = in_space[*best];
       rematerialize(db, summary, best_model_out);
+    } else {
+      // A model left by an earlier run would pass for this run's result.
+      std::filesystem::remove_all(options.out_dir / "best");
     }
-    db.finish_run(summary.run_id, "COMPLETED",
+    db.finish_run(summary.run_id, summary.timed_out ? "INTERRUPTED" : "COMPLETED",
                   summary.best ? std::optional<int64_t>(summary.best->id) : std::nullopt);
-    if (summary.best) summary.best = db.trial(summary.best->id);  // with its final metrics
-    return summary;
   }
 
   void progress_line(const TrialRecord& rec, int64_t done, int64_t n, double elapsed,
@@ -309,10 +333,8 @@ struct Coordinator {
   size_t index_of_best(const TrialRecord& best) const {
     for (size_t i = 0; i < trials.size(); ++i)
       if (config_hash(trials[i]) == best.config_hash) return i;
-    // A trial of an earlier run with a larger max_trials: rebuild it from the row.
-    throw Error("trial " + std::to_string(best.index) +
-                " is outside this run's search space; resume with max_trials >= " +
-                std::to_string(best.index + 1));
+    QT_ASSERT(false, "best trial ", best.index, " is outside the search space");
+    return 0;
   }
 };
 

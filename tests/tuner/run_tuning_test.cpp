@@ -149,6 +149,42 @@ TEST(RunTuning, ResumeSkipsFinishedTrialsAndRerunsRunningOnes) {
   EXPECT_EQ(db.runs().size(), 1u);
 }
 
+// Resumed with a smaller max_trials, the run holds a row outside the shorter
+// space; it is the best by size (1 byte) but has no config here to rebuild.
+TEST(RunTuning, ResumeWithFewerTrialsIgnoresRowsOutsideTheSpace) {
+  TempDir dir;
+  const TuneSummary first = run_tuning(parse_tuning_config(yaml(1), "t.yaml"), quiet(dir.path()));
+  const auto wider = expand_search_space(parse_tuning_config(yaml(3), "t.yaml"));
+  {
+    ResultsDb db(first.db_path, ResultsDb::Mode::kReadWrite);
+    TrialRecord outside;
+    outside.run_id = first.run_id;
+    outside.index = 1;
+    outside.config = Json::parse(canonical_json(wider[1].to_json()));
+    outside.config_hash = config_hash(wider[1]);
+    outside.status = "COMPLETED";
+    outside.algorithm = "rtn";
+    outside.backend = "eager";
+    outside.accuracy = first.baseline.at("value").get<double>();
+    outside.accuracy_loss = 0.0;
+    outside.latency_ms_p50 = 1.0;
+    outside.size_bytes = 1;
+    outside.passed = true;
+    db.record_trial(outside);
+  }
+  TuneOptions o = quiet(dir.path());
+  o.resume = true;
+  const TuneSummary s = run_tuning(parse_tuning_config(yaml(1), "t.yaml"), o);
+  EXPECT_EQ(s.trials_skipped, 1);
+  EXPECT_EQ(s.trials_run, 0);
+  ASSERT_TRUE(s.best);
+  EXPECT_EQ(s.best->index, 0);
+  EXPECT_EQ(s.best->id, first.trials[0].id);
+  ResultsDb db(s.db_path, ResultsDb::Mode::kReadOnly);
+  EXPECT_EQ(db.run(s.run_id)->status, "COMPLETED");
+  EXPECT_EQ(db.run(s.run_id)->best_trial_id, s.best->id);
+}
+
 TEST(RunTuning, ResumeWithoutAMatchingRunIsAnError) {
   TempDir dir;
   TuneOptions o = quiet(dir.path());
@@ -200,6 +236,31 @@ TEST(RunTuning, TrialTimeoutIsRecordedAsTimeout) {
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "best"));
 }
 
+// A run with no passing trial must not leave an earlier run's best/ behind.
+TEST(RunTuning, NoPassingTrialRemovesAnEarlierBest) {
+  TempDir dir;
+  const TuneSummary good = run_tuning(parse_tuning_config(yaml(1), "t.yaml"), quiet(dir.path()));
+  ASSERT_TRUE(good.best);
+  ASSERT_TRUE(is_saved_model_dir(dir.path() / "best"));
+  const TuneSummary none = run_tuning(
+      parse_tuning_config(yaml(1, "trial_timeout: 0.000000001\n"), "t.yaml"), quiet(dir.path()));
+  EXPECT_NE(none.run_id, good.run_id);
+  EXPECT_FALSE(none.best);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "best"));
+}
+
+// The whole-run timeout stops the hand-out before the first trial.
+TEST(RunTuning, RunStoppedByTimeoutIsInterrupted) {
+  TempDir dir;
+  const TuneSummary s = run_tuning(parse_tuning_config(yaml(3, "timeout: 0.000000001\n"), "t.yaml"),
+                                   quiet(dir.path()));
+  EXPECT_TRUE(s.timed_out);
+  EXPECT_EQ(s.trials_run, 0);
+  ResultsDb db(s.db_path, ResultsDb::Mode::kReadOnly);
+  EXPECT_EQ(db.run(s.run_id)->status, "INTERRUPTED");
+  EXPECT_FALSE(db.run(s.run_id)->ended_at.empty());
+}
+
 // The library entry with a user evaluator; its second call (the first trial)
 // throws, which must become a FAILED trial while the run goes on.
 TEST(Autotune, UserEvaluatorFailureBecomesAFailedTrialAndBestIsReturned) {
@@ -228,6 +289,32 @@ TEST(Autotune, UserEvaluatorFailureBecomesAFailedTrialAndBestIsReturned) {
   // The user's model is untouched: every layer still fp32.
   for (const LayerSlot* l : static_cast<const Model&>(*model).layers())
     EXPECT_FALSE(l->quantized());
+}
+
+// Calls: 1 baseline, 2 the trial, 3 re-materializing the best. A throw there
+// escapes the run, which must be recorded FAILED, not left RUNNING.
+TEST(Autotune, RunThatThrowsIsRecordedFailed) {
+  TempDir dir;
+  ModelOptions mo;
+  mo.cache_dir = kCache;
+  ModelPtr model = load_model("builtin:fmnist-cnn-tiny", mo);
+  const TaskData data = load_task_data("builtin:fmnist-cnn-tiny", 32, 300, 3);
+  int calls = 0;
+  EvalFn evaluate = [&](const Model& m) {
+    if (++calls == 3) throw Error("evaluator exploded");
+    return data.evaluate(m);
+  };
+  CalibrationData calib;
+  calib.batches = data.calibration.input_batches(16);
+  EXPECT_THROW(
+      autotune(*model, parse_tuning_config(yaml(1), "t.yaml"), evaluate, calib, quiet(dir.path())),
+      Error);
+  EXPECT_EQ(calls, 3);
+  ResultsDb db(dir.path() / "results.db", ResultsDb::Mode::kReadOnly);
+  const auto runs = db.runs();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].status, "FAILED");
+  EXPECT_FALSE(runs[0].ended_at.empty());
 }
 
 TEST(Autotune, NeedsACalibrationBatch) {
