@@ -199,7 +199,7 @@ struct Coordinator {
     cb.on_start = [&](int64_t index, int worker) {
       TrialRecord rec = base_record(summary.run_id, index, trials[index]);
       rec.status = "RUNNING";
-      rec.started_at = utc_now();
+      rec.started_at = iso8601_utc_now();
       rec.host = host_name();
       db.record_trial(rec);
     };

@@ -1,6 +1,7 @@
 #include "tuner/mpi_executor.h"
 
 #include "common/error.h"
+#include "storage/results_db.h"
 #include "tuner/mpi_comm.h"
 
 namespace qtune {
@@ -42,7 +43,7 @@ void run_mpi_worker(TrialRunner& runner) {
       r.error = e.what();
       r.rank = mpi_rank();
       r.host = host_name();
-      r.started_at = r.ended_at = utc_now();
+      r.started_at = r.ended_at = iso8601_utc_now();
     }
     mpi_send_json(0, kTagResult, {{"type", "result"}, {"result", r.to_json()}});
   }

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <ctime>
 
 #include "common/error.h"
 
@@ -82,15 +81,6 @@ TrialResult TrialResult::from_json(const Json& j) {
   r.seconds = j.at("seconds").get<double>();
   r.metrics = j.at("metrics");
   return r;
-}
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 std::string host_name() {

@@ -34,7 +34,7 @@ struct TrialResult {
   std::optional<int64_t> size_bytes;
   int rank = 0;
   std::string host;
-  std::string started_at, ended_at;  ///< UTC ISO-8601
+  std::string started_at, ended_at;  ///< iso8601_utc_now() (storage/results_db.h), with ms
   double seconds = 0;                ///< wall time of the trial
   Json metrics = Json::object();     ///< everything else: metric name, latency details, layers
 
@@ -42,8 +42,6 @@ struct TrialResult {
   static TrialResult from_json(const Json& j);  ///< internal messages: a bad one is a bug
 };
 
-/// The current UTC time as "YYYY-MM-DDTHH:MM:SSZ".
-std::string utc_now();
 /// This machine's host name.
 std::string host_name();
 

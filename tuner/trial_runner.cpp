@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "models/builtin.h"
 #include "storage/artifact.h"
+#include "storage/results_db.h"
 #include "tuner/threads.h"
 
 namespace qtune {
@@ -112,7 +113,7 @@ TrialResult TrialRunner::run(int64_t index, const QuantConfig& config) {
   r.config_hash = config_hash(config);
   r.rank = settings_.rank;
   r.host = host_name();
-  r.started_at = utc_now();
+  r.started_at = iso8601_utc_now();
   const auto t0 = Clock::now();
   const auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
   const auto check_time = [&](const char* phase) {
@@ -155,7 +156,7 @@ TrialResult TrialRunner::run(int64_t index, const QuantConfig& config) {
     r.error = first_line(e.what());
   }
   r.seconds = elapsed();
-  r.ended_at = utc_now();
+  r.ended_at = iso8601_utc_now();
   return r;
 }
 
@@ -164,7 +165,7 @@ TrialResult TrialRunner::run_baseline() {
   r.index = -1;
   r.rank = settings_.rank;
   r.host = host_name();
-  r.started_at = utc_now();
+  r.started_at = iso8601_utc_now();
   const auto t0 = Clock::now();
   const Workload& w = workload();
   fill_eval(r, evaluate_single_thread(w.evaluate, *w.model));
@@ -173,7 +174,7 @@ TrialResult TrialRunner::run_baseline() {
   r.size_bytes = model_storage_bytes(*w.model);
   r.status = "COMPLETED";
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  r.ended_at = utc_now();
+  r.ended_at = iso8601_utc_now();
   return r;
 }
 

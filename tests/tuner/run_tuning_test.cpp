@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <regex>
 
 #include "common/error.h"
 #include "models/builtin.h"
@@ -18,6 +19,12 @@ namespace qtune {
 namespace {
 
 const std::filesystem::path kCache = QTUNE_TEST_CACHE_DIR;
+
+// "2024-05-01T12:34:56.789Z": what storage's iso8601_utc_now() writes.
+bool is_millis_utc(const std::string& t) {
+  static const std::regex re(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)");
+  return std::regex_match(t, re);
+}
 
 class TempDir {
  public:
@@ -89,7 +96,11 @@ TEST(RunTuning, RecordsTrialsAndSavesABestThatReproducesItsAccuracy) {
     EXPECT_NEAR(*t.accuracy_loss, (base - *t.accuracy) / base, 1e-12);
     EXPECT_GT(*t.latency_ms_p50, 0);
     EXPECT_GE(t.metrics.at("latency").at("runs").get<int>(), 20);
+    // Milliseconds, as the run's own times: a re-run within a second is told apart.
+    EXPECT_TRUE(is_millis_utc(t.started_at)) << t.started_at;
+    EXPECT_TRUE(is_millis_utc(t.ended_at)) << t.ended_at;
   }
+  EXPECT_TRUE(is_millis_utc(run->started_at)) << run->started_at;
   // 4-bit weights take less room than 8-bit ones.
   EXPECT_LT(*rows[1].size_bytes, *rows[0].size_bytes);
 
@@ -136,10 +147,17 @@ TEST(RunTuning, ResumeSkipsFinishedTrialsAndRerunsRunningOnes) {
 
   TuneOptions o = quiet(dir.path());
   o.resume = true;
+  o.json = true;  // what `qtune tune --json` prints
+  ::testing::internal::CaptureStdout();
   const TuneSummary s = run_tuning(bigger, o);  // same run: the budget is not its identity
+  const Json printed = Json::parse(::testing::internal::GetCapturedStdout());
   EXPECT_EQ(s.run_id, first.run_id);
   EXPECT_EQ(s.trials_skipped, 1);
   EXPECT_EQ(s.trials_run, 2) << "the RUNNING trial and the new one";
+  EXPECT_EQ(printed.at("run_id"), first.run_id);
+  EXPECT_EQ(printed.at("trials_skipped"), 1);
+  EXPECT_EQ(printed.at("trials_run"), 2);
+  EXPECT_EQ(printed.at("trials").size(), 3u);
   ASSERT_EQ(s.trials.size(), 3u);
   EXPECT_EQ(s.trials[0].id, done.id);
   EXPECT_EQ(s.trials[0].started_at, done.started_at) << "finished trial was re-run";
