@@ -37,8 +37,11 @@ CREATE TABLE runs(
   host          TEXT
 );
 CREATE INDEX runs_by_config_hash ON runs(config_hash);
+-- No AUTOINCREMENT on trials: the upsert in record_trial would consume an id on
+-- every conflict, numbering trials 1, 3, 5, ... (rows are never deleted, so
+-- max(id)+1 is just as stable).
 CREATE TABLE trials(
-  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  id             INTEGER PRIMARY KEY,
   run_id         INTEGER NOT NULL REFERENCES runs(id),
   idx            INTEGER NOT NULL,
   config_json    TEXT NOT NULL,

@@ -225,7 +225,7 @@ TEST(ResultsDb, RecordTrialUpsertsByConfigHash) {
   EXPECT_EQ(trials[0].accuracy, 0.8);
   // The same config in another run is another trial.
   const int64_t third = db.record_trial(sample_trial(other_run, 3, "same"));
-  EXPECT_NE(third, first);
+  EXPECT_EQ(third, first + 1) << "an upsert that updated must not use up an id";
   EXPECT_EQ(db.trials(other_run).size(), 1u);
   EXPECT_EQ(db.trials(run).size(), 1u);
 }
