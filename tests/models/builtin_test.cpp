@@ -9,7 +9,7 @@
 
 #include "common/error.h"
 #include "models/weight_cache.h"
-#include "temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace qtune {
 namespace {

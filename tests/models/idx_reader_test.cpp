@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace qtune {
 namespace {

@@ -8,11 +8,13 @@
 #include "common/error.h"
 #include "models/builtin.h"
 #include "storage/safetensors.h"
-#include "tests/storage/temp_dir.h"
+#include "tests/support/expect_error.h"
+#include "tests/support/temp_dir.h"
 
 namespace qtune {
 namespace {
 
+using testing::expect_error;
 using testing::read_bytes;
 using testing::TempDir;
 using testing::write_bytes;
@@ -87,16 +89,6 @@ QuantConfig rtn_config() {
   c.params = Json{{"bits", 4}, {"group_size", 32}};
   c.backend = "eager";
   return c;
-}
-
-void expect_error(const std::function<void()>& f, const std::string& fragment) {
-  try {
-    f();
-    FAIL() << "no error, expected one containing '" << fragment << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos)
-        << "message: " << e.what() << "\nexpected to contain: " << fragment;
-  }
 }
 
 TEST(Artifact, SaveThenLoadGivesBitIdenticalOutputs) {

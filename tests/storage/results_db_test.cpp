@@ -6,11 +6,13 @@
 #include <regex>
 
 #include "common/error.h"
-#include "tests/storage/temp_dir.h"
+#include "tests/support/expect_error.h"
+#include "tests/support/temp_dir.h"
 
 namespace qtune {
 namespace {
 
+using testing::expect_error;
 using testing::TempDir;
 using testing::write_bytes;
 
@@ -41,16 +43,6 @@ class RawDb {
  private:
   sqlite3* db_ = nullptr;
 };
-
-void expect_error(const std::function<void()>& f, const std::string& fragment) {
-  try {
-    f();
-    FAIL() << "no error, expected one containing '" << fragment << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos)
-        << "message: " << e.what() << "\nexpected to contain: " << fragment;
-  }
-}
 
 RunRecord sample_run(const std::string& hash = "run-hash-1") {
   RunRecord r;

@@ -7,7 +7,7 @@
 #include <random>
 
 #include "common/error.h"
-#include "tests/storage/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace qtune {
 namespace {

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "models/builtin.h"
 #include "storage/artifact.h"
+#include "tests/support/temp_dir.h"
 #include "tuner/autotune.h"
 #include "tuner/trial.h"
 #include "tuner/trial_runner.h"
@@ -26,23 +27,7 @@ bool is_millis_utc(const std::string& t) {
   return std::regex_match(t, re);
 }
 
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> n{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("qtune-tuner-test-" + std::to_string(getpid()) + "-" + std::to_string(n++));
-    std::filesystem::remove_all(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using testing::TempDir;
 
 // Two to three trials; objective size makes the best a function of recorded
 // numbers only. The tiny model is weak, so the loss budget is generous.
@@ -233,13 +218,13 @@ TEST(RunTuning, WorkloadThatCannotLoadWritesNothing) {
   TuningConfig config = parse_tuning_config(yaml(1), "t.yaml");
   config.eval_samples = 10001;
   try {
-    run_tuning(config, quiet(dir.path()));
+    run_tuning(config, quiet(dir.path() / "out"));
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_THAT(e.what(), ::testing::HasSubstr("evaluation samples must be <= 10000"));
   }
-  EXPECT_FALSE(std::filesystem::exists(dir.path() / "results.db"));
-  EXPECT_FALSE(std::filesystem::exists(dir.path()));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "out" / "results.db"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "out"));
 }
 
 TEST(RunTuning, TrialTimeoutIsRecordedAsTimeout) {

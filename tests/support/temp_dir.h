@@ -1,4 +1,5 @@
-// A fresh directory per test, removed afterwards.
+// A fresh, empty directory per test, removed afterwards; shared by every
+// test folder.
 #pragma once
 
 #include <unistd.h>
@@ -15,7 +16,7 @@ class TempDir {
   TempDir() {
     static std::atomic<int> counter{0};
     path_ = std::filesystem::temp_directory_path() /
-            ("qtune-storage-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+            ("qtune-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
