@@ -48,6 +48,15 @@ class FmnistCnn final : public Model {
     return out;
   }
 
+  // ReLU and max-pooling commute with positive per-channel scales, so conv1 and
+  // fc1 can absorb the input scales of conv2 and fc2. Flattening spreads each
+  // conv2 channel over 49 fc1 inputs, so fc1 (like conv1, fed by the image)
+  // gets an inserted multiplier.
+  std::vector<InputScaleGroup> input_scale_groups(int64_t block) override {
+    QT_CHECK(block == 0, "model ", spec_, ": no block ", block, " (it has 1)");
+    return {{"", {"conv1"}}, {"conv1", {"conv2"}}, {"", {"fc1"}}, {"fc1", {"fc2"}}};
+  }
+
   std::unique_ptr<Model> clone() const override {
     std::vector<LayerSlot> slots = slots_;
     // A capture set on the original must not fire when the copy runs.

@@ -34,9 +34,26 @@ LayerSlot::LayerSlot(std::string name, LayerKind kind, at::Tensor weight,
 
 bool LayerSlot::quantized() const { return kernel_->backend() != "fp32"; }
 
+void LayerSlot::set_weight(at::Tensor weight, std::optional<at::Tensor> bias) {
+  QT_CHECK(weight.defined() && weight.sizes() == weight_.sizes(), "layer '", name_,
+           "': a replacement weight must keep shape ", weight_.sizes(), ", got ",
+           weight.defined() ? weight.sizes() : at::IntArrayRef{});
+  check_layer_shapes(name_, kind_, weight, bias);
+  weight_ = weight.to(at::kFloat).contiguous();
+  bias_ = std::move(bias);
+  kernel_ = make_fp32_kernel(kind_, weight_, bias_, geometry_);
+}
+
 at::Tensor LayerSlot::operator()(const at::Tensor& x) const {
-  if (capture_) capture_(x);
-  return kernel_->forward(x);
+  if (!input_multiplier_.defined()) {
+    if (capture_) capture_(x);
+    return kernel_->forward(x);
+  }
+  // Linear inputs carry channels last; Conv2d inputs [N, C, H, W] in dim 1.
+  const at::Tensor scaled = kind_ == LayerKind::kLinear ? x * input_multiplier_
+                                                        : x * input_multiplier_.view({1, -1, 1, 1});
+  if (capture_) capture_(scaled);
+  return kernel_->forward(scaled);
 }
 
 std::vector<const LayerSlot*> Model::layers() const {
@@ -52,6 +69,78 @@ LayerSlot& Model::layer(const std::string& name) {
     names += (names.empty() ? "" : ", ") + slot->name();
   }
   throw Error("no layer named '" + name + "' in model " + spec() + " (layers: " + names + ")");
+}
+
+std::vector<LayerSlot*> Model::block_layers(int64_t block) {
+  QT_CHECK(block >= 0 && block < num_blocks(), "model ", spec(), ": no block ", block, " (it has ",
+           num_blocks(), ")");
+  return layers();
+}
+
+at::Tensor Model::run_block(int64_t block, const at::Tensor& hidden) const {
+  QT_CHECK(block == 0 && num_blocks() == 1, "model ", spec(),
+           ": run_block must be overridden by models with several blocks");
+  return forward(hidden);
+}
+
+std::vector<InputScaleGroup> Model::input_scale_groups(int64_t block) {
+  std::vector<InputScaleGroup> groups;
+  for (LayerSlot* slot : block_layers(block)) groups.push_back({"", {slot->name()}});
+  return groups;
+}
+
+namespace {
+
+/// Input channels of a layer (columns of a Linear weight, dim 1 of a Conv2d one).
+int64_t input_channels(const LayerSlot& slot) {
+  QT_CHECK(slot.kind() == LayerKind::kLinear || slot.geometry().groups == 1, "layer '", slot.name(),
+           "': scaling the input of a grouped convolution is not supported");
+  return slot.weight().size(1);
+}
+
+/// `v` [C] shaped to broadcast along dim `dim` of a `rank`-D tensor.
+at::Tensor along_dim(const at::Tensor& v, int64_t dim, int64_t rank) {
+  std::vector<int64_t> shape(rank, 1);
+  shape[dim] = -1;
+  return v.view(shape);
+}
+
+}  // namespace
+
+void Model::fold_input_scales(const InputScaleGroup& group, const at::Tensor& scales) {
+  QT_CHECK(!group.layers.empty(), "model ", spec(), ": an input-scale group has no layers");
+  const at::Tensor s = scales.to(at::kFloat).contiguous();
+  QT_CHECK(s.dim() == 1 && at::all(s > 0).item<bool>() && at::all(at::isfinite(s)).item<bool>(),
+           "model ", spec(), ": input scales must be a 1-D tensor of finite positive values");
+  const at::Tensor inv = s.reciprocal();
+  for (const std::string& name : group.layers) {
+    LayerSlot& slot = layer(name);
+    QT_CHECK(input_channels(slot) == s.size(0), "layer '", name, "': ", s.size(0),
+             " input scales for ", input_channels(slot), " input channels");
+    slot.set_weight(slot.weight() * along_dim(s, 1, slot.weight().dim()), slot.bias());
+    if (group.producer.empty()) {
+      const at::Tensor& m = slot.input_multiplier();
+      slot.set_input_multiplier(m.defined() ? m * inv : inv);
+    }
+  }
+  if (group.producer.empty()) return;
+  for (LayerSlot* p : layers()) {
+    if (p->name() != group.producer) continue;
+    QT_CHECK(!p->quantized(), "layer '", p->name(),
+             "': cannot absorb input scales of the next layers after it was quantized");
+    QT_CHECK(p->weight().size(0) == s.size(0), "layer '", p->name(), "' has ", p->weight().size(0),
+             " outputs, but ", s.size(0), " scales were folded into it");
+    std::optional<at::Tensor> bias = p->bias();
+    if (bias) bias = *bias * inv;
+    p->set_weight(p->weight() * along_dim(inv, 0, p->weight().dim()), bias);
+    return;
+  }
+  scale_producer_output(group.producer, inv);
+}
+
+void Model::scale_producer_output(const std::string& producer, const at::Tensor&) {
+  throw Error("model " + spec() + ": '" + producer +
+              "' is neither a layer nor a tensor it can scale");
 }
 
 }  // namespace qtune

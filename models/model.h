@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,17 @@ class LayerSlot {
   const at::Tensor& weight() const { return weight_; }
   const std::optional<at::Tensor>& bias() const { return bias_; }
 
+  /// Replaces the fp32 weight (and bias), e.g. after AWQ/SmoothQuant folded scales
+  /// into it, and gives the layer its fp32 kernel on the new weight. Replacing,
+  /// never writing in place, keeps clones that share the old tensors untouched.
+  void set_weight(at::Tensor weight, std::optional<at::Tensor> bias);
+
+  /// A per-input-channel multiplier applied to the input before the kernel (and
+  /// before the capture hook), when no preceding op could absorb a scaling
+  /// (AWQ/SmoothQuant's "inserted multiply"). Undefined = none. Saved with the model.
+  const at::Tensor& input_multiplier() const { return input_multiplier_; }
+  void set_input_multiplier(at::Tensor m) { input_multiplier_ = std::move(m); }
+
   const LayerKernelPtr& kernel() const { return kernel_; }
   void set_kernel(LayerKernelPtr k) { kernel_ = std::move(k); }
   bool quantized() const;  ///< kernel is not the fp32 one
@@ -47,8 +59,20 @@ class LayerSlot {
   at::Tensor weight_;
   std::optional<at::Tensor> bias_;
   ConvGeometry geometry_;
+  at::Tensor input_multiplier_;
   LayerKernelPtr kernel_;
   Capture capture_;
+};
+
+/// Layers that read the same input, and what produces that input. AWQ and
+/// SmoothQuant multiply the layers' weights by per-input-channel scales s and
+/// divide the producer's output by s, so the fp32 function is unchanged.
+struct InputScaleGroup {
+  /// A layer name (its output channels are divided), the name of an extra
+  /// tensor the model knows how to scale (an RMSNorm weight), or "" when nothing
+  /// can absorb the scaling (an input multiplier is inserted instead).
+  std::string producer;
+  std::vector<std::string> layers;  ///< layer names sharing the input, in forward order
 };
 
 class Model {
@@ -68,6 +92,32 @@ class Model {
   /// A deep-enough copy: layer slots are new (kernels are shared, they are immutable),
   /// so quantizing the copy leaves this model untouched.
   virtual std::unique_ptr<Model> clone() const = 0;
+
+  // ---- Block structure, for block-wise algorithms (GPTQ, AWQ, TEQ, AutoRound,
+  // SmoothQuant): quantize one block, then feed its quantized output to the next.
+  // The defaults describe any model as one block whose input is the batch.
+
+  virtual int64_t num_blocks() const { return 1; }
+  /// The layers of block `block`, in forward order.
+  virtual std::vector<LayerSlot*> block_layers(int64_t block);
+  /// The input of block 0 for a batch (for a decoder: the token embeddings).
+  virtual at::Tensor block_input(const at::Tensor& batch) const { return batch; }
+  /// Runs block `block` on its input, returning the next block's input (the
+  /// last block's output is the logits for the default one-block view).
+  virtual at::Tensor run_block(int64_t block, const at::Tensor& hidden) const;
+  /// The groups of block `block` whose shared input scaling can be folded.
+  /// Default: each layer alone with producer "" (an inserted multiplier).
+  virtual std::vector<InputScaleGroup> input_scale_groups(int64_t block);
+  /// Folds per-input-channel `scales` [in] into `group`: the layers' weights are
+  /// multiplied by them (column-wise; per input channel for Conv2d) and the
+  /// producer's output is divided by them. Afterwards the layers run fp32
+  /// kernels on the new weights. The model's fp32 output is unchanged.
+  void fold_input_scales(const InputScaleGroup& group, const at::Tensor& scales);
+
+ protected:
+  /// Divides the output of a producer that is not a layer (an RMSNorm weight);
+  /// models with such producers override this. Default: qtune::Error.
+  virtual void scale_producer_output(const std::string& producer, const at::Tensor& inv_scales);
 };
 
 using ModelPtr = std::unique_ptr<Model>;

@@ -11,8 +11,8 @@
 #include "backends/backend.h"
 #include "common/error.h"
 #include "models/builtin.h"
+#include "models/safetensors.h"
 #include "storage/quant_spec_json.h"
-#include "storage/safetensors.h"
 
 namespace qtune {
 
@@ -127,6 +127,8 @@ void save_model(const Model& model, const fs::path& dir_in, const QuantConfig& c
       entry["backend_reason"] = report->backend_reason;
     }
     for (const auto& [suffix, t] : kt) add(name + "." + suffix, t);
+    if (slot->input_multiplier().defined())
+      add(name + ".input_multiplier", slot->input_multiplier());
     layers[name] = std::move(entry);
   }
   for (const auto& [name, t] : model.extra_tensors()) add(name, t);
@@ -278,11 +280,34 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info) {
     quantized.push_back(std::move(l));
   }
 
+  std::map<std::string, at::Tensor> multipliers;
+  for (auto it = tensors.begin(); it != tensors.end();) {
+    static const std::string kSuffix = ".input_multiplier";
+    const std::string& n = it->first;
+    if (n.size() > kSuffix.size() &&
+        n.compare(n.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0) {
+      multipliers[n.substr(0, n.size() - kSuffix.size())] = it->second;
+      it = tensors.erase(it);
+    } else {
+      ++it;
+    }
+  }
   ModelPtr model;
   try {
     model = build_model(spec, tensors);
   } catch (const Error& e) {
     throw Error(tfile + ": " + e.what());
+  }
+  for (const auto& [name, m] : multipliers) {
+    LayerSlot* slot = nullptr;
+    for (LayerSlot* s : model->layers())
+      if (s->name() == name) slot = s;
+    QT_CHECK(slot != nullptr, tfile, ": '", name, ".input_multiplier' names no layer of ", spec);
+    const int64_t in = slot->weight().size(1);
+    QT_CHECK(m.dim() == 1 && m.size(0) == in && m.scalar_type() == at::kFloat, tfile, ": '", name,
+             ".input_multiplier' must be float32 [", in, "], got ", m.scalar_type(), " ",
+             m.sizes());
+    slot->set_input_multiplier(m);
   }
   for (QuantizedLayer& l : quantized) {
     const std::string lw = qfile + ": layers." + l.name;

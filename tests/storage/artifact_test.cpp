@@ -7,7 +7,7 @@
 #include "backends/backend.h"
 #include "common/error.h"
 #include "models/builtin.h"
-#include "storage/safetensors.h"
+#include "models/safetensors.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/temp_dir.h"
 

@@ -1,4 +1,4 @@
-#include "storage/safetensors.h"
+#include "models/safetensors.h"
 
 #include <gtest/gtest.h>
 
