@@ -25,7 +25,7 @@ struct LayerOverride {
 
 struct QuantConfig {
   std::string algorithm = "rtn";
-  Json params = Json::object();         ///< validated against the algorithm's schema
+  Json params = Json::object();  ///< validated against the algorithm's schema
   std::vector<LayerOverride> overrides;
   std::vector<std::string> fp32_layers;  ///< name regexes kept unquantized
   std::string backend = "auto";
@@ -36,15 +36,18 @@ struct QuantConfig {
   static QuantConfig from_json(const Json& j, const std::string& where);
 };
 
-/// Calibration inputs: batches the model's forward accepts.
+/// Calibration inputs: batches the model's forward accepts (images; for language
+/// models int64 token ids [n, seqlen]). `labels`, when given, has one tensor per
+/// batch (class ids): what training-based methods (QAT) fine-tune on.
 struct CalibrationData {
   std::vector<at::Tensor> batches;
+  std::vector<at::Tensor> labels;
 };
 
 /// What quantizing did, per layer (recorded and saved in qconfig.json).
 struct LayerReport {
   std::string name;
-  std::string kind;     ///< "Linear" | "Conv2d"
+  std::string kind;  ///< "Linear" | "Conv2d"
   bool quantized = false;
   Json params;          ///< effective parameters for this layer
   std::string backend;  ///< chosen backend

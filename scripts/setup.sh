@@ -19,6 +19,8 @@ PACKAGES=(
   zlib1g-dev
   dataset-fashion-mnist
   bible-kjv
+  # Tokenizers: SentencePiece models, and the regex pre-tokenizers of byte-level BPE.
+  libsentencepiece-dev libpcre2-dev
 )
 
 missing=()
