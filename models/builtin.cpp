@@ -166,6 +166,8 @@ TaskData load_task_data(const std::string& spec, int64_t calibration_samples, in
   return data;
 }
 
-EvalResult TaskData::evaluate(const Model& model) const { return evaluate_top1(model, evaluation); }
+EvalResult TaskData::evaluate(const Model& model) const {
+  return evaluator ? evaluator(model) : evaluate_top1(model, evaluation);
+}
 
 }  // namespace qtune

@@ -33,9 +33,15 @@ std::vector<BuiltinInfo> list_builtin_models(const std::filesystem::path& cache_
 
 /// The data that goes with a model: calibration, evaluation and the evaluator.
 struct TaskData {
-  Dataset calibration;  ///< drawn from the training split
-  Dataset evaluation;   ///< the held-out test split
-  /// Evaluates a model on `evaluation` (top-1 for classifiers).
+  /// Drawn from the training split. Classifiers: images with labels. Language
+  /// models: int64 token windows [n, seqlen], labels empty.
+  Dataset calibration;
+  /// The held-out split. Classifiers: test images with labels. Language models:
+  /// held-out token windows (what latency is measured on; `evaluator` scores).
+  Dataset evaluation;
+  /// The task's metric when it is not top-1 over `evaluation` (perplexity).
+  EvalFn evaluator;
+  /// evaluator(model) if set, else top-1 over `evaluation`.
   EvalResult evaluate(const Model& model) const;
 };
 
