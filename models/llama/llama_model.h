@@ -1,0 +1,84 @@
+// The Llama-family decoder (llama, mistral, qwen2) behind the Model adapter.
+//
+//   ids [B, T] -> embed_tokens -> layers[0..L) -> norm -> lm_head -> logits [B, T, V]
+//   layer i: h += o_proj(attn(rope(q_proj(n)), rope(k_proj(n)), v_proj(n))), n = input_layernorm(h)
+//            h += down_proj(silu(gate_proj(m)) * up_proj(m)),             m =
+//            post_attention_layernorm(h)
+//
+// Tensor and layer names are Hugging Face's ("model.layers.3.self_attn.q_proj"),
+// so a checkpoint's tensors map one to one. The block view is the decoder
+// layers: block_input(ids) = the embeddings, run_block(i, h) = layer i, and
+// lm_head (in no block) stays fp32 by default, as INC does.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "models/llama/llama_config.h"
+#include "models/llama/llama_ops.h"
+#include "models/model.h"
+
+namespace qtune {
+
+/// Keys and values of every layer for the positions seen so far.
+using LlamaKvCache = std::vector<LayerKv>;
+
+class LlamaModel final : public Model {
+ public:
+  /// Builds the model from tensors named as in HF checkpoints (any float dtype,
+  /// converted to fp32). "lm_head.weight" is optional when the embeddings are
+  /// tied. A missing or misshapen tensor is a qtune::Error naming it and `spec`.
+  LlamaModel(std::string spec, LlamaConfig config,
+             const std::map<std::string, at::Tensor>& tensors);
+
+  const LlamaConfig& config() const { return config_; }
+  std::string spec() const override { return spec_; }
+
+  /// ids int64 [B, T] -> fp32 logits [B, T, vocab].
+  at::Tensor forward(const at::Tensor& ids) const override;
+  /// The same for ids that continue the sequences held in `cache` (empty = a
+  /// fresh start); their keys/values are appended to it.
+  at::Tensor forward_cached(const at::Tensor& ids, LlamaKvCache& cache) const;
+
+  std::vector<LayerSlot*> layers() override;
+  std::map<std::string, at::Tensor> extra_tensors() const override;
+  std::unique_ptr<Model> clone() const override;
+  std::vector<std::string> default_fp32_layers() const override { return {"lm_head"}; }
+
+  int64_t num_blocks() const override { return config_.num_hidden_layers; }
+  std::vector<LayerSlot*> block_layers(int64_t block) override;
+  /// The token embeddings [B, T, hidden] of ids [B, T].
+  at::Tensor block_input(const at::Tensor& ids) const override;
+  at::Tensor run_block(int64_t block, const at::Tensor& hidden) const override;
+  /// The final norm and lm_head on the last block's output: logits.
+  at::Tensor head(const at::Tensor& hidden) const;
+  std::vector<InputScaleGroup> input_scale_groups(int64_t block) override;
+
+  /// Every tensor under its HF name (what model.safetensors holds): the layers'
+  /// current fp32 weights and biases and the extra tensors; no lm_head when tied.
+  std::map<std::string, at::Tensor> hf_tensors() const;
+
+ protected:
+  void scale_producer_output(const std::string& producer, const at::Tensor& inv_scales) override;
+
+ private:
+  LlamaModel(const LlamaModel&) = default;
+  const LayerSlot& proj(int64_t layer, int j) const { return slots_[layer * kProjPerLayer + j]; }
+  void check_ids(const at::Tensor& ids, int64_t past) const;
+  at::Tensor run_layer(int64_t layer, const at::Tensor& h, const RopeTables& rope,
+                       LayerKv* cache) const;
+
+  std::string spec_;
+  LlamaConfig config_;
+  at::Tensor inv_freq_;
+  at::Tensor embed_;
+  std::vector<at::Tensor> input_norms_, post_norms_;
+  at::Tensor final_norm_;
+  std::vector<LayerSlot> slots_;  ///< layer-major, kProjPerLayer each, then lm_head
+};
+
+/// "model.layers.{layer}.{kLayerProj[proj]}"
+std::string llama_layer_name(int64_t layer, int proj);
+
+}  // namespace qtune
