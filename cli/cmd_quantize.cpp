@@ -82,6 +82,7 @@ int cmd_quantize(int argc, char** argv) {
   if (quantizer_by_name(config.algorithm).needs_calibration()) {
     TaskData data = load_task_data(loaded.spec, calib, 1, /*seed=*/42);
     calibration.batches = data.calibration.input_batches(64);
+    calibration.labels = data.calibration.label_batches(64);
   }
   const int64_t fp32_bytes = model_storage_bytes(*loaded.model);
   std::vector<LayerReport> reports = quantize(*loaded.model, config, calibration);

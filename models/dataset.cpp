@@ -22,4 +22,13 @@ std::vector<at::Tensor> Dataset::input_batches(int64_t batch) const {
   return out;
 }
 
+std::vector<at::Tensor> Dataset::label_batches(int64_t batch) const {
+  QT_CHECK(batch > 0, "dataset batches: batch size must be > 0, got ", batch);
+  std::vector<at::Tensor> out;
+  if (!labels.defined() || labels.numel() == 0) return out;
+  for (int64_t begin = 0; begin < size(); begin += batch)
+    out.push_back(labels.slice(0, begin, std::min(size(), begin + batch)));
+  return out;
+}
+
 }  // namespace qtune

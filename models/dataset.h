@@ -17,6 +17,8 @@ struct Dataset {
   Dataset slice(int64_t begin, int64_t count) const;
   /// Consecutive batches of at most `batch` rows.
   std::vector<at::Tensor> input_batches(int64_t batch) const;
+  /// The labels cut like input_batches; empty when the set has no labels (token windows).
+  std::vector<at::Tensor> label_batches(int64_t batch) const;
 };
 
 }  // namespace qtune

@@ -4,6 +4,7 @@
 #include <functional>
 #include <string>
 
+#include "common/json.h"
 #include "models/dataset.h"
 #include "models/model.h"
 
@@ -14,6 +15,9 @@ struct EvalResult {
   double value = 0;
   bool higher_is_better = true;
   int64_t samples = 0;
+  /// Further numbers of the same evaluation (perplexity: bits_per_byte, tokens),
+  /// recorded with the trial and printed by `qtune eval --json`.
+  Json details = Json::object();
 };
 
 /// A user callback (library API): any function of the model.

@@ -206,6 +206,15 @@ std::vector<LayerReport> quantize(Model& model, const QuantConfig& config,
   // Configs built in code skip from_json; validating here gives them the same errors.
   QuantConfig checked = config;
   checked.params = q.schema().validate(config.params, "quantization config params");
+  for (const std::string& name : model.default_fp32_layers()) {
+    bool named = false;
+    for (const LayerOverride& o : config.overrides)
+      named = named || (!o.name_regex.empty() && std::regex_match(name, std::regex(o.name_regex)));
+    // An exact-name pattern: layer names carry dots, which a regex would read as "any".
+    if (!named)
+      checked.fp32_layers.push_back(
+          std::regex_replace(name, std::regex(R"([.^$|()\\[\]{}*+?])"), R"(\$&)"));
+  }
   return q.quantize(model, checked, calibration);
 }
 

@@ -66,8 +66,10 @@ std::optional<size_t> select_best(const std::vector<TrialRecord>& trials,
   const auto size = [&](size_t i) {
     return trials[i].size_bytes.value_or(std::numeric_limits<int64_t>::max());
   };
-  const auto acc = [&](size_t i) {
-    return trials[i].accuracy.value_or(-std::numeric_limits<double>::infinity());
+  // The loss against the baseline is "lower is better" whatever the metric's
+  // direction (top-1 up, perplexity down), so ranking by it serves both.
+  const auto loss = [&](size_t i) {
+    return trials[i].accuracy_loss.value_or(std::numeric_limits<double>::infinity());
   };
   const auto lat = [&](size_t i) {
     return trials[i].latency_ms_p50.value_or(std::numeric_limits<double>::infinity());
@@ -80,12 +82,12 @@ std::optional<size_t> select_best(const std::vector<TrialRecord>& trials,
   } else if (objective == "size") {
     better = [&](size_t a, size_t b) {
       if (size(a) != size(b)) return size(a) < size(b);
-      if (acc(a) != acc(b)) return acc(a) > acc(b);
+      if (loss(a) != loss(b)) return loss(a) < loss(b);
       return index(a) < index(b);
     };
   } else if (objective == "accuracy") {
     better = [&](size_t a, size_t b) {
-      if (acc(a) != acc(b)) return acc(a) > acc(b);
+      if (loss(a) != loss(b)) return loss(a) < loss(b);
       if (size(a) != size(b)) return size(a) < size(b);
       return index(a) < index(b);
     };

@@ -23,6 +23,7 @@ std::shared_ptr<Workload> load_spec_workload(const TuningConfig& config,
   // Calibration batch size does not matter to RTN; 128 rows keep GPTQ-style
   // Hessian accumulation cheap in memory.
   w->calibration.batches = data->calibration.input_batches(128);
+  w->calibration.labels = data->calibration.label_batches(128);
   w->latency_input =
       data->evaluation.inputs.slice(0, 0, std::min(config.latency_batch, data->evaluation.size()))
           .contiguous()

@@ -14,6 +14,7 @@ TrialRecord rec(int64_t index, double acc, double p50, int64_t size, bool passed
   t.index = index;
   t.status = status;
   t.accuracy = acc;
+  t.accuracy_loss = 1.0 - acc;  // against a top-1 baseline of 1.0
   t.latency_ms_p50 = p50;
   t.size_bytes = size;
   t.passed = passed;
@@ -36,6 +37,17 @@ TEST(SelectBest, SizeSmallestThenHigherAccuracyThenLowerIndex) {
 TEST(SelectBest, AccuracyHighestThenSmallerSize) {
   EXPECT_EQ(best_index({rec(0, 0.90, 1, 100), rec(1, 0.92, 1, 300)}, "accuracy"), 1);
   EXPECT_EQ(best_index({rec(0, 0.92, 1, 300), rec(1, 0.92, 1, 100)}, "accuracy"), 1);
+}
+
+TEST(SelectBest, AccuracyFollowsTheLossSoLowerPerplexityWins) {
+  // Perplexity: lower is better; judge_trial's loss is value - baseline.
+  TrialRecord a = rec(0, 0, 1, 100), b = rec(1, 0, 1, 100);
+  a.accuracy = 12.0;
+  a.accuracy_loss = 12.0 - 10.0;
+  b.accuracy = 11.0;
+  b.accuracy_loss = 11.0 - 10.0;
+  EXPECT_EQ(best_index({a, b}, "accuracy"), 1);
+  EXPECT_EQ(best_index({b, a}, "accuracy"), 1);
 }
 
 TEST(SelectBest, LatencyWithinFivePercentIsATieBrokenBySize) {
