@@ -89,6 +89,9 @@ class Model {
   LayerSlot& layer(const std::string& name);
   /// Tensors that are not part of a quantizable layer (embeddings, norms), by name.
   virtual std::map<std::string, at::Tensor> extra_tensors() const { return {}; }
+  /// Layers kept in fp32 unless a config's override names them (INC leaves a
+  /// language model's lm_head unquantized by default).
+  virtual std::vector<std::string> default_fp32_layers() const { return {}; }
   /// A deep-enough copy: layer slots are new (kernels are shared, they are immutable),
   /// so quantizing the copy leaves this model untouched.
   virtual std::unique_ptr<Model> clone() const = 0;
