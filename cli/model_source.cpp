@@ -12,8 +12,15 @@ LoadedModel load_model_arg(const std::string& arg, const std::filesystem::path& 
                            bool progress) {
   LoadedModel out;
   std::error_code ec;
-  if (std::filesystem::is_directory(arg, ec)) {
-    QT_CHECK(is_saved_model_dir(arg), arg, ": not a saved qtune model (no qconfig.json)");
+  std::string spec = arg;
+  // A Hugging Face checkpoint directory (config.json + safetensors) is spec "hf:DIR".
+  if (std::filesystem::is_directory(arg, ec) && !is_saved_model_dir(arg) &&
+      std::filesystem::exists(std::filesystem::path(arg) / "config.json", ec))
+    spec = "hf:" + arg;
+  else if (std::filesystem::is_directory(arg, ec)) {
+    QT_CHECK(is_saved_model_dir(arg), arg,
+             ": neither a saved qtune model (qconfig.json) nor a Hugging Face checkpoint "
+             "(config.json)");
     SavedModelInfo info;
     out.model = load_saved_model(arg, &info);
     out.spec = info.model_spec;
@@ -23,12 +30,13 @@ LoadedModel load_model_arg(const std::string& arg, const std::filesystem::path& 
   }
   // Something path-like that does not exist is a missing directory, not a spec.
   const bool path_like = arg.find('/') != std::string::npos || arg.rfind('.', 0) == 0;
-  QT_CHECK(!path_like || arg.rfind("builtin:", 0) == 0, arg, ": no such model directory");
+  QT_CHECK(!path_like || spec.rfind("builtin:", 0) == 0 || spec.rfind("hf:", 0) == 0, arg,
+           ": no such model directory");
   ModelOptions options;
   options.cache_dir = cache_dir;
   options.progress = progress;
-  out.model = load_model(arg, options);
-  out.spec = arg;
+  out.model = load_model(spec, options);
+  out.spec = spec;
   return out;
 }
 

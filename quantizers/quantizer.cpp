@@ -1,9 +1,11 @@
 #include "quantizers/quantizer.h"
 
+#include <algorithm>
 #include <mutex>
 #include <regex>
 
 #include "backends/backend.h"
+#include "backends/int8.h"
 #include "common/error.h"
 #include "quantizers/registry.h"
 
@@ -188,14 +190,24 @@ QuantConfig QuantConfig::from_json(const Json& j, const std::string& where) {
              j["backend"].dump());
     c.backend = j["backend"].get<std::string>();
     if (c.backend != "auto") {
-      try {
-        backend_by_name(c.backend);
-      } catch (const Error& e) {
-        throw Error(where + ".backend: " + e.what());
-      }
+      const std::vector<std::string> known = backend_names();
+      std::string list;
+      for (const std::string& n : known) list += (list.empty() ? "" : ", ") + n;
+      QT_CHECK(std::find(known.begin(), known.end(), c.backend) != known.end(), where,
+               ".backend: unknown backend '", c.backend, "' (known: auto, ", list, ")");
     }
   }
   return c;
+}
+
+std::vector<std::string> backend_names() {
+  std::vector<std::string> names;
+  auto add = [&names](const std::string& n) {
+    if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+  };
+  for (const Backend& b : backends()) add(b.name);
+  for (const Int8Backend& b : int8_backends()) add(b.name);
+  return names;
 }
 
 std::vector<LayerReport> quantize(Model& model, const QuantConfig& config,

@@ -71,6 +71,9 @@ void register_quantizer(std::shared_ptr<const Quantizer> q);
 const Quantizer& quantizer_by_name(const std::string& name);  ///< qtune::Error lists known names
 std::vector<std::string> quantizer_names();
 
+/// Every backend name a config may give (weight-only and int8), "auto" aside.
+std::vector<std::string> backend_names();
+
 /// Effective parameters for one layer: global params, then overrides by type,
 /// then by name regex (in order), validated. Returns null if the layer stays fp32.
 std::optional<Json> layer_params(const QuantConfig& config, const LayerSlot& layer);

@@ -152,7 +152,7 @@ class Parser {
 
   std::vector<std::string> backend_list(const YAML::Node& n, const std::string& path) const {
     std::vector<std::string> known{"auto"};
-    for (const auto& b : backends()) known.push_back(b.name);
+    for (const auto& b : backend_names()) known.push_back(b);
     std::vector<std::string> out = string_list(n, path, false);
     for (size_t i = 0; i < out.size(); ++i) {
       bool ok = false;
