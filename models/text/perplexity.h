@@ -1,10 +1,12 @@
 // Perplexity of a causal language model over a token stream with a sliding
-// window, as Hugging Face's perplexity guide and llama.cpp define it: windows
-// of `context` tokens start every `stride` tokens; in each window only the
-// tokens not scored by an earlier window are scored (each from all the window
-// tokens before it), the first window scores all but its first token. So
-// every token but the first is scored exactly once, with between
-// context - stride and context - 1 tokens of context.
+// window (Hugging Face's perplexity guide, llama.cpp's perplexity tool): a
+// window feeds `context` tokens and each position predicts the next token;
+// windows start every `stride` tokens, and each scores only the tokens no
+// earlier window scored. The first window scores all its targets (the tokens
+// after its first, and the one after it), so every token but the stream's
+// first is scored exactly once, for any stride: with stride == context (no overlap) each token sees
+// 1..context tokens, with stride < context a later window's tokens see
+// context - stride + 1 .. context tokens.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +21,7 @@
 namespace qtune {
 
 struct PerplexityOptions {
-  int64_t context = 256;  ///< window length in tokens
+  int64_t context = 256;  ///< tokens fed per window (each predicts the next)
   int64_t stride = 0;     ///< tokens between window starts; 0 = context (no overlap)
   int64_t batch = 8;      ///< windows per forward
 };
@@ -44,7 +46,7 @@ using TokenBytesFn = std::function<int64_t(int64_t id)>;
 
 /// Perplexity of `model` (forward: int64 ids [B, T] -> logits [B, T, V]) over
 /// `tokens`. Runs under at::NoGradGuard; NLL accumulates in double.
-/// Fewer than 2 tokens, context < 2, stride outside [1, context] or batch < 1
+/// Fewer than 2 tokens, context < 1, stride outside [1, context] or batch < 1
 /// is a qtune::Error; so is logits of the wrong shape (naming it).
 PerplexityResult evaluate_perplexity(const Model& model, const std::vector<int64_t>& tokens,
                                      const TokenBytesFn& token_bytes,
