@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "backends/eager/eager_int8.h"
+#include "backends/onednn/onednn_int8.h"
 #include "common/error.h"
 #include "quantizers/core/packing.h"
 
@@ -16,6 +17,7 @@ namespace {
 // Preference order for "auto"; eager, the reference, is last and runs everything.
 std::vector<Int8Backend> builtin_int8_backends() {
   std::vector<Int8Backend> list;
+  list.push_back(Int8Backend{"onednn", onednn_int8_supports, make_onednn_int8_kernel});
   list.push_back(Int8Backend{"eager", eager_int8_supports, make_eager_int8_kernel});
   return list;
 }
@@ -56,7 +58,18 @@ const Int8Backend& choose_int8_backend(const std::string& requested, LayerKind k
   }
   std::string skipped;
   for (const Int8Backend& b : int8_backends()) {
+    std::string isa;
+    // INC's rule: the oneDNN path only where it has int8 instructions to win with.
+    if (b.name == "onednn" && !onednn_int8_accelerated(&isa)) {
+      skipped += (skipped.empty() ? "" : ", ") + b.name + ": no int8 acceleration (oneDNN ISA " +
+                 isa + ")";
+      continue;
+    }
     if (b.supports(kind, layer, &why)) {
+      if (reason && b.name == "onednn") {
+        *reason = "auto: oneDNN reports int8 acceleration (ISA " + isa + ")";
+        return b;
+      }
       if (reason) *reason = "auto" + (skipped.empty() ? "" : "; skipped " + skipped);
       return b;
     }
@@ -112,8 +125,12 @@ at::Tensor quantize_activation(const at::Tensor& x, const ActivationQParams& p, 
   // Multiplying by the fp32 reciprocal (not dividing) is what PyTorch's and
   // oneDNN's vectorised quantizers do; the two differ on rare ties only.
   const float inv = 1.0f / p.scale;
-  const at::Tensor xf = x.to(at::kFloat).contiguous();
-  at::Tensor out = at::empty(xf.sizes(), xf.options().dtype(is_signed ? at::kChar : at::kByte));
+  // A channels-last input stays channels-last (what int8 convolutions want);
+  // the loop runs over memory order, the same for both tensors.
+  at::Tensor xf = x.to(at::kFloat);
+  if (!xf.is_contiguous() && !xf.is_contiguous(at::MemoryFormat::ChannelsLast))
+    xf = xf.contiguous();
+  at::Tensor out = at::empty_like(xf, xf.options().dtype(is_signed ? at::kChar : at::kByte));
   const float* src = xf.data_ptr<float>();
   const int32_t zp = p.zero_point;
   constexpr int64_t kGrain = 1 << 14;
