@@ -1,5 +1,7 @@
 #include "models/safetensors.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -137,33 +140,42 @@ Entry parse_entry(const std::string& file, const std::string& name, const nlohma
 
 }  // namespace
 
-SafetensorsFile read_safetensors(const std::filesystem::path& path) {
-  const std::string file = path.string();
+namespace {
+
+struct Header {
+  std::vector<Entry> entries;
+  std::map<std::string, std::string> metadata;
+  uint64_t data_start = 0;  ///< file offset of the data section
+};
+
+void check_file(const std::string& file) {
   QT_CHECK(host_is_little_endian(), file, ": safetensors needs a little-endian host");
+}
+
+uint64_t file_size_of(const std::filesystem::path& path) {
+  const std::string file = path.string();
   std::error_code ec;
   QT_CHECK(std::filesystem::is_regular_file(path, ec), file, ": no such file");
   const uint64_t file_size = std::filesystem::file_size(path, ec);
   QT_CHECK(!ec, file, ": cannot stat: ", ec.message());
-  std::ifstream in(path, std::ios::binary);
-  QT_CHECK(in, file, ": cannot open: ", std::strerror(errno));
-
   QT_CHECK(file_size >= 8, file, ": not a safetensors file (", file_size,
            " bytes, the 8-byte header length is missing)");
-  unsigned char len_bytes[8];
-  in.read(reinterpret_cast<char*>(len_bytes), 8);
-  QT_CHECK(in.gcount() == 8, file, ": cannot read the header length");
+  return file_size;
+}
+
+/// The header length from the first 8 bytes, checked against the file size.
+uint64_t header_length(const std::string& file, const unsigned char* len_bytes,
+                       uint64_t file_size) {
   const uint64_t header_len = read_le_u64(len_bytes);
   QT_CHECK(header_len <= file_size - 8, file, ": header length ", header_len, " exceeds the file (",
            file_size - 8, " bytes after the length field)");
   QT_CHECK(header_len <= kMaxHeaderBytes, file, ": header length ", header_len,
            " exceeds the limit of ", kMaxHeaderBytes, " bytes");
   QT_CHECK(header_len >= 2, file, ": header of ", header_len, " bytes cannot be a JSON object");
+  return header_len;
+}
 
-  std::string header_text(header_len, '\0');
-  in.read(header_text.data(), static_cast<std::streamsize>(header_len));
-  QT_CHECK(static_cast<uint64_t>(in.gcount()) == header_len, file,
-           ": file ended inside the header");
-
+Header parse_header(const std::string& file, const std::string& header_text, uint64_t file_size) {
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(header_text);
@@ -172,9 +184,9 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
   }
   QT_CHECK(header.is_object(), file, ": header must be a JSON object, got ", header.type_name());
 
-  const uint64_t data_size = file_size - 8 - header_len;
-  SafetensorsFile out;
-  std::vector<Entry> entries;
+  Header out;
+  out.data_start = 8 + header_text.size();
+  const uint64_t data_size = file_size - out.data_start;
   for (const auto& [name, value] : header.items()) {
     if (name == "__metadata__") {
       QT_CHECK(value.is_object(), file, ": __metadata__ must be an object of strings, got ",
@@ -185,12 +197,12 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
       }
       continue;
     }
-    entries.push_back(parse_entry(file, name, value, data_size));
+    out.entries.push_back(parse_entry(file, name, value, data_size));
   }
 
   // Two tensors sharing bytes would alias after loading; empty ones occupy nothing.
   std::vector<const Entry*> by_offset;
-  for (const auto& e : entries)
+  for (const auto& e : out.entries)
     if (e.end > e.begin) by_offset.push_back(&e);
   std::sort(by_offset.begin(), by_offset.end(),
             [](const Entry* a, const Entry* b) { return a->begin < b->begin; });
@@ -200,17 +212,92 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
     QT_CHECK(b.begin >= a.end, file, ": tensors '", a.name, "' [", a.begin, ", ", a.end, ") and '",
              b.name, "' [", b.begin, ", ", b.end, ") overlap");
   }
+  return out;
+}
 
-  const uint64_t data_start = 8 + header_len;
-  for (const auto& e : entries) {
+/// A private read/write mapping of a whole file, unmapped with its last user.
+class Mapping {
+ public:
+  Mapping(const std::string& file, uint64_t size) : size_(size) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    QT_CHECK(fd >= 0, file, ": cannot open: ", std::strerror(errno));
+    // MAP_PRIVATE: a caller writing into a tensor gets its own copy of the page.
+    addr_ = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    const int saved_errno = errno;
+    ::close(fd);
+    QT_CHECK(addr_ != MAP_FAILED, file, ": cannot map: ", std::strerror(saved_errno));
+  }
+  ~Mapping() { ::munmap(addr_, size_); }
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  const unsigned char* bytes() const { return static_cast<const unsigned char*>(addr_); }
+  unsigned char* bytes() { return static_cast<unsigned char*>(addr_); }
+
+ private:
+  void* addr_ = nullptr;
+  uint64_t size_;
+};
+
+}  // namespace
+
+SafetensorsFile read_safetensors(const std::filesystem::path& path) {
+  const std::string file = path.string();
+  check_file(file);
+  const uint64_t file_size = file_size_of(path);
+  std::ifstream in(path, std::ios::binary);
+  QT_CHECK(in, file, ": cannot open: ", std::strerror(errno));
+
+  unsigned char len_bytes[8];
+  in.read(reinterpret_cast<char*>(len_bytes), 8);
+  QT_CHECK(in.gcount() == 8, file, ": cannot read the header length");
+  const uint64_t header_len = header_length(file, len_bytes, file_size);
+  std::string header_text(header_len, '\0');
+  in.read(header_text.data(), static_cast<std::streamsize>(header_len));
+  QT_CHECK(static_cast<uint64_t>(in.gcount()) == header_len, file,
+           ": file ended inside the header");
+  const Header header = parse_header(file, header_text, file_size);
+
+  SafetensorsFile out;
+  out.metadata = header.metadata;
+  for (const auto& e : header.entries) {
     at::Tensor t = at::empty(e.shape, at::TensorOptions().dtype(e.dtype->type));
     const uint64_t bytes = e.end - e.begin;
     if (bytes > 0) {
-      in.seekg(static_cast<std::streamoff>(data_start + e.begin));
+      in.seekg(static_cast<std::streamoff>(header.data_start + e.begin));
       in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(bytes));
       // The size was checked, but the file may shrink while we read it.
       QT_CHECK(in && static_cast<uint64_t>(in.gcount()) == bytes, file, ": tensor '", e.name,
                "': file ended inside its data");
+    }
+    out.tensors.emplace(e.name, std::move(t));
+  }
+  return out;
+}
+
+SafetensorsFile map_safetensors(const std::filesystem::path& path) {
+  const std::string file = path.string();
+  check_file(file);
+  const uint64_t file_size = file_size_of(path);
+  auto mapping = std::make_shared<Mapping>(file, file_size);
+  const uint64_t header_len = header_length(file, mapping->bytes(), file_size);
+  const std::string header_text(reinterpret_cast<const char*>(mapping->bytes()) + 8, header_len);
+  const Header header = parse_header(file, header_text, file_size);
+
+  SafetensorsFile out;
+  out.metadata = header.metadata;
+  for (const auto& e : header.entries) {
+    const auto options = at::TensorOptions().dtype(e.dtype->type);
+    const uint64_t bytes = e.end - e.begin;
+    unsigned char* data = mapping->bytes() + header.data_start + e.begin;
+    at::Tensor t;
+    if (bytes == 0) {
+      t = at::empty(e.shape, options);
+    } else if (reinterpret_cast<uintptr_t>(data) % static_cast<uintptr_t>(e.dtype->itemsize) != 0) {
+      t = at::empty(e.shape, options);
+      std::memcpy(t.data_ptr(), data, bytes);
+    } else {
+      // Each tensor holds a reference: the mapping lives as long as any of them.
+      t = at::from_blob(data, e.shape, [mapping](void*) {}, options);
     }
     out.tensors.emplace(e.name, std::move(t));
   }

@@ -30,4 +30,11 @@ void write_safetensors(const std::filesystem::path& path,
 /// Reads and validates a whole file; tensors are owned copies.
 SafetensorsFile read_safetensors(const std::filesystem::path& path);
 
+/// Validates the header exactly as read_safetensors does, then memory-maps the
+/// file: tensors are views over the mapping, which they keep alive, so their
+/// pages are read from disk only when used. The mapping is private (copy on
+/// write): writing into a tensor never changes the file. A tensor whose data is
+/// not aligned for its dtype (another writer's header padding) is copied.
+SafetensorsFile map_safetensors(const std::filesystem::path& path);
+
 }  // namespace qtune

@@ -34,16 +34,25 @@ bool same_bytes(const at::Tensor& a, const at::Tensor& b) {
   return std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.numel() * ca.element_size()) == 0;
 }
 
-/// Expects read_safetensors to throw qtune::Error whose message contains `fragment`.
+using Reader = SafetensorsFile (*)(const std::filesystem::path&);
+// Every malformed case goes through both readers: they share the validation,
+// and the mapped one must never touch bytes outside the file.
+const std::pair<const char*, Reader> kReaders[] = {{"read", &read_safetensors},
+                                                   {"map", &map_safetensors}};
+
+/// Expects both readers to throw qtune::Error whose message contains `fragment`.
 void expect_read_error(const std::filesystem::path& p, const std::string& fragment) {
-  try {
-    read_safetensors(p);
-    FAIL() << "no error for " << p << ", expected one containing '" << fragment << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos)
-        << "message: " << e.what() << "\nexpected to contain: " << fragment;
-    EXPECT_NE(std::string(e.what()).find(p.string()), std::string::npos)
-        << "message does not name the file: " << e.what();
+  for (const auto& [reader_name, reader] : kReaders) {
+    try {
+      reader(p);
+      ADD_FAILURE() << reader_name << ": no error for " << p << ", expected one containing '"
+                    << fragment << "'";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos)
+          << reader_name << " message: " << e.what() << "\nexpected to contain: " << fragment;
+      EXPECT_NE(std::string(e.what()).find(p.string()), std::string::npos)
+          << reader_name << ": message does not name the file: " << e.what();
+    }
   }
 }
 
@@ -81,6 +90,53 @@ TEST(Safetensors, RoundTripIsBitExactForEveryDtype) {
   int files = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir.path())) files += e.exists();
   EXPECT_EQ(files, 1);
+}
+
+TEST(Safetensors, MappedReadIsBitExactAndOutlivesItsFile) {
+  TempDir dir;
+  const auto tensors = every_dtype(9);
+  write_safetensors(dir / "m.safetensors", tensors, {{"k", "v"}});
+  std::map<std::string, at::Tensor> mapped;
+  {
+    SafetensorsFile f = map_safetensors(dir / "m.safetensors");
+    EXPECT_EQ(f.metadata.at("k"), "v");
+    mapped = f.tensors;
+  }
+  // The tensors keep the mapping alive after the file object and the file are gone.
+  std::filesystem::remove(dir / "m.safetensors");
+  ASSERT_EQ(mapped.size(), tensors.size());
+  for (const auto& [name, t] : tensors) {
+    ASSERT_TRUE(mapped.count(name)) << name;
+    EXPECT_TRUE(same_bytes(t, mapped.at(name))) << name;
+  }
+}
+
+TEST(Safetensors, WritingIntoAMappedTensorLeavesTheFileAlone) {
+  TempDir dir;
+  write_safetensors(dir / "w.safetensors", {{"a", at::arange(4, at::kFloat)}});
+  const std::string before = read_bytes(dir / "w.safetensors");
+  {
+    SafetensorsFile f = map_safetensors(dir / "w.safetensors");
+    f.tensors.at("a").fill_(7.0f);
+    EXPECT_TRUE(at::equal(f.tensors.at("a"), at::full({4}, 7.0f)));
+  }
+  EXPECT_EQ(read_bytes(dir / "w.safetensors"), before);
+  EXPECT_TRUE(
+      at::equal(map_safetensors(dir / "w.safetensors").tensors.at("a"), at::arange(4, at::kFloat)));
+}
+
+TEST(Safetensors, MappedReadCopiesMisalignedData) {
+  TempDir dir;
+  // A 1-byte tensor first leaves the F32 one at an odd offset (header padded to 8).
+  std::string header = R"({"b":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},)"
+                       R"("w":{"dtype":"F32","shape":[2],"data_offsets":[1,9]}})";
+  header.append((8 - header.size() % 8) % 8, ' ');
+  float v[2] = {1.5f, -3.0f};
+  std::string data = "x" + std::string(reinterpret_cast<const char*>(v), sizeof v);
+  write_bytes(dir / "u.safetensors", raw_file(header, data));
+  const SafetensorsFile f = map_safetensors(dir / "u.safetensors");
+  EXPECT_TRUE(at::equal(f.tensors.at("w"), at::tensor({1.5f, -3.0f})));
+  EXPECT_EQ(f.tensors.at("b").item<uint8_t>(), 'x');
 }
 
 TEST(Safetensors, LayoutFollowsTheFormat) {
@@ -236,6 +292,8 @@ TEST(Safetensors, EveryPrefixOfAValidFileIsACleanError) {
     write_bytes(dir / "cut.safetensors", whole.substr(0, len));
     EXPECT_THROW(read_safetensors(dir / "cut.safetensors"), Error)
         << "prefix of " << len << " bytes";
+    EXPECT_THROW(map_safetensors(dir / "cut.safetensors"), Error)
+        << "mapped, prefix of " << len << " bytes";
   }
 }
 
@@ -252,13 +310,18 @@ TEST(Safetensors, CorruptedBytesNeverEscapeAsOtherExceptions) {
     const int flips = 1 + static_cast<int>(rng() % 3);
     for (int k = 0; k < flips; ++k) bytes[rng() % bytes.size()] = static_cast<char>(rng() & 0xff);
     write_bytes(dir / "bad.safetensors", bytes);
-    try {
-      read_safetensors(dir / "bad.safetensors");
-      ++loads;
-    } catch (const Error&) {
-      ++errors;
-    } catch (const std::exception& e) {
-      FAIL() << "seed " << seed << " iteration " << iter << ": non-qtune exception " << e.what();
+    for (const auto& [reader_name, reader] : kReaders) {
+      try {
+        const SafetensorsFile f = reader(dir / "bad.safetensors");
+        // Touch every byte of every tensor: a mapped read past the file would fault here.
+        for (const auto& [name, t] : f.tensors) t.clone();
+        ++loads;
+      } catch (const Error&) {
+        ++errors;
+      } catch (const std::exception& e) {
+        FAIL() << reader_name << ": seed " << seed << " iteration " << iter
+               << ": non-qtune exception " << e.what();
+      }
     }
   }
   // Both outcomes must occur, or the corruption did not reach the parser.

@@ -1,0 +1,56 @@
+// Hugging Face checkpoint directories of the Llama family:
+//   config.json + model.safetensors, or
+//   config.json + model.safetensors.index.json + model-0000k-of-0000n.safetensors
+// plus tokenizer files (tokenizer.json / tokenizer.model, ...), copied on save.
+// Reading maps the safetensors files; bf16/fp16 weights become fp32 when the
+// model is built. Every problem is a qtune::Error naming the file and the tensor.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "models/llama/llama_config.h"
+#include "models/llama/llama_model.h"
+
+namespace qtune {
+
+struct HfCheckpoint {
+  LlamaConfig config;
+  /// Every tensor the config needs, as stored (mapped, original dtype).
+  std::map<std::string, at::Tensor> tensors;
+};
+
+/// True when `dir` is a directory holding a config.json.
+bool is_hf_checkpoint_dir(const std::filesystem::path& dir);
+
+/// The tensor names a model with `config` needs (lm_head only when untied).
+std::vector<std::string> llama_tensor_names(const LlamaConfig& config);
+
+/// Reads config.json and the weights. With an index, the weight map is
+/// validated: file names stay inside `dir`, every file exists, every tensor is
+/// in the file it names, and no tensor the config needs is missing.
+HfCheckpoint read_hf_checkpoint(const std::filesystem::path& dir);
+
+/// read_hf_checkpoint, then the model (fp32). `spec` names it ("hf:DIR").
+std::unique_ptr<LlamaModel> load_hf_model(const std::filesystem::path& dir,
+                                          const std::string& spec);
+
+struct HfSaveOptions {
+  int shards = 1;  ///< > 1: model-0000k-of-0000n.safetensors + model.safetensors.index.json
+  /// Tokenizer files (tokenizer.json, tokenizer.model, tokenizer_config.json,
+  /// special_tokens_map.json, generation_config.json) present here are copied.
+  std::filesystem::path tokenizer_from;
+};
+
+/// Writes config.json and the tensors (as given: fp32 stays fp32) into `dir`,
+/// creating it.
+void save_hf_checkpoint(const std::filesystem::path& dir, const LlamaConfig& config,
+                        const std::map<std::string, at::Tensor>& tensors,
+                        const HfSaveOptions& options = {});
+/// The model's config and current fp32 tensors (LlamaModel::hf_tensors).
+void save_hf_model(const std::filesystem::path& dir, const LlamaModel& model,
+                   const HfSaveOptions& options = {});
+
+}  // namespace qtune
