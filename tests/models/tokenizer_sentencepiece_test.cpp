@@ -31,7 +31,8 @@ class SentencePieceTest : public ::testing::Test {
     auto status = sentencepiece::SentencePieceTrainer::Train(
         "--input=" + (*dir_ / "corpus.txt").string() +
         " --model_prefix=" + (*dir_ / "tokenizer").string() +
-        " --vocab_size=320 --hard_vocab_limit=false --model_type=bpe --byte_fallback=true --character_coverage=1.0"
+        " --vocab_size=320 --hard_vocab_limit=false --model_type=bpe --byte_fallback=true "
+        "--character_coverage=1.0"
         " --minloglevel=2 --num_threads=1 --seed_sentencepiece_size=1000");
     ASSERT_TRUE(status.ok()) << status.ToString();
   }
