@@ -11,6 +11,8 @@
 #include "models/fmnist_data.h"
 #include "models/fmnist_train.h"
 #include "common/malloc_tuning.h"
+#include "models/llama/hf_checkpoint.h"
+#include "models/llama/tiny_lm.h"
 #include "models/weight_cache.h"
 
 namespace qtune {
@@ -64,7 +66,8 @@ const std::vector<Builtin>& builtins() {
 std::string known_specs() {
   std::string s;
   for (const Builtin& b : builtins()) s += (s.empty() ? "" : ", ") + std::string(b.spec);
-  return s;
+  for (const BuiltinInfo& b : tiny_lm_infos({})) s += ", " + b.spec;
+  return s + ", hf:DIR";
 }
 
 const Builtin& find_builtin(const std::string& spec) {
@@ -92,16 +95,26 @@ std::vector<BuiltinInfo> list_builtin_models(const std::filesystem::path& cache_
     info.description = b.description;
     info.cache_file = cache_dir / b.cache_name;
     std::error_code ec;
+    info.path = info.cache_file;
     info.cached = std::filesystem::is_regular_file(info.cache_file, ec);
     // Every built-in uses Fashion-MNIST, whose splits have fixed sizes.
     info.train_rows = 60000;
     info.test_rows = 10000;
     out.push_back(std::move(info));
   }
+  for (BuiltinInfo& info : tiny_lm_infos(cache_dir)) out.push_back(std::move(info));
   return out;
 }
 
 ModelPtr load_model(const std::string& spec, const ModelOptions& options) {
+  if (is_tiny_lm_spec(spec)) {
+    keep_freed_tensor_memory();
+    return load_hf_model(ensure_tiny_lm(spec, options.cache_dir, options.progress), spec);
+  }
+  if (const auto dir = hf_dir_of_spec(spec); !dir.empty()) {
+    keep_freed_tensor_memory();
+    return load_hf_model(dir, spec);
+  }
   const Builtin& b = find_builtin(spec);
   keep_freed_tensor_memory();
   const std::filesystem::path cache_file = options.cache_dir / b.cache_name;
@@ -126,14 +139,25 @@ ModelPtr load_model(const std::string& spec, const ModelOptions& options) {
   return make_fmnist_cnn(spec, cache.tensors);
 }
 
-ModelPtr build_model(const std::string& spec, const std::map<std::string, at::Tensor>& tensors) {
+ModelPtr build_model(const std::string& spec, const std::map<std::string, at::Tensor>& tensors,
+                     const std::filesystem::path& cache_dir) {
+  std::filesystem::path dir = hf_dir_of_spec(spec);
+  if (is_tiny_lm_spec(spec)) dir = ensure_tiny_lm(spec, cache_dir, false);
+  if (!dir.empty()) {
+    keep_freed_tensor_memory();
+    return std::make_unique<LlamaModel>(spec, read_llama_config(dir / "config.json"), tensors);
+  }
   find_builtin(spec);
   keep_freed_tensor_memory();
   return make_fmnist_cnn(spec, tensors);
 }
 
 TaskData load_task_data(const std::string& spec, int64_t calibration_samples, int64_t eval_samples,
-                        uint64_t seed) {
+                        uint64_t seed, const std::filesystem::path& cache_dir) {
+  std::filesystem::path dir = hf_dir_of_spec(spec);
+  if (is_tiny_lm_spec(spec)) dir = ensure_tiny_lm(spec, cache_dir, false);
+  if (!dir.empty())
+    return lm_task_data(dir, lm_default_seqlen(spec, dir), calibration_samples, eval_samples, seed);
   find_builtin(spec);
   QT_CHECK(calibration_samples >= 0, "calibration samples must be >= 0, got ", calibration_samples);
   TaskData data;

@@ -2,7 +2,16 @@
 //
 // Specs: "builtin:fmnist-cnn" (the default model users get, trained on first
 // use and cached), "builtin:fmnist-cnn-tiny" (same architecture trained for a
-// few steps: tests), later "builtin:tiny-lm", "hf:DIR", a TorchScript file.
+// few steps: tests), "builtin:tiny-lm" (a small Llama trained on the KJV bible
+// on first use, cached as a Hugging Face folder), "builtin:tiny-lm-micro" (the
+// same in seconds: tests), "hf:DIR" or a plain DIR holding config.json (a
+// Llama/Mistral/Qwen2 checkpoint).
+//
+// Language-model task data: calibration = n windows of `seqlen` tokens drawn
+// with the seed from the bible's calibration slice; evaluation = consecutive
+// held-out windows of `seqlen` tokens and a perplexity evaluator over them
+// (eval_samples = windows, 0 or more than there are = all). seqlen: 256 for
+// tiny-lm, 64 for tiny-lm-micro, min(256, max_position_embeddings) for hf specs.
 #pragma once
 
 #include <filesystem>
@@ -23,6 +32,10 @@ struct BuiltinInfo {
   std::string spec;  ///< "builtin:fmnist-cnn"
   std::string description;
   std::filesystem::path cache_file;  ///< where its trained weights live
+  /// What to show users as its location: the weight file, or for a language
+  /// model its Hugging Face folder (config.json, model.safetensors, tokenizer.json).
+  std::filesystem::path path;
+  int64_t seqlen = 0;  ///< language models: tokens per calibration/evaluation window
   bool cached = false;
   /// Rows of its data splits, so a config's sample counts can be checked
   /// before anything loads: calibration is drawn from train, evaluation from test.
@@ -57,12 +70,16 @@ ModelPtr load_model(const std::string& spec, const ModelOptions& options = {});
 /// Builds the architecture of `spec` with the given tensors (as saved by
 /// storage/artifact.h: "<layer>.weight", "<layer>.bias", extra tensors).
 /// Layers absent from `tensors` are an error.
-ModelPtr build_model(const std::string& spec, const std::map<std::string, at::Tensor>& tensors);
+/// The tiny LMs' config comes from their cached folder under `cache_dir` (trained if missing).
+ModelPtr build_model(const std::string& spec, const std::map<std::string, at::Tensor>& tensors,
+                     const std::filesystem::path& cache_dir = default_cache_dir());
 
 /// The task data of `spec` (Fashion-MNIST for the fmnist models).
 /// `calibration_samples` rows are drawn from the training split with `seed`;
-/// `eval_samples` <= 0 means the whole test split.
+/// `eval_samples` <= 0 means the whole test split. Language models: see the
+/// top of this file; their tokenizer is read from the model's folder (for the
+/// tiny LMs under `cache_dir`, trained if missing).
 TaskData load_task_data(const std::string& spec, int64_t calibration_samples, int64_t eval_samples,
-                        uint64_t seed);
+                        uint64_t seed, const std::filesystem::path& cache_dir = default_cache_dir());
 
 }  // namespace qtune
