@@ -7,6 +7,7 @@
 
 #include "backends/eager/eager_int8.h"
 #include "backends/onednn/onednn_int8.h"
+#include "backends/torch/torch_int8.h"
 #include "common/error.h"
 #include "quantizers/core/packing.h"
 
@@ -18,6 +19,7 @@ namespace {
 std::vector<Int8Backend> builtin_int8_backends() {
   std::vector<Int8Backend> list;
   list.push_back(Int8Backend{"onednn", onednn_int8_supports, make_onednn_int8_kernel});
+  list.push_back(Int8Backend{"torch", torch_int8_supports, make_torch_int8_kernel});
   list.push_back(Int8Backend{"eager", eager_int8_supports, make_eager_int8_kernel});
   return list;
 }
@@ -90,6 +92,7 @@ ActivationQParams choose_activation_qparams(const at::Tensor& x, const Activatio
   if (q.is_signed) {
     float scale = std::max(-lo, hi) / 127.0f;
     if (scale == 0.0f || std::isinf(1.0f / scale)) scale = 0.1f;
+    scale = std::max(scale, ::quant_utils::SMALL_SCALE_THRESHOLD);  // as for u8
     return ActivationQParams{scale, 0};
   }
   const auto p = ::quant_utils::ChooseQuantizationParams(lo, hi, 0, 255);

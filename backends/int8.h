@@ -23,7 +23,7 @@
 //       off, called directly so the torch backend's linear_dynamic picks the same numbers:
 //       scale = (hi - lo) / 255 in double then fp32, at least 6.1e-5 (PyTorch's cut-off);
 //       zp = the zero point of the end with the smaller rounding error, rounded, clamped
-//   s8: scale = max(|lo|, |hi|) / 127 (INC's sym formula), zp = 0
+//   s8: scale = max(|lo|, |hi|) / 127 (INC's sym formula), at least 6.1e-5, zp = 0
 //   a zero range gives scale 0.1 (PyTorch's value), so all-zero inputs stay zero.
 #pragma once
 

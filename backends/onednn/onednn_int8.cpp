@@ -223,6 +223,15 @@ class OnednnInt8Kernel final : public Int8Kernel {
 
 bool onednn_int8_supports(LayerKind kind, const Int8Layer& layer, std::string* reason) {
   if (reason) reason->clear();
+  // Without a dot-product instruction oneDNN multiplies u8 x s8 pairs with
+  // vpmaddubsw, whose int16 pair sums saturate (255 * 127 * 2 > 32767): the
+  // results would not be the integer product int8.h defines.
+  if (!onednn::has_int8_acceleration()) {
+    if (reason)
+      *reason = "oneDNN ISA " + onednn::effective_isa_name() +
+                " has no int8 dot product (VNNI/AMX), its u8*s8 sums saturate";
+    return false;
+  }
   return true;
 }
 

@@ -10,7 +10,8 @@
 
 namespace qtune {
 
-/// Every valid int8 layer (static or dynamic, u8 or s8, per channel or per tensor).
+/// Every valid int8 layer (static or dynamic, u8 or s8, per channel or per tensor), on a
+/// CPU where oneDNN has int8 dot products (see onednn_int8.cpp for why only there).
 bool onednn_int8_supports(LayerKind kind, const Int8Layer& layer, std::string* reason);
 
 LayerKernelPtr make_onednn_int8_kernel(LayerKind kind, Int8Layer layer,
