@@ -46,7 +46,7 @@ int cmd_bench(int argc, char** argv) {
                      stderr_is_terminal() && !json);
   TaskData data;
   try {
-    data = load_task_data(loaded.spec, 0, batch, 0);
+    data = load_task_data(loaded.spec, 0, batch, 0, cache_dir_arg(args.get_or("cache-dir", "")));
   } catch (const Error& e) {
     // The batch is cut from the evaluation split, so its size limit is that split's.
     throw UsageError("qtune bench: --batch " + std::to_string(batch) + ": " + e.what());

@@ -27,9 +27,8 @@ int cmd_eval(int argc, char** argv) {
   }
   args.reject_positionals();
   const bool json = args.has("json");
-  LoadedModel loaded =
-      load_model_arg(args.required("model"), cache_dir_arg(args.get_or("cache-dir", "")),
-                     stderr_is_terminal() && !json);
+  const auto cache = cache_dir_arg(args.get_or("cache-dir", ""));
+  LoadedModel loaded = load_model_arg(args.required("model"), cache, stderr_is_terminal() && !json);
   // A tuned model records how many evaluation samples its accuracy was
   // measured on, so that eval reproduces that number by default.
   int64_t default_samples = 0;
@@ -43,7 +42,8 @@ int cmd_eval(int argc, char** argv) {
   }
   const int64_t samples = args.get_int("samples", default_samples);
 
-  TaskData data = load_task_data(loaded.spec, /*calibration_samples=*/0, samples, /*seed=*/0);
+  TaskData data =
+      load_task_data(loaded.spec, /*calibration_samples=*/0, samples, /*seed=*/0, cache);
   // One intra-op thread: the tuner evaluates the same way, so the numbers agree
   // exactly whatever the machine's core count.
   const int threads = at::get_num_threads();
@@ -57,10 +57,16 @@ int cmd_eval(int argc, char** argv) {
                 {"value", r.value},
                 {r.metric, r.value},
                 {"samples", r.samples}};
+    out.update(r.details);
     std::cout << out.dump(2) << "\n";
   } else {
-    std::printf("%s %.4f on %lld samples (%s)\n", r.metric.c_str(), r.value,
-                static_cast<long long>(r.samples), loaded.spec.c_str());
+    if (r.details.contains("bits_per_byte") && r.details["bits_per_byte"].is_number())
+      std::printf("%s %.4f, %.4f bits per byte, on %lld tokens (%s)\n", r.metric.c_str(), r.value,
+                  r.details["bits_per_byte"].get<double>(), static_cast<long long>(r.samples),
+                  loaded.spec.c_str());
+    else
+      std::printf("%s %.4f on %lld samples (%s)\n", r.metric.c_str(), r.value,
+                  static_cast<long long>(r.samples), loaded.spec.c_str());
   }
   return 0;
 }

@@ -29,7 +29,7 @@ int cmd_models(int argc, char** argv) {
       out.push_back({{"spec", m.spec},
                      {"description", m.description},
                      {"cached", m.cached},
-                     {"path", m.cache_file.string()}});
+                     {"path", (m.path.empty() ? m.cache_file : m.path).string()}});
     std::cout << out.dump(2) << "\n";
     return 0;
   }

@@ -22,7 +22,8 @@ constexpr const char* kUsage =
     "commands:\n"
     "  tune       search quantization configs, record every trial, save the best model\n"
     "  quantize   quantize a model with one algorithm and save it\n"
-    "  eval       evaluate a model (saved directory or spec)\n"
+    "  eval       evaluate a model (saved directory or spec): top-1 or perplexity\n"
+    "  generate   continue a prompt with a language model (KV cache, top-k sampling)\n"
     "  bench      measure a model's latency\n"
     "  models     list the built-in models and their cache state\n"
     "  db         query a results database: runs | trials | best\n"
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
     if (command == "bench") return qtune::cli::cmd_bench(argc, argv);
     if (command == "models") return qtune::cli::cmd_models(argc, argv);
     if (command == "db") return qtune::cli::cmd_db(argc, argv);
+    if (command == "generate") return qtune::cli::cmd_generate(argc, argv);
     throw qtune::UsageError("unknown command '" + command +
                             "' (expected tune, quantize, eval, bench, models or db)");
   } catch (const qtune::UsageError& e) {

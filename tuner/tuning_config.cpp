@@ -5,6 +5,7 @@
 #include <fstream>
 #include <regex>
 #include <set>
+#include <limits>
 #include <sstream>
 
 #include "backends/backend.h"
@@ -93,6 +94,13 @@ class Parser {
   // Checked here, not when the run loads it: by then out_dir may hold a new results.db.
   BuiltinInfo model(const YAML::Node& n, const std::string& path) const {
     const std::string spec = string(n, path);
+    if (spec.rfind("hf:", 0) == 0) {
+      // A user's checkpoint: its split sizes are known once it loads, which checks them.
+      BuiltinInfo info;
+      info.spec = spec;
+      info.train_rows = info.test_rows = std::numeric_limits<int64_t>::max();
+      return info;
+    }
     std::vector<std::string> known;
     for (BuiltinInfo& info : list_builtin_models(default_cache_dir())) {
       if (info.spec == spec) return info;

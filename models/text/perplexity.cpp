@@ -23,6 +23,7 @@ EvalResult PerplexityResult::eval_result() const {
   r.value = perplexity;
   r.higher_is_better = false;
   r.samples = tokens;
+  r.details = to_json();
   return r;
 }
 
