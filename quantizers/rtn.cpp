@@ -18,6 +18,7 @@ class RtnQuantizer final : public Quantizer {
     mse.default_value = false;
     mse.help = "search the clip ratio (1.0 .. 0.805) that minimizes the weight MSE";
     schema_.params.push_back(mse);
+    for (ParamSpec& p : woq_layout_param_specs()) schema_.params.push_back(std::move(p));
   }
 
   std::string name() const override { return "rtn"; }

@@ -37,8 +37,46 @@ std::vector<ParamSpec> woq_param_specs() {
   p[4].name = "dtype";
   p[4].type = ParamSpec::Type::kString;
   p[4].default_value = "int";
-  p[4].allowed = {"int", "fp32"};
-  p[4].help = "int: integer codes; fp32: keep the layer unquantized";
+  p[4].allowed = {"int", "nf4", "fp4", "fp32"};
+  p[4].help =
+      "int: integer codes; nf4/fp4: 4-bit table codes (INC's NF4 / FP4 tables); "
+      "fp32: keep the layer unquantized";
+  return p;
+}
+
+std::vector<ParamSpec> woq_layout_param_specs() {
+  std::vector<ParamSpec> p(5);
+  p[0].name = "group_dim";
+  p[0].type = ParamSpec::Type::kInt;
+  p[0].default_value = 1;
+  p[0].allowed = {0, 1};
+  p[0].help = "1: groups run along the input channels; 0: along the output channels";
+
+  p[1].name = "use_double_quant";
+  p[1].type = ParamSpec::Type::kBool;
+  p[1].default_value = false;
+  p[1].help = "quantize the scales too (stored quantized, so the saved model shrinks)";
+
+  p[2].name = "double_quant_bits";
+  p[2].type = ParamSpec::Type::kInt;
+  p[2].default_value = 8;
+  p[2].min = 2;
+  p[2].max = 8;
+  p[2].help = "bits per quantized scale";
+
+  p[3].name = "double_quant_use_sym";
+  p[3].type = ParamSpec::Type::kBool;
+  p[3].default_value = false;
+  p[3].help = "sym (no zero point) or asym quantization of the scales";
+
+  p[4].name = "double_quant_group_size";
+  p[4].type = ParamSpec::Type::kInt;
+  p[4].default_value = 256;
+  p[4].help = "scales sharing one second-level scale; -1 = all of a layer's";
+  p[4].check = [](const Json& v) -> std::string {
+    const int64_t g = v.get<int64_t>();
+    return g == -1 || g >= 1 ? "" : "double quant group size must be -1 or >= 1";
+  };
   return p;
 }
 
@@ -50,6 +88,20 @@ QuantSpec woq_spec(const Json& params) {
   s.group_size = g == -1 ? 32 : g;
   s.scheme = scheme_from_string(params.at("scheme").get<std::string>());
   s.full_range = params.at("use_full_range").get<bool>() && s.scheme == Scheme::kSym;
+  const std::string dtype = params.at("dtype").get<std::string>();
+  if (dtype == "nf4" || dtype == "fp4") {
+    s.dtype = dtype_from_string(dtype);
+    s.bits = 4;
+    s.scheme = Scheme::kSym;
+    s.full_range = false;
+  }
+  s.group_dim = params.value("group_dim", 1);
+  if (params.value("use_double_quant", false)) {
+    s.scale_quant.bits = params.value("double_quant_bits", 8);
+    s.scale_quant.scheme =
+        params.value("double_quant_use_sym", false) ? Scheme::kSym : Scheme::kAsym;
+    s.scale_quant.group_size = params.value("double_quant_group_size", int64_t{256});
+  }
   s.validate();
   return s;
 }

@@ -11,11 +11,19 @@
 namespace qtune {
 
 /// bits (1..8, 4), group_size (-1 per channel or >= 1, 32), scheme ("sym"|"asym", sym),
-/// use_full_range (false), dtype ("int"; "fp32" keeps the layer unquantized, as INC's
-/// lm_head override does).
+/// use_full_range (false), dtype ("int" | "nf4" | "fp4"; "fp32" keeps the layer
+/// unquantized, as INC's lm_head override does).
 std::vector<ParamSpec> woq_param_specs();
 
-/// The QuantSpec of validated WOQ params. use_full_range is ignored for asym, as in INC.
+/// INC's group_dim (1: groups along input channels, the default; 0: along
+/// output channels) and double quantization of the scales: use_double_quant
+/// (false), double_quant_bits (8), double_quant_use_sym (false),
+/// double_quant_group_size (256). Algorithms add these to their schema.
+std::vector<ParamSpec> woq_layout_param_specs();
+
+/// The QuantSpec of validated WOQ params. use_full_range is ignored for asym, as in INC;
+/// nf4/fp4 force bits 4 and sym (INC ignores both for them). Keys of
+/// woq_layout_param_specs() are optional (defaults when absent).
 QuantSpec woq_spec(const Json& params);
 
 /// Throws qtune::Error naming the layer if its weight has NaN or infinite values.

@@ -26,8 +26,8 @@ class EagerKernel final : public LayerKernel {
   const QuantizedWeight* quantized_weight() const override { return &w_; }
 
   std::map<std::string, at::Tensor> tensors() const override {
-    std::map<std::string, at::Tensor> t{{"qweight", w_.packed}, {"scales", w_.scale}};
-    if (w_.zero.defined()) t["qzeros"] = w_.zero;
+    // The stored form: compressed scales / zero points and g_idx when the spec has them.
+    std::map<std::string, at::Tensor> t = w_.tensors();
     if (bias_) t["bias"] = *bias_;
     return t;
   }

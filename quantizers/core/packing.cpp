@@ -85,12 +85,13 @@ at::Tensor unpack_rows(const at::Tensor& words, int bits, int64_t cols) {
 }
 
 at::Tensor to_unsigned(const at::Tensor& codes, const QuantSpec& spec) {
-  if (spec.scheme == Scheme::kAsym) return codes;
+  // Asym codes and table indices (nf4/fp4) are unsigned already.
+  if (spec.scheme == Scheme::kAsym || spec.dtype != DType::kInt) return codes;
   return codes + (int64_t{1} << (spec.bits - 1));
 }
 
 at::Tensor from_unsigned(const at::Tensor& stored, const QuantSpec& spec) {
-  if (spec.scheme == Scheme::kAsym) return stored;
+  if (spec.scheme == Scheme::kAsym || spec.dtype != DType::kInt) return stored;
   return stored - (int64_t{1} << (spec.bits - 1));
 }
 

@@ -30,7 +30,7 @@ at::Tensor pack_rows(const at::Tensor& unsigned_codes, int bits);
 /// Inverse of pack_rows: int32 words -> int32 codes [rows, cols].
 at::Tensor unpack_rows(const at::Tensor& words, int bits, int64_t cols);
 
-/// Signed codes of spec (sym) -> unsigned storage values; identity for asym.
+/// Signed codes of spec (int sym) -> unsigned storage values; identity for asym and nf4/fp4.
 at::Tensor to_unsigned(const at::Tensor& codes, const QuantSpec& spec);
 at::Tensor from_unsigned(const at::Tensor& stored, const QuantSpec& spec);
 

@@ -41,12 +41,33 @@ void check_params(const QuantParams& p, const at::Tensor& x, const QuantSpec& sp
                p.scale.size(1) == groups,
            "quantization scale: expected shape [", rows, ", ", groups, "], got ",
            p.scale.defined() ? p.scale.sizes() : at::IntArrayRef{});
-  QT_CHECK(p.zero.defined() && p.zero.sizes() == p.scale.sizes(),
+  QT_CHECK(p.zero.defined() && p.zero.sizes() == p.scale.sizes() &&
+               (p.zero.scalar_type() == at::kFloat) == spec.float_zero,
            "quantization zero point: expected shape ", p.scale.sizes(), ", got ",
-           p.zero.defined() ? p.zero.sizes() : at::IntArrayRef{});
+           p.zero.defined() ? p.zero.sizes() : at::IntArrayRef{}, " (",
+           spec.float_zero ? "float32" : "int32", " expected)");
 }
 
+/// Midpoints between neighbouring table values: the rounding boundaries.
+at::Tensor table_midpoints(DType d) {
+  const std::vector<float>& t = dtype_table(d);
+  std::vector<float> mids(t.size() - 1);
+  for (size_t i = 0; i + 1 < t.size(); ++i) mids[i] = (t[i] + t[i + 1]) / 2;
+  return at::tensor(mids);
+}
+
+at::Tensor table_tensor(DType d) { return at::tensor(dtype_table(d)); }
+
 }  // namespace
+
+at::Tensor quant_matrix(const at::Tensor& w, const QuantSpec& spec) {
+  const at::Tensor m = as_float_2d(w, "quantize");
+  return spec.group_dim == 0 ? m.t().contiguous() : m.contiguous();
+}
+
+at::Tensor from_quant_matrix(const at::Tensor& m, const QuantSpec& spec, at::IntArrayRef shape) {
+  return (spec.group_dim == 0 ? m.t().contiguous() : m).reshape(shape);
+}
 
 QuantParams compute_params(const at::Tensor& weight, const QuantSpec& spec) {
   spec.validate();
@@ -64,7 +85,12 @@ QuantParams compute_params(const at::Tensor& weight, const QuantSpec& spec) {
   }
 
   QuantParams p;
-  if (spec.scheme == Scheme::kSym) {
+  if (spec.dtype != DType::kInt) {
+    const std::vector<float>& table = dtype_table(spec.dtype);
+    const at::Tensor amax = at::maximum(mx.abs(), mn.abs()) * spec.clip_ratio;
+    p.scale = at::where(amax == 0, at::ones_like(amax), amax / static_cast<double>(table.back()));
+    p.zero = at::zeros(p.scale.sizes(), at::kInt);
+  } else if (spec.scheme == Scheme::kSym) {
     const at::Tensor amax = at::maximum(mx.abs(), mn.abs()) * spec.clip_ratio;
     at::Tensor scale;
     // 1-bit sym has qmax = 0, so only the full-range form (codes {-1, 0}) is defined.
@@ -87,7 +113,8 @@ QuantParams compute_params(const at::Tensor& weight, const QuantSpec& spec) {
     const at::Tensor hi = at::clamp_min(mx, 0) * spec.clip_ratio;
     const at::Tensor range = hi - lo;
     p.scale = at::where(range == 0, at::ones_like(range), range / static_cast<double>(spec.qmax()));
-    p.zero = at::clamp(at::round(-lo / p.scale), 0, spec.qmax()).to(at::kInt);
+    p.zero = at::clamp(at::round(-lo / p.scale), 0, spec.qmax());
+    p.zero = spec.float_zero ? p.zero.to(at::kFloat) : p.zero.to(at::kInt);
   }
   p.scale = p.scale.contiguous();
   p.zero = p.zero.contiguous();
@@ -101,8 +128,18 @@ at::Tensor quantize_codes(const at::Tensor& weight, const QuantParams& p, const 
   // Division (not multiplication by 1/scale) as INC does, so ties round alike.
   // In-place after the first op: each pass over a large weight costs an allocation otherwise.
   at::Tensor q = grouped(w, spec, 0.0) / p.scale.unsqueeze(-1);
-  q.round_();
-  if (spec.scheme == Scheme::kAsym) q.add_(p.zero.unsqueeze(-1));
+  if (spec.dtype != DType::kInt) {
+    // bucketize(right=false) gives i with mids[i-1] < v <= mids[i]: INC's tie rule.
+    return ungrouped(at::bucketize(q, table_midpoints(spec.dtype), /*out_int32=*/true), w.size(1));
+  }
+  if (spec.float_zero) {
+    // HQQ rounds after adding its fractional zero point.
+    q.add_(p.zero.unsqueeze(-1));
+    q.round_();
+  } else {
+    q.round_();
+    if (spec.scheme == Scheme::kAsym) q.add_(p.zero.unsqueeze(-1));
+  }
   q.clamp_(static_cast<double>(spec.qmin()), static_cast<double>(spec.qmax()));
   return ungrouped(q, w.size(1)).to(at::kInt);
 }
@@ -110,16 +147,22 @@ at::Tensor quantize_codes(const at::Tensor& weight, const QuantParams& p, const 
 at::Tensor dequantize_codes(const at::Tensor& codes, const QuantParams& p, const QuantSpec& spec) {
   QT_CHECK(codes.defined() && codes.dim() == 2, "dequantize_codes: expected 2-D codes");
   check_params(p, codes, spec);
-  at::Tensor q = grouped(codes.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true), spec, 0.0);
+  at::Tensor q;
+  if (spec.dtype != DType::kInt) {
+    const at::Tensor idx = codes.to(at::kLong).clamp(0, spec.qmax()).reshape({-1});
+    q = grouped(table_tensor(spec.dtype).index_select(0, idx).reshape(codes.sizes()), spec, 0.0);
+  } else {
+    q = grouped(codes.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true), spec, 0.0);
+  }
   if (spec.scheme == Scheme::kAsym) q.sub_(p.zero.unsqueeze(-1));
   q.mul_(p.scale.unsqueeze(-1));
   return ungrouped(q, codes.size(1));
 }
 
 at::Tensor fake_quantize(const at::Tensor& w, const QuantSpec& spec) {
-  const QuantParams p = compute_params(w, spec);
-  const at::Tensor w2 = as_float_2d(w, "fake_quantize");
-  return dequantize_codes(quantize_codes(w2, p, spec), p, spec).reshape(w.sizes());
+  const at::Tensor m = quant_matrix(w, spec);
+  const QuantParams p = compute_params(m, spec);
+  return from_quant_matrix(dequantize_codes(quantize_codes(m, p, spec), p, spec), spec, w.sizes());
 }
 
 }  // namespace qtune
