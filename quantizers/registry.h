@@ -11,6 +11,10 @@
 namespace qtune {
 
 std::shared_ptr<const Quantizer> make_rtn_quantizer();  ///< quantizers/rtn.cpp
+std::shared_ptr<const Quantizer> make_static_quantizer();       ///< quantizers/static_ptq.cpp
+std::shared_ptr<const Quantizer> make_dynamic_quantizer();      ///< quantizers/dynamic_ptq.cpp
+std::shared_ptr<const Quantizer> make_smoothquant_quantizer();  ///< quantizers/smoothquant.cpp
+std::shared_ptr<const Quantizer> make_qat_quantizer();          ///< quantizers/qat.cpp
 
 /// Every built-in algorithm, in INC's registration order.
 std::vector<std::shared_ptr<const Quantizer>> builtin_quantizers();
