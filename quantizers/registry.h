@@ -11,6 +11,9 @@
 namespace qtune {
 
 std::shared_ptr<const Quantizer> make_rtn_quantizer();  ///< quantizers/rtn.cpp
+std::shared_ptr<const Quantizer> make_awq_quantizer();        ///< quantizers/awq.cpp
+std::shared_ptr<const Quantizer> make_teq_quantizer();        ///< quantizers/teq.cpp
+std::shared_ptr<const Quantizer> make_autoround_quantizer();  ///< quantizers/autoround.cpp
 std::shared_ptr<const Quantizer> make_static_quantizer();       ///< quantizers/static_ptq.cpp
 std::shared_ptr<const Quantizer> make_dynamic_quantizer();      ///< quantizers/dynamic_ptq.cpp
 std::shared_ptr<const Quantizer> make_smoothquant_quantizer();  ///< quantizers/smoothquant.cpp
