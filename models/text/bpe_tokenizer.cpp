@@ -206,8 +206,14 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::from_file(const std::filesystem::pat
         return v["content"].get<std::string>();
       return std::nullopt;
     };
+    // An explicit null (Qwen2's bos_token) means the model has none.
+    auto has_null = [&](const char* key) {
+      return c.is_object() && c.contains(key) && c[key].is_null();
+    };
     if (auto b = name_of("bos_token")) tok->impl_->bos = tok->token_to_id(*b);
+    if (has_null("bos_token")) tok->impl_->bos.reset();
     if (auto e = name_of("eos_token")) tok->impl_->eos = tok->token_to_id(*e);
+    if (has_null("eos_token")) tok->impl_->eos.reset();
   }
   return tok;
 }

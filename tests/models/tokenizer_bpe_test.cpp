@@ -206,6 +206,8 @@ TEST(BpeTokenizer, TokenizerConfigNamesBosAndEos) {
   auto t = BpeTokenizer::from_file(dir / "tokenizer.json");
   EXPECT_EQ(t->bos_id(), std::optional<int64_t>(259));
   EXPECT_EQ(t->eos_id(), std::optional<int64_t>(kEnd));
+  testing::write_bytes(dir / "tokenizer_config.json", R"({"bos_token": null})");
+  EXPECT_EQ(BpeTokenizer::from_file(dir / "tokenizer.json")->bos_id(), std::nullopt);
   auto loaded = load_tokenizer(dir.path());
   EXPECT_EQ(loaded->kind(), "bpe");
   EXPECT_EQ(loaded->encode("hello world"), t->encode("hello world"));
