@@ -78,15 +78,15 @@ PerplexityResult evaluate_perplexity(const Model& model, const std::vector<int64
     QT_CHECK(logits.dim() == 3 && logits.size(0) == input.size(0) && logits.size(1) == len,
              "perplexity: the model must map ids [B, T] to logits [B, T, V]; for input ",
              input.sizes(), " it gave ", logits.sizes());
-    const auto logp = at::log_softmax(logits.to(at::kFloat), -1);
     for (size_t w = w0; w < w1; ++w) {
       const Window& win = windows[w];
       const int64_t count = len - win.first;
       const auto targets = ids.narrow(0, win.begin + win.first + 1, count);
-      const auto picked = logp[static_cast<int64_t>(w - w0)]
-                              .narrow(0, win.first, count)
-                              .gather(1, targets.unsqueeze(1))
-                              .to(at::kDouble);
+      // log_softmax over the scored positions only: with a large vocabulary a
+      // full [B, T, V] copy would double the memory the forward already took.
+      const auto logp = at::log_softmax(
+          logits[static_cast<int64_t>(w - w0)].narrow(0, win.first, count).to(at::kFloat), -1);
+      const auto picked = logp.gather(1, targets.unsqueeze(1)).to(at::kDouble);
       total_nll -= picked.sum().item<double>();
       scored += count;
       for (int64_t t = win.begin + win.first + 1; t < win.begin + len + 1; ++t)
