@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "backends/backend.h"
+#include "backends/int8.h"
 #include "common/error.h"
 #include "models/builtin.h"
 #include "models/safetensors.h"
@@ -121,6 +122,10 @@ void save_model(const Model& model, const fs::path& dir_in, const QuantConfig& c
       entry["algorithm"] = config.algorithm;
       entry["shape"] = w.shape;
       entry.update(spec_to_json(w.spec));
+      // An int8 layer's input quantization: flags here, scale and zero point as tensors.
+      if (const auto* ik = dynamic_cast<const Int8Kernel*>(&k))
+        entry["int8"] = {{"dynamic", ik->int8_layer().input.dynamic},
+                         {"signed", ik->int8_layer().input.is_signed}};
     }
     if (report) {
       entry["params"] = report->params;
@@ -238,6 +243,7 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info) {
     LayerKind kind;
     std::string backend;
     QuantizedWeight weight;
+    std::optional<ActivationQuant> int8;  ///< set for an int8 (W8A8) layer
   };
   std::vector<QuantizedLayer> quantized;
   for (const auto& [name, e] : layers.items()) {
@@ -257,6 +263,24 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info) {
     const Json& backend = required(e, "backend", lw);
     QT_CHECK(backend.is_string(), lw, ".backend: expected a backend name, got ", backend.dump());
     l.backend = backend.get<std::string>();
+    if (e.contains("int8")) {
+      const Json& j = e.at("int8");
+      QT_CHECK(j.is_object() && j.contains("dynamic") && j.at("dynamic").is_boolean() &&
+                   j.contains("signed") && j.at("signed").is_boolean(),
+               lw, ".int8: expected {\"dynamic\": true|false, \"signed\": true|false}, got ",
+               j.dump());
+      ActivationQuant a;
+      a.dynamic = j.at("dynamic").get<bool>();
+      a.is_signed = j.at("signed").get<bool>();
+      const auto s = take_tensor(tensors, name + ".input_scale");
+      const auto z = take_tensor(tensors, name + ".input_zero_point");
+      QT_CHECK(s && z && s->numel() == 1 && z->numel() == 1, tfile, ": int8 layer '", name,
+               "' needs one-element tensors '", name, ".input_scale' and '", name,
+               ".input_zero_point'");
+      a.scale = s->to(at::kFloat).item<float>();
+      a.zero_point = z->to(at::kInt).item<int32_t>();
+      l.int8 = a;
+    }
     l.weight.spec = spec_from_json(e, lw);
     const Json& shape = required(e, "shape", lw);
     QT_CHECK(shape.is_array(), lw, ".shape: expected a list of positive integers, got ",
@@ -319,6 +343,22 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info) {
              ", the file says ", to_string(l.kind));
     QT_CHECK(slot->weight().sizes() == at::IntArrayRef(l.weight.shape), lw,
              ".shape: the model's layer has weight shape ", slot->weight().sizes());
+    if (l.int8) {
+      const Int8Backend* b8 = nullptr;
+      try {
+        b8 = &int8_backend_by_name(l.backend);
+      } catch (const Error& e) {
+        throw Error(lw + ".backend: " + e.what());
+      }
+      Int8Layer layer{std::move(l.weight), *l.int8, slot->bias()};
+      check_int8_layer(l.kind, layer, lw);
+      std::string why;
+      // As below: only the backend that was measured reproduces the saved accuracy exactly.
+      QT_CHECK(b8->supports(l.kind, layer, &why), lw, ": int8 backend '", l.backend,
+               "' cannot run this layer here (", why, ")");
+      slot->set_kernel(b8->make_kernel(l.kind, std::move(layer), slot->geometry()));
+      continue;
+    }
     const Backend* backend = nullptr;
     try {
       backend = &backend_by_name(l.backend);
