@@ -34,7 +34,10 @@ QuantizedWeight hqq_quantize(const at::Tensor& w, const QuantSpec& spec, const H
   if (G * g != C) valid.narrow(1, C, G * g - C).zero_();
   valid = valid.reshape({1, G, g});
   const at::Tensor count = valid.sum(-1, /*keepdim=*/true);
-  const at::Tensor s = p.scale.unsqueeze(-1);
+  // An 8-bit scale can decode to 0 (its group then dequantizes to 0 whatever
+  // the codes); dividing by 1 there keeps the codes finite.
+  const at::Tensor s_div = at::where(p.scale == 0, at::ones_like(p.scale), p.scale);
+  const at::Tensor s = s_div.unsqueeze(-1);
   const double qmax = static_cast<double>(spec.qmax());
   const double lp = opt.lp_norm;
 
@@ -65,7 +68,7 @@ QuantizedWeight hqq_quantize(const at::Tensor& w, const QuantSpec& spec, const H
   zero_only.scale_quant = ParamQuant{};
   PackedParams unused;
   p.zero = QuantizedWeight::compress_params(p, zero_only, &unused, &zq).zero;
-  const at::Tensor codes = quantize_codes(m, p, spec);
+  const at::Tensor codes = quantize_codes(m, {s_div, p.zero}, spec);
   return QuantizedWeight::from_compressed(codes, p, spec, w.sizes().vec(), at::Tensor(),
                                           std::move(sq), std::move(zq));
 }
