@@ -11,6 +11,8 @@
 namespace qtune {
 
 std::shared_ptr<const Quantizer> make_rtn_quantizer();  ///< quantizers/rtn.cpp
+std::shared_ptr<const Quantizer> make_gptq_quantizer();  ///< quantizers/gptq.cpp
+std::shared_ptr<const Quantizer> make_hqq_quantizer();   ///< quantizers/hqq.cpp
 std::shared_ptr<const Quantizer> make_awq_quantizer();        ///< quantizers/awq.cpp
 std::shared_ptr<const Quantizer> make_teq_quantizer();        ///< quantizers/teq.cpp
 std::shared_ptr<const Quantizer> make_autoround_quantizer();  ///< quantizers/autoround.cpp

@@ -68,8 +68,10 @@ QuantizedWeight saved_weight(const LayerSlot& slot, const LayerReport* report,
   QuantizedWeight w;
   const LayerKernel& k = *slot.kernel();
   if (const QuantizedWeight* qw = k.quantized_weight()) {
-    w.spec = qw->spec;
-    w.shape = qw->shape;
+    // Everything the stored form needs (compressed scales, g_idx) comes with it.
+    w = *qw;
+    check_quantized_layout(w, where);
+    return w;
   } else {
     std::optional<QuantSpec> spec = report ? spec_from_params(report->params) : std::nullopt;
     QT_CHECK(spec.has_value(), where, ": cannot tell how it is quantized (the '", k.backend(),
@@ -290,15 +292,15 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info) {
                ".shape: expected a list of positive integers, got ", shape.dump());
       l.weight.shape.push_back(d.get<int64_t>());
     }
-    const auto packed = take_tensor(tensors, name + ".qweight");
-    const auto scale = take_tensor(tensors, name + ".scales");
-    const auto zero = take_tensor(tensors, name + ".qzeros");
-    QT_CHECK(packed && scale, tfile, ": quantized layer '", name, "' needs tensors '", name,
-             ".qweight' and '", name, ".scales'");
-    l.weight.packed = *packed;
-    l.weight.scale = *scale;
-    if (zero) l.weight.zero = *zero;
+    std::map<std::string, at::Tensor> parts;
+    for (const std::string& suffix : QuantizedWeight::tensor_suffixes())
+      if (auto t = take_tensor(tensors, name + "." + suffix)) parts[suffix] = *t;
+    QT_CHECK(parts.count("qweight") && (parts.count("scales") || parts.count("scales_q")), tfile,
+             ": quantized layer '", name, "' needs tensors '", name, ".qweight' and '", name,
+             ".scales'");
+    l.weight.set_tensors(parts);
     check_quantized_layout(l.weight, tfile + ": layer '" + name + "'");
+    l.weight.decode_params();
     // build_model wants every layer's float weight; the quantized kernel replaces it below.
     tensors[name + ".weight"] = l.weight.dequantize();
     quantized.push_back(std::move(l));
