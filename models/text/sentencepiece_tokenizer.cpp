@@ -1,9 +1,10 @@
 // SentencePiece through Debian's libsentencepiece.
 #include "models/text/sentencepiece_tokenizer.h"
 
-#include <sentencepiece_processor.h>
-
 #include "common/error.h"
+
+#if QTUNE_HAVE_SENTENCEPIECE
+#include <sentencepiece_processor.h>
 
 namespace qtune {
 
@@ -81,3 +82,35 @@ std::optional<int64_t> SentencePieceTokenizer::token_to_id(const std::string& to
 }
 
 }  // namespace qtune
+
+#else  // !QTUNE_HAVE_SENTENCEPIECE
+
+namespace qtune {
+
+// Without the library (see CMakeLists.txt: linking Debian's libsentencepiece
+// next to LibTorch crashes), a tokenizer.model is a clear error, not a crash.
+struct SentencePieceTokenizer::Impl {};
+
+SentencePieceTokenizer::SentencePieceTokenizer(const std::filesystem::path& model_file) {
+  QT_CHECK(std::filesystem::is_regular_file(model_file), "tokenizer: ", model_file.string(),
+           " does not exist or is not a file");
+  throw Error(detail::concat(
+      model_file.string(),
+      ": SentencePiece tokenizers are not supported by this build (Debian's libsentencepiece "
+      "conflicts with LibTorch's protobuf); use a tokenizer.json (byte-level BPE)"));
+}
+SentencePieceTokenizer::~SentencePieceTokenizer() = default;
+// Unreachable: the constructor always throws.
+std::vector<int64_t> SentencePieceTokenizer::encode(const std::string&) const { return {}; }
+std::string SentencePieceTokenizer::decode(const std::vector<int64_t>&) const { return {}; }
+int64_t SentencePieceTokenizer::vocab_size() const { return 0; }
+std::optional<int64_t> SentencePieceTokenizer::bos_id() const { return std::nullopt; }
+std::optional<int64_t> SentencePieceTokenizer::eos_id() const { return std::nullopt; }
+int64_t SentencePieceTokenizer::token_bytes(int64_t) const { return 0; }
+std::optional<int64_t> SentencePieceTokenizer::token_to_id(const std::string&) const {
+  return std::nullopt;
+}
+
+}  // namespace qtune
+
+#endif  // QTUNE_HAVE_SENTENCEPIECE

@@ -1,8 +1,6 @@
 // SentencePiece: a tiny model trained with the library's own trainer; qtune's
 // wrapper must give the library's ids and round-trip the text.
 #include <gtest/gtest.h>
-#include <sentencepiece_processor.h>
-#include <sentencepiece_trainer.h>
 
 #include <filesystem>
 
@@ -10,6 +8,25 @@
 #include "tests/support/expect_error.h"
 #include "tests/support/temp_dir.h"
 
+namespace qtune {
+namespace {
+
+#if !QTUNE_HAVE_SENTENCEPIECE
+// The library is not linked (CMakeLists.txt says why): a tokenizer.model must
+// give a clear error naming the file, never a crash.
+TEST(SentencePiece, UnsupportedBuildSaysSoNamingTheFile) {
+  testing::TempDir dir;
+  testing::expect_error([&] { load_tokenizer(dir.path()); }, "neither tokenizer.json");
+  testing::write_bytes(dir / "tokenizer.model", "any bytes");
+  testing::expect_error([&] { load_tokenizer(dir.path()); },
+                        (dir / "tokenizer.model").string() +
+                            ": SentencePiece tokenizers are not supported by this build");
+}
+#else
+}  // namespace
+}  // namespace qtune
+#include <sentencepiece_processor.h>
+#include <sentencepiece_trainer.h>
 namespace qtune {
 namespace {
 
@@ -94,6 +111,8 @@ TEST(SentencePiece, BadFilesNameThemselves) {
   testing::expect_error([&] { SentencePieceTokenizer t(dir / "tokenizer.model"); },
                         "not a SentencePiece model");
 }
+
+#endif  // QTUNE_HAVE_SENTENCEPIECE
 
 }  // namespace
 }  // namespace qtune
