@@ -58,21 +58,20 @@ const Int8Backend& choose_int8_backend(const std::string& requested, LayerKind k
     if (reason) *reason = "requested";
     return b;
   }
+  // INC's rule falls out of the order and onednn's supports(): onednn first,
+  // but it declines CPUs without int8 dot products; then torch; eager last.
   std::string skipped;
   for (const Int8Backend& b : int8_backends()) {
-    std::string isa;
-    // INC's rule: the oneDNN path only where it has int8 instructions to win with.
-    if (b.name == "onednn" && !onednn_int8_accelerated(&isa)) {
-      skipped += (skipped.empty() ? "" : ", ") + b.name + ": no int8 acceleration (oneDNN ISA " +
-                 isa + ")";
-      continue;
-    }
     if (b.supports(kind, layer, &why)) {
-      if (reason && b.name == "onednn") {
-        *reason = "auto: oneDNN reports int8 acceleration (ISA " + isa + ")";
-        return b;
+      if (reason) {
+        std::string isa;
+        if (b.name == "onednn" && onednn_int8_accelerated(&isa))
+          *reason = "auto: oneDNN reports int8 acceleration (ISA " + isa + ")";
+        else
+          *reason = "auto";
+        if (b.name == "torch") *reason += " (qengine " + torch_int8_engine() + ")";
+        if (!skipped.empty()) *reason += "; skipped " + skipped;
       }
-      if (reason) *reason = "auto" + (skipped.empty() ? "" : "; skipped " + skipped);
       return b;
     }
     skipped += (skipped.empty() ? "" : ", ") + b.name + ": " + why;
