@@ -4,10 +4,16 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
 
 #include "models/text/tokenizer.h"
 
 namespace qtune {
+
+/// Trains a SentencePiece model with the library's trainer (its command-line
+/// flags, e.g. "--input=a.txt --model_prefix=m --vocab_size=300"): for tests
+/// and tools. Failure is a qtune::Error quoting the library.
+void train_sentencepiece(const std::string& trainer_args);
 
 class SentencePieceTokenizer : public Tokenizer {
  public:
