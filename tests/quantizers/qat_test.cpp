@@ -71,7 +71,7 @@ TEST(Qat, ZeroStepsW4IsRtnWithTheSameSpec) {
 
 TEST(Qat, TrainingLowersTheLossBelowPtq) {
   for (const char* target : {"w4", "int8"}) {
-    TinyModel teacher(3, /*heavy_tails=*/true), ptq(3, true), qat(3, true);
+    TinyModel teacher(3), ptq(3), qat(3);
     const CalibrationData c = labelled(teacher);
     const Json base{{"target", target}, {"group_size", -1}};
     Json trained = base;

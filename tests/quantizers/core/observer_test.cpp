@@ -173,22 +173,24 @@ TEST(Observer, KlKeepsTheWholeRangeOfUniformData) {
   EXPECT_EQ(kl_threshold_bins(hist, 8), 64);
 }
 
-TEST(Observer, KlAndMseClipOutliersPercentileAndMinMaxDoNot) {
+TEST(Observer, KlClipsOutliersMseMinimisesError) {
   at::manual_seed(3);
   const at::Tensor x = at::cat({at::randn({20000}), at::tensor({60.0f, -45.0f})});
   const double amax = 60.0;
   Observer kl = observed(ObserverKind::kKl, {x}, /*sym=*/true);
   Observer mse = observed(ObserverKind::kMse, {x}, /*sym=*/true);
   Observer mm = observed(ObserverKind::kMinMax, {x}, /*sym=*/true);
+  // KL matches the bulk's shape and drops two outliers in 20000.
   EXPECT_LT(kl.range().second, amax / 4) << "kl range " << kl.range().second;
-  EXPECT_LT(mse.range().second, amax / 4) << "mse range " << mse.range().second;
   EXPECT_DOUBLE_EQ(kl.range().first, -kl.range().second);
-  // The searched range must really have a smaller quantization error on these values.
+  // MSE counts the outliers' squared error too (clipping 60 to 15 costs 2000,
+  // the whole bulk's rounding ~370), so it may keep them; its error must still
+  // be no worse than minmax's on these very values.
   auto err = [&](const Observer& o) {
     return (fake_quantize_activation(x, o.params()) - x).pow(2).sum().item<double>();
   };
-  EXPECT_LT(err(mse), err(mm));
-  EXPECT_LT(err(kl), err(mm));
+  EXPECT_LE(mse.range().second, amax);
+  EXPECT_LE(err(mse), err(mm) * 1.0001);
 }
 
 TEST(Observer, MseKeepsDenseUniformRange) {
