@@ -65,7 +65,7 @@ TEST_F(TinyModel, AccuracyDoesNotDependOnTheThreadCount) {
 
 TEST_F(TinyModel, SecondLoadReadsTheCache) {
   const auto info = list_builtin_models(dir_->path());
-  ASSERT_EQ(info.size(), 2u);
+  ASSERT_EQ(info.size(), 4u);  // fmnist-cnn, fmnist-cnn-tiny, tiny-lm, tiny-lm-micro
   EXPECT_EQ(info[0].spec, "builtin:fmnist-cnn");
   EXPECT_FALSE(info[0].cached);
   EXPECT_EQ(info[1].spec, kTiny);
@@ -126,7 +126,7 @@ TEST(Builtin, UnknownSpecListsTheKnownOnes) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()),
               "unknown model spec 'builtin:mnist' (known: builtin:fmnist-cnn, "
-              "builtin:fmnist-cnn-tiny)");
+              "builtin:fmnist-cnn-tiny, builtin:tiny-lm, builtin:tiny-lm-micro, hf:DIR)");
   }
   EXPECT_THROW(load_task_data("builtin:mnist", 0, 10, 0), Error);
   EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "nothing is written for a bad spec";

@@ -32,7 +32,9 @@ const ParamSchema& rtn() { return quantizer_by_name("rtn").schema(); }
 TEST(ParamSchema, FillsDefaultsInSchemaOrder) {
   const Json p = rtn().validate(Json::object(), "x");
   EXPECT_EQ(p, Json::parse(R"({"bits":4,"group_size":32,"scheme":"sym","use_full_range":false,
-                               "dtype":"int","use_mse_search":false})"));
+                               "dtype":"int","use_mse_search":false,"group_dim":1,
+                               "use_double_quant":false,"double_quant_bits":8,
+                               "double_quant_use_sym":false,"double_quant_group_size":256})"));
   // Given values win; key order stays the schema's (canonical for hashing).
   const Json q = rtn().validate(Json{{"scheme", "asym"}, {"bits", 3}}, "x");
   EXPECT_EQ(q["bits"], 3);
@@ -52,7 +54,7 @@ TEST(ParamSchema, ErrorsNameTheField) {
                    "symmetric");
   EXPECT_ERROR_HAS(rtn().validate(Json{{"use_mse_search", 1}}, "p"), "p.use_mse_search",
                    "true or false");
-  EXPECT_ERROR_HAS(rtn().validate(Json{{"dtype", "nf4"}}, "p"), "p.dtype", "nf4");
+  EXPECT_ERROR_HAS(rtn().validate(Json{{"dtype", "nf3"}}, "p"), "p.dtype", "nf3");
   EXPECT_ERROR_HAS(rtn().validate(Json{{"bitz", 4}}, "p"), "p.bitz", "unknown parameter", "bits");
   EXPECT_ERROR_HAS(rtn().validate(Json::array(), "p"), "p", "object");
   EXPECT_NO_THROW(rtn().validate(Json{{"group_size", -1}}, "p"));
