@@ -1,6 +1,7 @@
 #include "models/fmnist_cnn.h"
 
 #include "common/error.h"
+#include "models/named_tensors.h"
 
 namespace qtune {
 
@@ -69,20 +70,6 @@ class FmnistCnn final : public Model {
   std::vector<LayerSlot> slots_;
 };
 
-at::Tensor take(const std::string& spec, const std::map<std::string, at::Tensor>& tensors,
-                const std::string& name, at::IntArrayRef shape) {
-  auto it = tensors.find(name);
-  QT_CHECK(it != tensors.end(), "model ", spec, ": tensor '", name, "' is missing");
-  const at::Tensor& t = it->second;
-  QT_CHECK(t.defined() && t.sizes() == shape, "model ", spec, ": tensor '", name,
-           "' must have shape ", shape, ", got ", t.defined() ? t.sizes() : at::IntArrayRef{});
-  QT_CHECK(at::isFloatingType(t.scalar_type()), "model ", spec, ": tensor '", name,
-           "' must be floating point, got ", t.scalar_type());
-  // Own a contiguous fp32 copy so that later changes to the caller's tensors cannot reach the
-  // model.
-  return t.to(at::kFloat).contiguous().clone();
-}
-
 }  // namespace
 
 ModelPtr make_fmnist_cnn(const std::string& spec,
@@ -90,8 +77,8 @@ ModelPtr make_fmnist_cnn(const std::string& spec,
   std::vector<LayerSlot> slots;
   for (const FmnistLayerSpec& l : fmnist_cnn_layers()) {
     const std::string name = l.name;
-    at::Tensor w = take(spec, tensors, name + ".weight", l.weight_shape);
-    at::Tensor b = take(spec, tensors, name + ".bias", {l.weight_shape[0]});
+    at::Tensor w = take_tensor(spec, tensors, name + ".weight", l.weight_shape);
+    at::Tensor b = take_tensor(spec, tensors, name + ".bias", {l.weight_shape[0]});
     slots.emplace_back(name, l.kind, std::move(w), std::move(b),
                        l.kind == LayerKind::kConv2d ? fmnist_conv_geometry() : ConvGeometry{});
   }

@@ -76,7 +76,7 @@ std::pair<double, int64_t> output_error(const LayerSlot& slot, const at::Tensor&
 struct GroupScale {
   InputScaleGroup group;
   at::Tensor scales;
-  double ratio = 0;
+  double ratio = 0;  ///< the grid ratio chosen; -1 = no scaling
 };
 
 class AwqQuantizer final : public Quantizer {
@@ -160,11 +160,20 @@ class AwqQuantizer final : public Quantizer {
 
     GroupScale best{g, at::Tensor(), 0};
     double best_loss = std::numeric_limits<double>::infinity();
-    for (int i = 0; i < kScaleGrid; ++i) {
-      const double r = static_cast<double>(i) / kScaleGrid;
-      // AutoAWQ's form: the 1e-4 keeps channels whose weights are all zero finite.
-      at::Tensor s = (x_max.pow(r) / (w_max.pow(1.0 - r) + 1e-4)).clamp_min(1e-4);
-      s = s / (s.max() * s.min()).sqrt();
+    // Candidate -1 is no scaling at all (plain RTN). AutoAWQ's duo-scaling grid
+    // lacks it (its r = 0 is 1 / w_max, not 1), so on layers without outlier
+    // channels every grid point could be worse than doing nothing; with it, a
+    // group's output error is never above RTN's.
+    for (int i = -1; i < kScaleGrid; ++i) {
+      const double r = i < 0 ? -1.0 : static_cast<double>(i) / kScaleGrid;
+      at::Tensor s;
+      if (i < 0) {
+        s = at::ones_like(x_max);
+      } else {
+        // AutoAWQ's form: the 1e-4 keeps channels whose weights are all zero finite.
+        s = (x_max.pow(r) / (w_max.pow(1.0 - r) + 1e-4)).clamp_min(1e-4);
+        s = s / (s.max() * s.min()).sqrt();
+      }
       double sse = 0;
       int64_t count = 0;
       for (size_t k = 0; k < layers.size(); ++k) {

@@ -21,28 +21,15 @@ class DynamicQuantizer final : public Quantizer {
 
   std::vector<LayerReport> quantize(Model& model, const QuantConfig& config,
                                     const CalibrationData&) const override {
-    std::vector<LayerReport> reports;
-    for (LayerSlot* slot : model.layers()) {
-      LayerReport r;
-      r.name = slot->name();
-      r.kind = to_string(slot->kind());
-      const std::optional<Json> params = layer_params(config, *slot);
-      if (!params) {
-        install_fp32(*slot, &r);
-        reports.push_back(std::move(r));
-        continue;
-      }
-      check_finite_weight(*slot);
-      r.params = *params;
-      Int8Layer layer;
-      layer.weight = int8_weight(slot->weight(), *params);
-      layer.input.dynamic = true;
-      layer.input.is_signed = params->at("act_sym").get<bool>();
-      layer.bias = slot->bias();
-      install_int8(*slot, std::move(layer), config.backend, &r);
-      reports.push_back(std::move(r));
-    }
-    return reports;
+    return quantize_each_layer(model, config,
+                               [&](LayerSlot& slot, const Json& params, LayerReport* r) {
+                                 Int8Layer layer;
+                                 layer.weight = int8_weight(slot.weight(), params);
+                                 layer.input.dynamic = true;
+                                 layer.input.is_signed = params.at("act_sym").get<bool>();
+                                 layer.bias = slot.bias();
+                                 install_int8(slot, std::move(layer), config.backend, r);
+                               });
   }
 
  private:

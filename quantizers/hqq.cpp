@@ -66,20 +66,7 @@ class HqqQuantizer final : public Quantizer {
 
   std::vector<LayerReport> quantize(Model& model, const QuantConfig& config,
                                     const CalibrationData&) const override {
-    std::vector<LayerReport> reports;
-    for (LayerSlot* slot : model.layers()) {
-      LayerReport r;
-      r.name = slot->name();
-      r.kind = to_string(slot->kind());
-      const std::optional<Json> params = layer_params(config, *slot);
-      if (!params) {
-        install_fp32(*slot, &r);
-        reports.push_back(std::move(r));
-        continue;
-      }
-      r.params = *params;
-      check_finite_weight(*slot);
-      const Json& p = *params;
+    return quantize_each_layer(model, config, [&](LayerSlot& slot, const Json& p, LayerReport* r) {
       QuantSpec spec;
       spec.bits = p.at("bits").get<int>();
       spec.scheme = Scheme::kAsym;
@@ -96,10 +83,8 @@ class HqqQuantizer final : public Quantizer {
       opt.beta = p.at("beta").get<double>();
       opt.kappa = p.at("kappa").get<double>();
       opt.iters = p.at("iters").get<int>();
-      install_quantized(*slot, hqq_quantize(slot->weight(), spec, opt), config.backend, &r);
-      reports.push_back(std::move(r));
-    }
-    return reports;
+      install_quantized(slot, hqq_quantize(slot.weight(), spec, opt), config.backend, r);
+    });
   }
 
  private:

@@ -27,27 +27,14 @@ class RtnQuantizer final : public Quantizer {
 
   std::vector<LayerReport> quantize(Model& model, const QuantConfig& config,
                                     const CalibrationData& calibration) const override {
-    std::vector<LayerReport> reports;
-    for (LayerSlot* slot : model.layers()) {
-      LayerReport r;
-      r.name = slot->name();
-      r.kind = to_string(slot->kind());
-      const std::optional<Json> params = layer_params(config, *slot);
-      if (!params) {
-        install_fp32(*slot, &r);
-        reports.push_back(std::move(r));
-        continue;
-      }
-      r.params = *params;
-      check_finite_weight(*slot);
-      // Always from the original fp32 weight, never from a previous trial's kernel.
-      const at::Tensor& w = slot->weight();
-      QuantSpec spec = woq_spec(*params);
-      if (params->at("use_mse_search").get<bool>()) spec.clip_ratio = search_clip_ratio(w, spec);
-      install_quantized(*slot, QuantizedWeight::from_float(w, spec), config.backend, &r);
-      reports.push_back(std::move(r));
-    }
-    return reports;
+    return quantize_each_layer(
+        model, config, [&](LayerSlot& slot, const Json& params, LayerReport* r) {
+          // Always from the original fp32 weight, never from a previous trial's kernel.
+          const at::Tensor& w = slot.weight();
+          QuantSpec spec = woq_spec(params);
+          if (params.at("use_mse_search").get<bool>()) spec.clip_ratio = search_clip_ratio(w, spec);
+          install_quantized(slot, QuantizedWeight::from_float(w, spec), config.backend, r);
+        });
   }
 
  private:

@@ -132,4 +132,23 @@ void install_fp32(LayerSlot& slot, LayerReport* report) {
   }
 }
 
+std::vector<LayerReport> quantize_each_layer(Model& model, const QuantConfig& config,
+                                             const QuantizeLayerFn& quantize_layer) {
+  std::vector<LayerReport> reports;
+  for (LayerSlot* slot : model.layers()) {
+    LayerReport r;
+    r.name = slot->name();
+    r.kind = to_string(slot->kind());
+    if (const std::optional<Json> params = layer_params(config, *slot)) {
+      check_finite_weight(*slot);
+      r.params = *params;
+      quantize_layer(*slot, *params, &r);
+    } else {
+      install_fp32(*slot, &r);
+    }
+    reports.push_back(std::move(r));
+  }
+  return reports;
+}
+
 }  // namespace qtune

@@ -3,6 +3,7 @@
 // quantized weight into a model's layer on the chosen backend.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "quantizers/core/quantized_weight.h"
@@ -36,5 +37,14 @@ void install_quantized(LayerSlot& slot, QuantizedWeight w, const std::string& ba
 
 /// Gives the layer back its fp32 kernel (the layer stays unquantized in this trial).
 void install_fp32(LayerSlot& slot, LayerReport* report);
+
+/// The walk of every layer-by-layer (data-free) method: each layer the config
+/// excludes gets its fp32 kernel back; each other layer has its weight checked
+/// finite and is handed to `quantize_layer` with its resolved params and its
+/// report (name, kind and params filled in). One report per layer, in order.
+using QuantizeLayerFn =
+    std::function<void(LayerSlot& slot, const Json& params, LayerReport* report)>;
+std::vector<LayerReport> quantize_each_layer(Model& model, const QuantConfig& config,
+                                             const QuantizeLayerFn& quantize_layer);
 
 }  // namespace qtune

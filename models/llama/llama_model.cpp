@@ -1,6 +1,7 @@
 #include "models/llama/llama_model.h"
 
 #include "common/error.h"
+#include "models/named_tensors.h"
 
 namespace qtune {
 
@@ -18,20 +19,6 @@ std::string norm_name(int64_t layer, bool post) {
          (post ? ".post_attention_layernorm.weight" : ".input_layernorm.weight");
 }
 
-at::Tensor take(const std::string& spec, const std::map<std::string, at::Tensor>& tensors,
-                const std::string& name, at::IntArrayRef shape) {
-  auto it = tensors.find(name);
-  QT_CHECK(it != tensors.end(), "model ", spec, ": tensor '", name, "' is missing");
-  const at::Tensor& t = it->second;
-  QT_CHECK(t.defined() && t.sizes() == shape, "model ", spec, ": tensor '", name,
-           "' must have shape ", shape, ", got ", t.defined() ? t.sizes() : at::IntArrayRef{});
-  QT_CHECK(at::isFloatingType(t.scalar_type()), "model ", spec, ": tensor '", name,
-           "' must be floating point, got ", t.scalar_type());
-  // An fp32 input is copied too: the model must not share storage with a
-  // caller (or a file mapping) that may change or go away.
-  return t.to(at::kFloat).contiguous().clone();
-}
-
 }  // namespace
 
 LlamaModel::LlamaModel(std::string spec, LlamaConfig config,
@@ -40,22 +27,22 @@ LlamaModel::LlamaModel(std::string spec, LlamaConfig config,
   const LlamaConfig& c = config_;
   const int64_t hidden = c.hidden_size;
   inv_freq_ = rope_inv_freq(c.head_dim, c.rope_theta, c.rope_scaling);
-  embed_ = take(spec_, tensors, kEmbed, {c.vocab_size, hidden});
-  final_norm_ = take(spec_, tensors, kFinalNorm, {hidden});
+  embed_ = take_tensor(spec_, tensors, kEmbed, {c.vocab_size, hidden});
+  final_norm_ = take_tensor(spec_, tensors, kFinalNorm, {hidden});
   const std::vector<int64_t> out_dims{c.q_dim(),           c.kv_dim(),          c.kv_dim(), hidden,
                                       c.intermediate_size, c.intermediate_size, hidden};
   const std::vector<int64_t> in_dims{
       hidden, hidden, hidden, c.q_dim(), hidden, hidden, c.intermediate_size};
   slots_.reserve(c.num_hidden_layers * kProjPerLayer + 1);
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
-    input_norms_.push_back(take(spec_, tensors, norm_name(i, false), {hidden}));
-    post_norms_.push_back(take(spec_, tensors, norm_name(i, true), {hidden}));
+    input_norms_.push_back(take_tensor(spec_, tensors, norm_name(i, false), {hidden}));
+    post_norms_.push_back(take_tensor(spec_, tensors, norm_name(i, true), {hidden}));
     for (int j = 0; j < kProjPerLayer; ++j) {
       const std::string name = llama_layer_name(i, j);
-      at::Tensor w = take(spec_, tensors, name + ".weight", {out_dims[j], in_dims[j]});
+      at::Tensor w = take_tensor(spec_, tensors, name + ".weight", {out_dims[j], in_dims[j]});
       const bool has_bias = (j <= kV && c.qkv_bias()) || (j == kO && c.o_bias());
       std::optional<at::Tensor> b;
-      if (has_bias) b = take(spec_, tensors, name + ".bias", {out_dims[j]});
+      if (has_bias) b = take_tensor(spec_, tensors, name + ".bias", {out_dims[j]});
       slots_.emplace_back(name, LayerKind::kLinear, std::move(w), std::move(b));
     }
   }
@@ -65,7 +52,7 @@ LlamaModel::LlamaModel(std::string spec, LlamaConfig config,
   QT_CHECK(have_head || c.tie_word_embeddings, "model ", spec_,
            ": tensor 'lm_head.weight' is missing (and tie_word_embeddings is false)");
   at::Tensor head =
-      have_head ? take(spec_, tensors, "lm_head.weight", {c.vocab_size, hidden}) : embed_;
+      have_head ? take_tensor(spec_, tensors, "lm_head.weight", {c.vocab_size, hidden}) : embed_;
   slots_.emplace_back("lm_head", LayerKind::kLinear, std::move(head), std::nullopt);
 }
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <thread>
 
+#include "backends/onednn/onednn_int8.h"
 #include "tests/integration/run_command.h"
 
 namespace qtune::testing {
@@ -160,6 +161,55 @@ TEST(Tune, ResumeAfterKillSkipsFinishedTrials) {
   }
   Json runs = run_json(qtune("db runs --json" + db));
   EXPECT_EQ(runs.size(), 1u) << "resume continues the run instead of starting another";
+}
+
+// The int8 backend is a tunable dimension: each method runs on each backend
+// named in the config, the backend is recorded with the trial (and each
+// layer's reason in its metrics), and both backends, doing the same integer
+// arithmetic, agree on accuracy.
+TEST(Tune, Int8BackendIsATunableDimension) {
+  std::string reason;
+  if (!onednn_int8_accelerated(&reason))
+    GTEST_SKIP() << "oneDNN has no int8 dot product on this CPU (" << reason << ")";
+  auto dir = fresh_dir("int8-backends");
+  write_file(dir / "tune.yaml", R"(model: builtin:fmnist-cnn-tiny
+calibration: {samples: 64}
+evaluation: {samples: 1000}
+search_space:
+  - algorithm: static
+    backend: [onednn, torch]
+  - algorithm: dynamic
+    backend: [onednn, torch]
+constraints: {max_accuracy_loss: 0.02}
+objective: size
+max_trials: 10
+latency: {batch: 16, runs: 20}
+)");
+  const auto out = dir / "out";
+  auto r = run(qtune("tune --config " + (dir / "tune.yaml").string() + " --out " + out.string() +
+                     cache_flag()));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const Json trials = run_json(qtune("db trials --json --db " + (out / "results.db").string()));
+  ASSERT_EQ(trials.size(), 4u);
+  std::map<std::string, std::map<std::string, double>> accuracy;  // algorithm -> backend -> top-1
+  for (const auto& t : trials) {
+    ASSERT_EQ(t["status"], "COMPLETED") << t.dump();
+    const std::string backend = t["backend"].get<std::string>();
+    accuracy[t["algorithm"].get<std::string>()][backend] = t["accuracy"].get<double>();
+    for (const auto& layer : t["metrics"]["layers"])
+      if (layer["quantized"].get<bool>()) EXPECT_EQ(layer["backend"], backend) << t.dump();
+  }
+  for (const char* algorithm : {"static", "dynamic"}) {
+    ASSERT_EQ(accuracy[algorithm].size(), 2u) << algorithm;
+    // Same integer products; only fp32 rounding of the rescaling differs, which
+    // may flip an image or two of the 1000.
+    EXPECT_NEAR(accuracy[algorithm]["onednn"], accuracy[algorithm]["torch"], 0.002) << algorithm;
+  }
+  // The winner reloads on its recorded backend and reproduces its accuracy.
+  const Json best = run_json(qtune("db best --json --db " + (out / "results.db").string()));
+  ASSERT_TRUE(best.is_object());
+  Json eval = run_json(qtune("eval --json --model " + (out / "best").string()));
+  EXPECT_EQ(eval["value"].get<double>(), best["accuracy"].get<double>());
 }
 
 }  // namespace

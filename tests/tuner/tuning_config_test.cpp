@@ -5,6 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <map>
+
 #include "common/error.h"
 #include "tuner/trial.h"
 
@@ -302,6 +305,24 @@ TEST(TuningConfig, IdentityIgnoresTheBudgetOnly) {
   // The file name is not part of the run's identity.
   EXPECT_EQ(config_hash(parse_tuning_config(base, "a.yaml").identity_json()),
             config_hash(parse_tuning_config(base, "b.yaml").identity_json()));
+}
+
+// The configs shipped under configs/ are what users copy: each must load and
+// expand to the trials its comments promise.
+TEST(TuningConfig, ShippedConfigsLoad) {
+  const std::filesystem::path dir = std::filesystem::path(QTUNE_SOURCE_DIR) / "configs";
+  std::map<std::string, size_t> trials;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".yaml") continue;
+    SCOPED_TRACE(entry.path().string());
+    const TuningConfig c = load_tuning_config(entry.path());
+    trials[entry.path().filename().string()] = expand_search_space(c).size();
+  }
+  EXPECT_EQ(trials["default.yaml"], 24u);
+  EXPECT_EQ(trials["woq-tiny-lm.yaml"], 18u);
+  // Six algorithms x {W4, W3} x {g128, g32, per channel}.
+  EXPECT_EQ(trials["woq-compare-tiny-lm.yaml"], 36u);
+  EXPECT_EQ(trials["woq-compare-fmnist.yaml"], 36u);
 }
 
 }  // namespace
