@@ -323,6 +323,10 @@ TEST(TuningConfig, ShippedConfigsLoad) {
   // Six algorithms x {W4, W3} x {g128, g32, per channel}.
   EXPECT_EQ(trials["woq-compare-tiny-lm.yaml"], 36u);
   EXPECT_EQ(trials["woq-compare-fmnist.yaml"], 36u);
+  EXPECT_EQ(trials["int8-tiny-lm.yaml"], 4u);
+  // Four methods x two backends.
+  EXPECT_EQ(trials["int8-fmnist.yaml"], 8u);
+  EXPECT_EQ(trials.size(), 6u) << "a new config wants its expected trial count here";
 }
 
 }  // namespace
