@@ -18,11 +18,15 @@
 #include <map>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "common/malloc_tuning.h"
 #include "backends/int8.h"
 #include "models/builtin.h"
 #include "quantizers/quantizer.h"
 
 namespace {
+
+// Measure what the qtune binary runs: it keeps freed tensor memory (cli/main.cpp).
+const bool kMallocTuned = (qtune::keep_freed_tensor_memory(), true);
 
 using Clock = std::chrono::steady_clock;
 

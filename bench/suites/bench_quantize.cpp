@@ -15,11 +15,15 @@
 #include <chrono>
 #include <string>
 
+#include "common/malloc_tuning.h"
 #include "models/model.h"
 #include "quantizers/gptq_solver.h"
 #include "quantizers/quantizer.h"
 
 namespace {
+
+// Measure what the qtune binary runs: it keeps freed tensor memory (cli/main.cpp).
+const bool kMallocTuned = (qtune::keep_freed_tensor_memory(), true);
 
 constexpr int64_t kDim = 4096;
 constexpr int64_t kTokens = 2048;

@@ -8,12 +8,16 @@
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 
+#include "common/malloc_tuning.h"
 #include "backends/backend.h"
 #include "quantizers/core/packing.h"
 #include "quantizers/core/quantize.h"
 #include "quantizers/core/quantized_weight.h"
 
 namespace {
+
+// Measure what the qtune binary runs: it keeps freed tensor memory (cli/main.cpp).
+const bool kMallocTuned = (qtune::keep_freed_tensor_memory(), true);
 
 at::Tensor weight(int64_t n, int64_t k) {
   at::manual_seed(0);
