@@ -16,7 +16,7 @@
 namespace qtune {
 
 enum class LayerKind { kLinear, kConv2d };
-std::string to_string(LayerKind k);                   ///< "Linear" | "Conv2d"
+std::string to_string(LayerKind k);                    ///< "Linear" | "Conv2d"
 LayerKind layer_kind_from_string(const std::string&);  ///< inverse; qtune::Error otherwise
 
 /// Conv2d hyper-parameters (ignored for Linear).
@@ -32,6 +32,9 @@ class LayerKernel {
   virtual ~LayerKernel() = default;
   /// Linear: x [..., in] -> [..., out]. Conv2d: x [N, C, H, W] -> [N, O, H', W'].
   virtual at::Tensor forward(const at::Tensor& x) const = 0;
+  /// relu(forward(x)). A backend that can apply the ReLU inside its kernel
+  /// (oneDNN's eltwise post-op) overrides this and saves a pass over the output.
+  virtual at::Tensor forward_relu(const at::Tensor& x) const { return at::relu(forward(x)); }
   /// Backend name ("fp32", "eager", "native", ...), recorded with trials.
   virtual std::string backend() const = 0;
   /// The tensors to save, by suffix ("weight", "bias", "qweight", "scales", "qzeros").

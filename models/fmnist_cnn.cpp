@@ -37,9 +37,10 @@ class FmnistCnn final : public Model {
              "model ", spec_, ": input must have shape [N, 1, 28, 28], got ", input.sizes());
     QT_CHECK(input.scalar_type() == at::kFloat, "model ", spec_, ": input must be float32, got ",
              input.scalar_type());
-    at::Tensor x = at::max_pool2d(at::relu(slots_[0](input)), {2, 2});
-    x = at::max_pool2d(at::relu(slots_[1](x)), {2, 2});
-    x = at::relu(slots_[2](x.flatten(1)));
+    // forward_relu: backends that can fuse the ReLU into the layer do.
+    at::Tensor x = at::max_pool2d(slots_[0].forward_relu(input), {2, 2});
+    x = at::max_pool2d(slots_[1].forward_relu(x), {2, 2});
+    x = slots_[2].forward_relu(x.flatten(1));
     return slots_[3](x);
   }
 

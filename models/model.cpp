@@ -44,16 +44,24 @@ void LayerSlot::set_weight(at::Tensor weight, std::optional<at::Tensor> bias) {
   kernel_ = make_fp32_kernel(kind_, weight_, bias_, geometry_);
 }
 
-at::Tensor LayerSlot::operator()(const at::Tensor& x) const {
+at::Tensor LayerSlot::kernel_input(const at::Tensor& x) const {
   if (!input_multiplier_.defined()) {
     if (capture_) capture_(x);
-    return kernel_->forward(x);
+    return x;
   }
   // Linear inputs carry channels last; Conv2d inputs [N, C, H, W] in dim 1.
   const at::Tensor scaled = kind_ == LayerKind::kLinear ? x * input_multiplier_
                                                         : x * input_multiplier_.view({1, -1, 1, 1});
   if (capture_) capture_(scaled);
-  return kernel_->forward(scaled);
+  return scaled;
+}
+
+at::Tensor LayerSlot::operator()(const at::Tensor& x) const {
+  return kernel_->forward(kernel_input(x));
+}
+
+at::Tensor LayerSlot::forward_relu(const at::Tensor& x) const {
+  return kernel_->forward_relu(kernel_input(x));
 }
 
 std::vector<const LayerSlot*> Model::layers() const {

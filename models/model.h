@@ -52,8 +52,13 @@ class LayerSlot {
   void clear_capture() { capture_ = nullptr; }
 
   at::Tensor operator()(const at::Tensor& x) const;
+  /// relu((*this)(x)), fused into the kernel where its backend can.
+  at::Tensor forward_relu(const at::Tensor& x) const;
 
  private:
+  /// x times the input multiplier (if any), after the capture hook saw it.
+  at::Tensor kernel_input(const at::Tensor& x) const;
+
   std::string name_;
   LayerKind kind_;
   at::Tensor weight_;

@@ -48,7 +48,10 @@ class OnednnInt8Kernel final : public Int8Kernel {
   }
 
   at::Tensor forward(const at::Tensor& x) const override {
-    return kind_ == LayerKind::kLinear ? linear(x) : conv(x);
+    return kind_ == LayerKind::kLinear ? linear(x, false) : conv(x, false);
+  }
+  at::Tensor forward_relu(const at::Tensor& x) const override {
+    return kind_ == LayerKind::kLinear ? linear(x, true) : conv(x, true);
   }
 
   std::string backend() const override { return "onednn"; }
@@ -59,7 +62,7 @@ class OnednnInt8Kernel final : public Int8Kernel {
     return (bias_ / s - colsum_ * static_cast<double>(zp)).to(at::kFloat).contiguous();
   }
 
-  at::Tensor linear(const at::Tensor& x) const {
+  at::Tensor linear(const at::Tensor& x, bool relu) const {
     QT_CHECK(x.dim() >= 1 && x.size(-1) == cols_, "int8 Linear: expected input [..., ", cols_,
              "], got ", x.sizes());
     const at::Tensor x2 = x.reshape({-1, cols_});
@@ -67,13 +70,13 @@ class OnednnInt8Kernel final : public Int8Kernel {
     const ActivationQParams p = choose_activation_qparams(x2, layer_.input);
     const at::Tensor xq = quantize_activation(x2, p, layer_.input.is_signed).contiguous();
     at::Tensor y = at::empty({m, out_}, x2.options().dtype(at::kFloat));
-    if (m > 0) run(*plan({m}), xq, y, p);
+    if (m > 0) run(*plan({m, relu}), xq, y, p);
     std::vector<int64_t> shape = x.sizes().vec();
     shape.back() = out_;
     return y.view(shape);
   }
 
-  at::Tensor conv(const at::Tensor& x) const {
+  at::Tensor conv(const at::Tensor& x, bool relu) const {
     const int64_t in = weight_in_channels() * geometry_.groups;
     QT_CHECK(x.dim() == 4 && x.size(1) == in, "int8 Conv2d: expected input [N, ", in,
              ", H, W], got ", x.sizes());
@@ -100,7 +103,7 @@ class OnednnInt8Kernel final : public Int8Kernel {
     at::Tensor y =
         at::empty({n, out_, oh, ow},
                   x.options().dtype(at::kFloat).memory_format(at::MemoryFormat::ChannelsLast));
-    if (n > 0) run(*plan({n, h, w, pad_h, pad_w}), xq, y, p);
+    if (n > 0) run(*plan({n, h, w, pad_h, pad_w, relu}), xq, y, p);
     return y;
   }
 
@@ -125,18 +128,22 @@ class OnednnInt8Kernel final : public Int8Kernel {
     stream.wait();
   }
 
-  dnnl::primitive_attr attr(int ndims) const {
+  /// Weight scales fixed; the input scale as a runtime binary-mul post-op;
+  /// then, if asked, ReLU (after the scaling, whose factors are all positive).
+  dnnl::primitive_attr attr(int ndims, bool relu) const {
     dnnl::primitive_attr a;
     a.set_output_scales(
         1 << 1, std::vector<float>(w_scale_.data_ptr<float>(), w_scale_.data_ptr<float>() + out_));
     dnnl::post_ops ops;
     ops.append_binary(dnnl::algorithm::binary_mul, memory::desc(memory::dims(ndims, 1), dt::f32,
                                                                 ndims == 2 ? tag::ab : tag::abcd));
+    if (relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
     a.set_post_ops(ops);
     return a;
   }
 
-  /// The plan for an input shape: Linear {m}; Conv2d {n, h, w, pad_h, pad_w}.
+  /// The plan for an input shape and ReLU fusion: Linear {m, relu};
+  /// Conv2d {n, h, w, pad_h, pad_w, relu}.
   std::shared_ptr<const Plan> plan(const std::vector<int64_t>& key) const {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = plans_.find(key);
@@ -156,7 +163,8 @@ class OnednnInt8Kernel final : public Int8Kernel {
       user_w = memory::desc({cols_, out_}, dt::s8, tag::ba);
       weights_any = memory::desc({cols_, out_}, dt::s8, tag::any);
       dnnl::matmul::primitive_desc pd(
-          dnnl::matmul::desc(plan->src, weights_any, plan->bias, plan->dst), attr(2), eng);
+          dnnl::matmul::desc(plan->src, weights_any, plan->bias, plan->dst), attr(2, key[1] != 0),
+          eng);
       plan->prim = dnnl::matmul(pd);
       plan->weights = reordered_weights(user_w, pd.weights_desc());
     } else {
@@ -186,7 +194,7 @@ class OnednnInt8Kernel final : public Int8Kernel {
           dnnl::convolution_forward::desc(
               dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, plan->src,
               weights_any, plan->bias, plan->dst, strides, dilation, padding, padding),
-          attr(4), eng);
+          attr(4, key[5] != 0), eng);
       plan->prim = dnnl::convolution_forward(pd);
       plan->weights = reordered_weights(user_w, pd.weights_desc());
     }

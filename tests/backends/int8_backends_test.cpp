@@ -67,6 +67,11 @@ void expect_matches_eager(const std::string& backend, LayerKind kind, const Int8
     EXPECT_TRUE(ok) << backend << " " << what << ": max error " << err.max().item<float>()
                     << " tolerance " << tol.min().item<float>() << ".." << tol.max().item<float>();
     if (!ok) return;
+    // With the ReLU fused (onednn) or applied after: relu is 1-Lipschitz, so
+    // the same tolerance holds.
+    const at::Tensor err_relu = (k->forward_relu(x) - at::relu(expected)).abs();
+    EXPECT_TRUE((err_relu <= tol).all().item<bool>())
+        << backend << " " << what << " with ReLU: max error " << err_relu.max().item<float>();
   }
   EXPECT_GT(expected.abs().sum().item<double>(), 0.0) << what;  // not vacuous
 }
