@@ -7,24 +7,13 @@
 #include "models/builtin.h"
 #include "storage/artifact.h"
 #include "support/expect_error.h"
+#include "support/random_fmnist_cnn.h"
 #include "support/temp_dir.h"
 
 namespace qtune {
 namespace {
 
-ModelPtr random_cnn(uint64_t seed) {
-  at::manual_seed(seed);
-  std::map<std::string, at::Tensor> t;
-  const std::map<std::string, std::vector<int64_t>> shapes{{"conv1", {16, 1, 3, 3}},
-                                                           {"conv2", {32, 16, 3, 3}},
-                                                           {"fc1", {128, 1568}},
-                                                           {"fc2", {10, 128}}};
-  for (const auto& [name, shape] : shapes) {
-    t[name + ".weight"] = at::randn(shape) * 0.1;
-    t[name + ".bias"] = at::randn({shape[0]}) * 0.1;
-  }
-  return build_model("builtin:fmnist-cnn", t);
-}
+ModelPtr random_cnn(uint64_t seed) { return testing::random_fmnist_cnn(seed); }
 
 /// conv1 static u8 on onednn-or-auto, conv2 static s8, fc1 dynamic u8, fc2 stays fp32.
 std::vector<LayerReport> quantize_int8(Model& model, const std::string& backend) {

@@ -9,6 +9,7 @@
 #include "quantizers/gptq_solver.h"
 #include "quantizers/quantizer.h"
 #include "storage/artifact.h"
+#include "support/random_fmnist_cnn.h"
 #include "tests/support/temp_dir.h"
 #include "tiny_model.h"
 
@@ -276,17 +277,7 @@ TEST(GptqQuantizer, NeedsCalibrationAndValidatesParams) {
 }
 
 TEST(GptqQuantizer, ActOrderModelSavesAndLoadsBitIdentical) {
-  at::manual_seed(kSeed + 9);
-  std::map<std::string, at::Tensor> t;
-  const std::map<std::string, std::vector<int64_t>> shapes{{"conv1", {16, 1, 3, 3}},
-                                                           {"conv2", {32, 16, 3, 3}},
-                                                           {"fc1", {128, 1568}},
-                                                           {"fc2", {10, 128}}};
-  for (const auto& [name, shape] : shapes) {
-    t[name + ".weight"] = at::randn(shape) * 0.1;
-    t[name + ".bias"] = at::randn({shape[0]}) * 0.1;
-  }
-  ModelPtr m = build_model("builtin:fmnist-cnn", t);
+  ModelPtr m = testing::random_fmnist_cnn(kSeed + 9);
   CalibrationData calib;
   for (int i = 0; i < 2; ++i) calib.batches.push_back(at::rand({8, 1, 28, 28}));
   const QuantConfig c = config(

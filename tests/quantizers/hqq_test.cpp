@@ -8,6 +8,7 @@
 #include "quantizers/hqq_solver.h"
 #include "quantizers/quantizer.h"
 #include "storage/artifact.h"
+#include "support/random_fmnist_cnn.h"
 #include "tests/support/temp_dir.h"
 #include "tiny_model.h"
 
@@ -90,17 +91,7 @@ TEST(HqqQuantizer, DefaultsAndSaveLoad) {
   EXPECT_EQ(d["iters"], 20);
   EXPECT_FALSE(quantizer_by_name("hqq").needs_calibration());
 
-  at::manual_seed(kSeed + 3);
-  std::map<std::string, at::Tensor> t;
-  const std::map<std::string, std::vector<int64_t>> shapes{{"conv1", {16, 1, 3, 3}},
-                                                           {"conv2", {32, 16, 3, 3}},
-                                                           {"fc1", {128, 1568}},
-                                                           {"fc2", {10, 128}}};
-  for (const auto& [name, shape] : shapes) {
-    t[name + ".weight"] = at::randn(shape) * 0.1;
-    t[name + ".bias"] = at::randn({shape[0]}) * 0.1;
-  }
-  ModelPtr m = build_model("builtin:fmnist-cnn", t);
+  ModelPtr m = testing::random_fmnist_cnn(kSeed + 3);
   QuantConfig c;
   c.algorithm = "hqq";
   c.params = Json{{"quant_scale", true}};

@@ -7,6 +7,7 @@
 #include "quantizers/core/quantize.h"
 #include "quantizers/quantizer.h"
 #include "storage/artifact.h"
+#include "support/random_fmnist_cnn.h"
 #include "tests/support/temp_dir.h"
 #include "tiny_model.h"
 
@@ -19,19 +20,7 @@ QuantConfig rtn(Json params) {
   return c;
 }
 
-ModelPtr random_cnn(uint64_t seed) {
-  at::manual_seed(seed);
-  std::map<std::string, at::Tensor> t;
-  const std::map<std::string, std::vector<int64_t>> shapes{{"conv1", {16, 1, 3, 3}},
-                                                           {"conv2", {32, 16, 3, 3}},
-                                                           {"fc1", {128, 1568}},
-                                                           {"fc2", {10, 128}}};
-  for (const auto& [name, shape] : shapes) {
-    t[name + ".weight"] = at::randn(shape) * 0.1;
-    t[name + ".bias"] = at::randn({shape[0]}) * 0.1;
-  }
-  return build_model("builtin:fmnist-cnn", t);
-}
+ModelPtr random_cnn(uint64_t seed) { return testing::random_fmnist_cnn(seed); }
 
 double weight_mse(const Model& m) {
   double e = 0;

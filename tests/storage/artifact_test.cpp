@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "models/builtin.h"
 #include "models/safetensors.h"
+#include "support/random_fmnist_cnn.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/temp_dir.h"
 
@@ -22,19 +23,7 @@ using testing::write_bytes;
 const char* kSpec = "builtin:fmnist-cnn";
 
 /// The fmnist CNN with random weights: no training, no data set needed.
-ModelPtr random_cnn(uint64_t seed) {
-  at::manual_seed(seed);
-  std::map<std::string, at::Tensor> t;
-  const std::map<std::string, std::vector<int64_t>> shapes{{"conv1", {16, 1, 3, 3}},
-                                                           {"conv2", {32, 16, 3, 3}},
-                                                           {"fc1", {128, 1568}},
-                                                           {"fc2", {10, 128}}};
-  for (const auto& [name, shape] : shapes) {
-    t[name + ".weight"] = at::randn(shape) * 0.1;
-    t[name + ".bias"] = at::randn({shape[0]}) * 0.1;
-  }
-  return build_model(kSpec, t);
-}
+ModelPtr random_cnn(uint64_t seed) { return testing::random_fmnist_cnn(seed); }
 
 at::Tensor sample_input(uint64_t seed) {
   at::manual_seed(seed);
