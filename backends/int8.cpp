@@ -5,80 +5,10 @@
 
 #include <cmath>
 
-#include "backends/eager/eager_int8.h"
-#include "backends/onednn/onednn_int8.h"
-#include "backends/torch/torch_int8.h"
 #include "common/error.h"
 #include "quantizers/core/packing.h"
 
 namespace qtune {
-
-namespace {
-
-// Preference order for "auto"; eager, the reference, is last and runs everything.
-std::vector<Int8Backend> builtin_int8_backends() {
-  std::vector<Int8Backend> list;
-  list.push_back(Int8Backend{"onednn", onednn_int8_supports, make_onednn_int8_kernel});
-  list.push_back(Int8Backend{"torch", torch_int8_supports, make_torch_int8_kernel});
-  list.push_back(Int8Backend{"eager", eager_int8_supports, make_eager_int8_kernel});
-  return list;
-}
-
-std::string known_names() {
-  std::string names;
-  for (const Int8Backend& b : int8_backends()) names += (names.empty() ? "" : ", ") + b.name;
-  return names;
-}
-
-std::string describe(LayerKind kind, const Int8Layer& layer) {
-  return to_string(kind) + " int8 " + (layer.input.dynamic ? "dynamic" : "static") + " " +
-         (layer.input.is_signed ? "s8" : "u8");
-}
-
-}  // namespace
-
-const std::vector<Int8Backend>& int8_backends() {
-  static const std::vector<Int8Backend> list = builtin_int8_backends();
-  return list;
-}
-
-const Int8Backend& int8_backend_by_name(const std::string& name) {
-  for (const Int8Backend& b : int8_backends())
-    if (b.name == name) return b;
-  throw Error("unknown int8 backend '" + name + "': expected auto or one of " + known_names());
-}
-
-const Int8Backend& choose_int8_backend(const std::string& requested, LayerKind kind,
-                                       const Int8Layer& layer, std::string* reason) {
-  std::string why;
-  if (requested != "auto") {
-    const Int8Backend& b = int8_backend_by_name(requested);
-    QT_CHECK(b.supports(kind, layer, &why), "int8 backend '", requested, "' cannot run ",
-             describe(kind, layer), ": ", why);
-    if (reason) *reason = "requested";
-    return b;
-  }
-  // INC's rule falls out of the order and onednn's supports(): onednn first,
-  // but it declines CPUs without int8 dot products; then torch; eager last.
-  std::string skipped;
-  for (const Int8Backend& b : int8_backends()) {
-    if (b.supports(kind, layer, &why)) {
-      if (reason) {
-        std::string isa;
-        if (b.name == "onednn" && onednn_int8_accelerated(&isa))
-          *reason = "auto: oneDNN reports int8 acceleration (ISA " + isa + ")";
-        else
-          *reason = "auto";
-        if (b.name == "torch") *reason += " (qengine " + torch_int8_engine() + ")";
-        if (!skipped.empty()) *reason += "; skipped " + skipped;
-      }
-      return b;
-    }
-    skipped += (skipped.empty() ? "" : ", ") + b.name + ": " + why;
-  }
-  QT_ASSERT(false, "no int8 backend runs ", describe(kind, layer), " (eager must run all)");
-  throw Error("unreachable");
-}
 
 ActivationQParams choose_activation_qparams(const at::Tensor& x, const ActivationQuant& q) {
   if (!q.dynamic) return ActivationQParams{q.scale, q.zero_point};

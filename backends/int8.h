@@ -1,11 +1,6 @@
 // Int8 layers: what static and dynamic post-training quantization, SmoothQuant
-// and QAT (converted) produce, and what the `onednn` and `torch` backends run.
-//
-// Note to the int8-methods helper: source-compatible with the first draft;
-// added: ActivationQParams, choose_activation_qparams and quantize_activation
-// (the one definition of how an input is quantized, static or dynamic; use them
-// for fake quantization too so QAT and the kernels agree), check_int8_layer,
-// and Int8Kernel (what every int8 kernel is; storage reads the layer back from it).
+// and QAT (converted) produce, and what every int8 backend runs (the list of
+// them is backend_list.h).
 //
 // Weights are s8, symmetric, per output channel (or per tensor): a
 // QuantizedWeight with bits = 8, scheme sym. Activations are quantized on the
@@ -13,14 +8,15 @@
 // from each batch's own range at run time (dynamic). The output is fp32:
 //   y = (sum_k (xq_k - zp) * wq_k) * x_scale * w_scale[o] + bias[o]
 // A backend's kernel must compute exactly this integer product; tests compare
-// every backend against the eager reference doing the same arithmetic.
+// every backend against a plain reference doing the same arithmetic.
 //
 // Quantizing an input x (fp32), as PyTorch and oneDNN do it:
 //   xq = clamp(nearbyint(x * (1/scale)) + zp, qmin, qmax)   (1/scale in fp32; ties to even)
 //   u8: [0, 255] with zero point zp; s8: [-128, 127], zp = 0.
 // Dynamic parameters of a batch, lo = min(min(x), 0), hi = max(max(x), 0) (0.0 stays exact):
 //   u8: PyTorch's own quant_utils::ChooseQuantizationParams(lo, hi, 0, 255), reduce_range
-//       off, called directly so the torch backend's linear_dynamic picks the same numbers:
+//       off, called directly so that LibTorch's quantized::linear_dynamic picks the same
+//       numbers:
 //       scale = (hi - lo) / 255 in double then fp32, at least 6.1e-5 (PyTorch's cut-off);
 //       zp = the zero point of the end with the smaller rounding error, rounded, clamped
 //   s8: scale = max(|lo|, |hi|) / 127 (INC's sym formula), at least 6.1e-5, zp = 0
@@ -30,7 +26,7 @@
 #include <optional>
 #include <string>
 
-#include "backends/backend.h"
+#include "backends/layer_kernel.h"
 
 namespace qtune {
 
@@ -46,23 +42,6 @@ struct Int8Layer {
   ActivationQuant input;
   std::optional<at::Tensor> bias;  ///< fp32 [out], added after dequantizing
 };
-
-/// The int8 entries of a backend; a backend without int8 support leaves them empty.
-struct Int8Backend {
-  std::string name;  ///< "onednn" | "torch" | "eager"
-  std::function<bool(LayerKind kind, const Int8Layer& layer, std::string* reason)> supports;
-  std::function<LayerKernelPtr(LayerKind kind, Int8Layer layer, const ConvGeometry& geometry)>
-      make_kernel;
-};
-
-/// Int8-capable backends in preference order; eager (the reference) last.
-const std::vector<Int8Backend>& int8_backends();
-const Int8Backend& int8_backend_by_name(const std::string& name);
-/// Resolves "auto" (INC's rule, "IPEX when installed, else dynamo": onednn when
-/// oneDNN reports int8 acceleration on this CPU, else torch) or a name for one
-/// layer; `reason` gets why.
-const Int8Backend& choose_int8_backend(const std::string& requested, LayerKind kind,
-                                       const Int8Layer& layer, std::string* reason);
 
 /// The scale and zero point an input is quantized with (see the top of this file).
 struct ActivationQParams {

@@ -37,6 +37,7 @@ class LayerKernel {
   virtual at::Tensor forward_relu(const at::Tensor& x) const { return at::relu(forward(x)); }
   /// Backend name ("fp32", "eager", "native", ...), recorded with trials.
   virtual std::string backend() const = 0;
+  virtual std::string backend_detail() const { return backend(); }
   /// The tensors to save, by suffix ("weight", "bias", "qweight", "scales", "qzeros").
   virtual std::map<std::string, at::Tensor> tensors() const = 0;
   /// Bytes of the weights as stored (what a saved model takes for this layer).

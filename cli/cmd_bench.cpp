@@ -6,6 +6,7 @@
 
 #include "bench/latency.h"
 #include "cli/args.h"
+#include "cli/backend_flag.h"
 #include "cli/commands.h"
 #include "cli/model_source.h"
 #include "common/error.h"
@@ -20,13 +21,17 @@ int cmd_bench(int argc, char** argv) {
       {"runs", true, false, "timed runs, at least (default 20)"},
       {"warmup", true, false, "discarded warm-up runs (default 3)"},
       {"threads", true, false, "intra-op threads (default: all cores)"},
+      {"backend", true, false,
+       "auto or a backend name: run the saved model's quantized layers there instead of on "
+       "the backends it was saved with"},
       {"json", false, false, "print JSON"},
       {"cache-dir", true, false, "where trained built-in models are cached"},
       {"help", false, false, "show this help"},
   };
   Args args("bench", flags, argc, argv, 2);
   if (args.has("help")) {
-    std::cout << usage("bench", "--model DIR|SPEC [--batch N] [--json]", flags);
+    std::cout << usage("bench", "--model DIR|SPEC [--batch N] [--backend NAME|auto] [--json]",
+                       flags);
     return 0;
   }
   args.reject_positionals();
@@ -41,9 +46,10 @@ int cmd_bench(int argc, char** argv) {
   QT_CHECK(warmup >= 0, "qtune bench: --warmup must be >= 0, got ", warmup);
   QT_CHECK(threads >= 1, "qtune bench: --threads must be >= 1, got ", threads);
 
+  const std::string backend = backend_flag(args, "bench");
   LoadedModel loaded =
       load_model_arg(args.required("model"), cache_dir_arg(args.get_or("cache-dir", "")),
-                     stderr_is_terminal() && !json);
+                     stderr_is_terminal() && !json, backend);
   TaskData data;
   try {
     data = load_task_data(loaded.spec, 0, batch, 0, cache_dir_arg(args.get_or("cache-dir", "")));
@@ -69,11 +75,14 @@ int cmd_bench(int argc, char** argv) {
                 {"latency_ms_p99", stats.p99_ms},
                 {"latency_ms_mean", stats.mean_ms},
                 {"spread", stats.spread}};
+    out.update(backend_fields(loaded));
     std::cout << out.dump(2) << "\n";
   } else {
     std::printf("batch %lld, %lld threads, %d runs: p50 %.3f ms, p90 %.3f ms (spread %.1f%%)\n",
                 static_cast<long long>(input.size(0)), static_cast<long long>(threads), stats.runs,
                 stats.p50_ms, stats.p90_ms, 100 * stats.spread);
+    if (const std::string note = backend_note(loaded); !note.empty())
+      std::printf("%s\n", note.c_str());
   }
   return 0;
 }

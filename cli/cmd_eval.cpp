@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/args.h"
+#include "cli/backend_flag.h"
 #include "cli/commands.h"
 #include "cli/model_source.h"
 #include "common/error.h"
@@ -16,19 +17,25 @@ int cmd_eval(int argc, char** argv) {
       {"model", true, false, "saved model directory or spec (builtin:fmnist-cnn)"},
       {"samples", true, false,
        "evaluation samples (default: what the saved model was tuned on, else all)"},
+      {"backend", true, false,
+       "auto or a backend name: run the saved model's quantized layers there instead of on "
+       "the backends it was saved with (its saved result is only claimed for those)"},
       {"json", false, false, "print JSON"},
       {"cache-dir", true, false, "where trained built-in models are cached"},
       {"help", false, false, "show this help"},
   };
   Args args("eval", flags, argc, argv, 2);
   if (args.has("help")) {
-    std::cout << usage("eval", "--model DIR|SPEC [--samples N] [--json]", flags);
+    std::cout << usage("eval", "--model DIR|SPEC [--samples N] [--backend NAME|auto] [--json]",
+                       flags);
     return 0;
   }
   args.reject_positionals();
   const bool json = args.has("json");
   const auto cache = cache_dir_arg(args.get_or("cache-dir", ""));
-  LoadedModel loaded = load_model_arg(args.required("model"), cache, stderr_is_terminal() && !json);
+  const std::string backend = backend_flag(args, "eval");
+  LoadedModel loaded =
+      load_model_arg(args.required("model"), cache, stderr_is_terminal() && !json, backend);
   // A tuned model records how many evaluation samples its accuracy was
   // measured on, so that eval reproduces that number by default.
   int64_t default_samples = 0;
@@ -58,6 +65,7 @@ int cmd_eval(int argc, char** argv) {
                 {r.metric, r.value},
                 {"samples", r.samples}};
     out.update(r.details);
+    out.update(backend_fields(loaded));
     std::cout << out.dump(2) << "\n";
   } else {
     if (r.details.contains("bits_per_byte") && r.details["bits_per_byte"].is_number())
@@ -67,6 +75,8 @@ int cmd_eval(int argc, char** argv) {
     else
       std::printf("%s %.4f on %lld samples (%s)\n", r.metric.c_str(), r.value,
                   static_cast<long long>(r.samples), loaded.spec.c_str());
+    if (const std::string note = backend_note(loaded); !note.empty())
+      std::printf("%s\n", note.c_str());
   }
   return 0;
 }

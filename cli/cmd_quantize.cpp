@@ -100,7 +100,8 @@ int cmd_quantize(int argc, char** argv) {
                         {"kind", r.kind},
                         {"quantized", r.quantized},
                         {"params", r.params},
-                        {"backend", r.backend}});
+                        {"backend", r.backend},
+                        {"backend_detail", r.backend_detail}});
     std::cout << Json{{"out", out_dir},
                       {"config", config.to_json()},
                       {"size_bytes", bytes},

@@ -9,7 +9,7 @@
 namespace qtune::cli {
 
 LoadedModel load_model_arg(const std::string& arg, const std::filesystem::path& cache_dir,
-                           bool progress) {
+                           bool progress, const std::string& backend_override) {
   LoadedModel out;
   std::error_code ec;
   std::string spec = arg;
@@ -22,12 +22,17 @@ LoadedModel load_model_arg(const std::string& arg, const std::filesystem::path& 
              ": neither a saved qtune model (qconfig.json) nor a Hugging Face checkpoint "
              "(config.json)");
     SavedModelInfo info;
-    out.model = load_saved_model(arg, &info);
+    out.model = load_saved_model(arg, &info, backend_override);
     out.spec = info.model_spec;
     out.qconfig = info.qconfig;
     out.saved = true;
+    out.backend_override = backend_override;
     return out;
   }
+  if (!backend_override.empty())
+    throw UsageError(arg +
+                     ": --backend runs a saved quantized model on another backend; "
+                     "this is not a saved model directory");
   // Something path-like that does not exist is a missing directory, not a spec.
   const bool path_like = arg.find('/') != std::string::npos || arg.rfind('.', 0) == 0;
   QT_CHECK(!path_like || spec.rfind("builtin:", 0) == 0 || spec.rfind("hf:", 0) == 0, arg,

@@ -11,13 +11,16 @@ namespace qtune::cli {
 
 struct LoadedModel {
   ModelPtr model;
-  std::string spec;    ///< the architecture spec (from qconfig.json for a saved dir)
-  bool saved = false;  ///< came from a saved directory
-  Json qconfig;        ///< qconfig.json of a saved dir
+  std::string spec;              ///< the architecture spec (from qconfig.json for a saved dir)
+  bool saved = false;            ///< came from a saved directory
+  Json qconfig;                  ///< qconfig.json of a saved dir
+  std::string backend_override;  ///< --backend given: the layers run on it, not the saved ones
 };
 
+/// `backend_override` (--backend, "" if absent) rebuilds a saved model's
+/// quantized layers on that backend; for anything but a saved model it is a UsageError.
 LoadedModel load_model_arg(const std::string& arg, const std::filesystem::path& cache_dir,
-                           bool progress);
+                           bool progress, const std::string& backend_override = "");
 
 /// --cache-dir if given, else the default cache.
 std::filesystem::path cache_dir_arg(const std::string& given);

@@ -2,6 +2,7 @@
 
 #include <ATen/core/grad_mode.h>
 
+#include "backends/backend_list.h"
 #include "common/error.h"
 #include "quantizers/woq_common.h"
 
@@ -123,12 +124,13 @@ ActivationQuant static_activation(const ActParams& p) {
 void install_int8(LayerSlot& slot, Int8Layer layer, const std::string& backend,
                   LayerReport* report) {
   std::string reason;
-  const Int8Backend& b = choose_int8_backend(backend, slot.kind(), layer, &reason);
+  const Backend& b = choose_backend(backend, slot.kind(), layer, &reason);
   slot.set_kernel(b.make_kernel(slot.kind(), std::move(layer), slot.geometry()));
   if (report) {
     report->quantized = true;
     report->backend = b.name;
     report->backend_reason = reason;
+    report->backend_detail = slot.kernel()->backend_detail();
   }
 }
 

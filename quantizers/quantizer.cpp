@@ -4,8 +4,7 @@
 #include <mutex>
 #include <regex>
 
-#include "backends/backend.h"
-#include "backends/int8.h"
+#include "backends/backend_list.h"
 #include "common/error.h"
 #include "quantizers/registry.h"
 
@@ -198,16 +197,6 @@ QuantConfig QuantConfig::from_json(const Json& j, const std::string& where) {
     }
   }
   return c;
-}
-
-std::vector<std::string> backend_names() {
-  std::vector<std::string> names;
-  auto add = [&names](const std::string& n) {
-    if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
-  };
-  for (const Backend& b : backends()) add(b.name);
-  for (const Int8Backend& b : int8_backends()) add(b.name);
-  return names;
 }
 
 std::vector<LayerReport> quantize(Model& model, const QuantConfig& config,

@@ -52,6 +52,8 @@ struct LayerReport {
   Json params;          ///< effective parameters for this layer
   std::string backend;  ///< chosen backend
   std::string backend_reason;
+  std::string
+      backend_detail;  ///< the kernel's path within its backend (LayerKernel::backend_detail)
 };
 
 class Quantizer {
@@ -70,9 +72,6 @@ class Quantizer {
 void register_quantizer(std::shared_ptr<const Quantizer> q);
 const Quantizer& quantizer_by_name(const std::string& name);  ///< qtune::Error lists known names
 std::vector<std::string> quantizer_names();
-
-/// Every backend name a config may give (weight-only and int8), "auto" aside.
-std::vector<std::string> backend_names();
 
 /// Effective parameters for one layer: global params, then overrides by type,
 /// then by name regex (in order), validated. Returns null if the layer stays fp32.

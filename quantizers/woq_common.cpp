@@ -1,6 +1,6 @@
 #include "quantizers/woq_common.h"
 
-#include "backends/backend.h"
+#include "backends/backend_list.h"
 #include "common/error.h"
 
 namespace qtune {
@@ -120,6 +120,7 @@ void install_quantized(LayerSlot& slot, QuantizedWeight w, const std::string& ba
     report->quantized = true;
     report->backend = b.name;
     report->backend_reason = reason;
+    report->backend_detail = slot.kernel()->backend_detail();
   }
 }
 
@@ -128,7 +129,8 @@ void install_fp32(LayerSlot& slot, LayerReport* report) {
   if (report) {
     report->quantized = false;
     report->backend = "fp32";
-    report->backend_reason = "kept fp32 by config";
+    report->backend_reason = backend_reason::kKeptFp32;
+    report->backend_detail = slot.kernel()->backend_detail();
   }
 }
 

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "backends/backend.h"
+#include "backends/backend_list.h"
 #include "backends/int8.h"
 #include "common/error.h"
 #include "models/builtin.h"
@@ -118,6 +118,7 @@ void save_model(const Model& model, const fs::path& dir_in, const QuantConfig& c
     entry["kind"] = to_string(slot->kind());
     entry["quantized"] = quantized;
     entry["backend"] = k.backend();
+    entry["backend_detail"] = k.backend_detail();
     entry["shape"] = slot->weight().sizes().vec();
     if (quantized) {
       const QuantizedWeight w = saved_weight(*slot, report, kt, where + ": layer '" + name + "'");
@@ -195,7 +196,8 @@ bool is_saved_model_dir(const fs::path& dir) {
   return fs::is_directory(dir, ec) && fs::is_regular_file(dir / kQconfigFile, ec);
 }
 
-ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info) {
+ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info,
+                          const std::string& backend_override) {
   const std::string where = dir.string();
   std::error_code ec;
   QT_CHECK(fs::is_directory(dir, ec), where, ": no such directory (expected a saved qtune model)");
@@ -345,10 +347,33 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info) {
              ", the file says ", to_string(l.kind));
     QT_CHECK(slot->weight().sizes() == at::IntArrayRef(l.weight.shape), lw,
              ".shape: the model's layer has weight shape ", slot->weight().sizes());
-    if (l.int8) {
-      const Int8Backend* b8 = nullptr;
+    if (!backend_override.empty()) {
+      // Another backend than the saved one: what it computes may differ in the
+      // last bits (or, for an int8-activation path, within its tolerance), so
+      // the caller must not claim the saved accuracy for it.
+      std::optional<Int8Layer> int8;
+      if (l.int8) {
+        int8 = Int8Layer{std::move(l.weight), *l.int8, slot->bias()};
+        check_int8_layer(l.kind, *int8, lw);
+      }
       try {
-        b8 = &int8_backend_by_name(l.backend);
+        if (int8) {
+          const Backend& b = choose_backend(backend_override, l.kind, *int8, nullptr);
+          slot->set_kernel(b.make_kernel(l.kind, std::move(*int8), slot->geometry()));
+        } else {
+          const Backend& b = choose_backend(backend_override, l.kind, l.weight.spec, nullptr);
+          slot->set_kernel(
+              b.make_kernel(l.kind, std::move(l.weight), slot->bias(), slot->geometry()));
+        }
+      } catch (const Error& e) {
+        throw Error(where + ": layer '" + l.name + "': " + e.what());
+      }
+      continue;
+    }
+    if (l.int8) {
+      const Backend* b8 = nullptr;
+      try {
+        b8 = &backend_by_name(l.backend);
       } catch (const Error& e) {
         throw Error(lw + ".backend: " + e.what());
       }

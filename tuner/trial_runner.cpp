@@ -138,7 +138,8 @@ TrialResult TrialRunner::run(int64_t index, const QuantConfig& config) {
                         {"kind", rep.kind},
                         {"quantized", rep.quantized},
                         {"backend", rep.backend},
-                        {"backend_reason", rep.backend_reason}});
+                        {"backend_reason", rep.backend_reason},
+                        {"backend_detail", rep.backend_detail}});
     r.metrics["layers"] = layers;
     r.metrics["seconds_quantize"] = quantize_s;
     check_time("quantization");

@@ -3,12 +3,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
+#include <limits>
 #include <regex>
 #include <set>
-#include <limits>
 #include <sstream>
 
-#include "backends/backend.h"
+#include "backends/backend_list.h"
 #include "common/error.h"
 #include "models/builtin.h"
 #include "tuner/trial.h"

@@ -18,8 +18,8 @@
 #include <map>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "backends/backend_list.h"
 #include "common/malloc_tuning.h"
-#include "backends/int8.h"
 #include "models/builtin.h"
 #include "quantizers/quantizer.h"
 
@@ -127,7 +127,7 @@ void linear_int8(benchmark::State& state, const std::string& backend) {
   a.zero_point = static_cast<int32_t>(std::lround(-x.min().item<float>() / a.scale));
   qtune::Int8Layer layer{qtune::QuantizedWeight::from_float(big_weight(), s), a, std::nullopt};
   const auto kernel =
-      qtune::int8_backend_by_name(backend).make_kernel(qtune::LayerKind::kLinear, layer, {});
+      qtune::backend_by_name(backend).make_kernel(qtune::LayerKind::kLinear, layer, {});
   kernel->forward(x);  // creates the primitive outside the timing
   const std::string self = key(backend.c_str(), m);
   timed(state, self, [&] { benchmark::DoNotOptimize(kernel->forward(x).data_ptr()); });

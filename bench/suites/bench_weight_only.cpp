@@ -8,8 +8,8 @@
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 
+#include "backends/backend_list.h"
 #include "common/malloc_tuning.h"
-#include "backends/backend.h"
 #include "quantizers/core/packing.h"
 #include "quantizers/core/quantize.h"
 #include "quantizers/core/quantized_weight.h"
@@ -61,8 +61,8 @@ void BM_LinearFp32(benchmark::State& state) {
   const at::Tensor w = weight(n, n), x = at::randn({m, n});
   auto kernel = qtune::make_fp32_kernel(qtune::LayerKind::kLinear, w, std::nullopt);
   for (auto _ : state) benchmark::DoNotOptimize(kernel->forward(x).data_ptr());
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * n / 1e9,
-                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * m * n * n / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_LinearFp32)->Arg(1)->Arg(32)->Unit(benchmark::kMillisecond);
 
@@ -70,11 +70,11 @@ void BM_LinearEagerInt4(benchmark::State& state) {
   const int64_t m = state.range(0), n = 4096;
   const at::Tensor x = at::randn({m, n});
   auto q = qtune::QuantizedWeight::from_float(weight(n, n), spec4());
-  auto kernel = qtune::backend_by_name("eager").make_kernel(qtune::LayerKind::kLinear, q,
-                                                            std::nullopt, {});
+  auto kernel =
+      qtune::backend_by_name("eager").make_kernel(qtune::LayerKind::kLinear, q, std::nullopt, {});
   for (auto _ : state) benchmark::DoNotOptimize(kernel->forward(x).data_ptr());
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * n / 1e9,
-                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * m * n * n / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_LinearEagerInt4)->Arg(1)->Arg(32)->Unit(benchmark::kMillisecond);
 

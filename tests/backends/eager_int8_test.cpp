@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "backends/int8.h"
+#include "backends/backend_list.h"
 #include "support/expect_error.h"
 
 namespace qtune {
@@ -210,14 +210,14 @@ TEST(Int8Registry, AutoFallsBackToEagerAndNamesResolve) {
   const at::Tensor w = at::randn({4, 8});
   const Int8Layer layer = layer_from(w, std::nullopt, ActivationQuant{});
   std::string reason;
-  const Int8Backend& b = choose_int8_backend("eager", LayerKind::kLinear, layer, &reason);
+  const Backend& b = choose_backend("eager", LayerKind::kLinear, layer, &reason);
   EXPECT_EQ(b.name, "eager");
   EXPECT_EQ(reason, "requested");
-  EXPECT_EQ(int8_backends().back().name, "eager");
-  const Int8Backend& a = choose_int8_backend("auto", LayerKind::kLinear, layer, &reason);
+  EXPECT_EQ(backends().back().name, "eager");
+  const Backend& a = choose_backend("auto", LayerKind::kLinear, layer, &reason);
   EXPECT_EQ(reason.rfind("auto", 0), 0u) << reason;
   EXPECT_FALSE(a.name.empty());
-  testing::expect_error([] { int8_backend_by_name("fpga"); }, "unknown int8 backend 'fpga'");
+  testing::expect_error([] { backend_by_name("fpga"); }, "unknown backend 'fpga'");
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 // dequantized weight; the fp32 kernel exactly what at::linear / conv2d do.
 #include <gtest/gtest.h>
 
-#include "backends/backend.h"
+#include "backends/backend_list.h"
 #include "backends/eager/eager_kernels.h"
 #include "common/error.h"
 

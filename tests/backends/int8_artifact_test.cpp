@@ -3,7 +3,7 @@
 // point) and the backend survive; int8 weights count 1 byte each.
 #include <gtest/gtest.h>
 
-#include "backends/int8.h"
+#include "backends/backend_list.h"
 #include "models/builtin.h"
 #include "storage/artifact.h"
 #include "support/expect_error.h"
@@ -34,7 +34,7 @@ std::vector<LayerReport> quantize_int8(Model& model, const std::string& backend)
       a.scale = 0.0123f;
       a.zero_point = a.is_signed ? 0 : 37;
       Int8Layer layer{QuantizedWeight::from_float(slot->weight(), s), a, slot->bias()};
-      const Int8Backend& b = choose_int8_backend(backend, slot->kind(), layer, &r.backend_reason);
+      const Backend& b = choose_backend(backend, slot->kind(), layer, &r.backend_reason);
       slot->set_kernel(b.make_kernel(slot->kind(), std::move(layer), slot->geometry()));
       r.quantized = true;
       r.backend = b.name;
@@ -100,7 +100,7 @@ TEST(Int8Artifact, BadInt8EntryIsAnError) {
   q["layers"]["fc1"]["backend"] = "tpu";
   testing::write_bytes(dir / "m" / "qconfig.json", q.dump());
   testing::expect_error([&] { load_saved_model(dir / "m"); },
-                        "layers.fc1.backend: unknown int8 backend 'tpu'");
+                        "layers.fc1.backend: unknown backend 'tpu'");
 }
 
 }  // namespace

@@ -5,8 +5,8 @@
 
 #include <thread>
 
+#include "backends/backend_list.h"
 #include "backends/eager/eager_int8.h"
-#include "backends/int8.h"
 #include "backends/onednn/onednn_int8.h"
 #include "backends/torch/torch_int8.h"
 #include "support/expect_error.h"
@@ -18,8 +18,8 @@ constexpr uint64_t kSeed = 5;
 
 std::vector<std::string> fast_backends() {
   std::vector<std::string> names;
-  for (const Int8Backend& b : int8_backends())
-    if (b.name != "eager") names.push_back(b.name);
+  for (const Backend& b : backends())
+    if (b.runs_int8() && b.name != "eager") names.push_back(b.name);
   return names;
 }
 
@@ -54,7 +54,7 @@ at::Tensor tolerance(const Int8Layer& l, float x_scale, int64_t out_dim_ndims) {
 void expect_matches_eager(const std::string& backend, LayerKind kind, const Int8Layer& layer,
                           const ConvGeometry& g, const at::Tensor& x, const std::string& what) {
   const LayerKernelPtr ref = make_eager_int8_kernel(kind, layer, g);
-  const LayerKernelPtr k = int8_backend_by_name(backend).make_kernel(kind, layer, g);
+  const LayerKernelPtr k = backend_by_name(backend).make_kernel(kind, layer, g);
   EXPECT_EQ(k->backend(), backend);
   const at::Tensor expected = ref->forward(x);
   for (int rep = 0; rep < 2; ++rep) {  // the second call reuses the cached primitive
@@ -100,7 +100,7 @@ class Int8BackendTest : public ::testing::TestWithParam<std::string> {
     // onednn refuses CPUs without int8 dot products (ONEDNN_MAX_CPU_ISA=AVX2 shows it).
     std::string reason;
     const Int8Layer probe = make_layer(at::randn({2, 2}), false, ActivationQuant{}, false);
-    if (!int8_backend_by_name(GetParam()).supports(LayerKind::kLinear, probe, &reason))
+    if (!backend_by_name(GetParam()).supports(LayerKind::kLinear, probe, &reason))
       GTEST_SKIP() << GetParam() << " does not run here: " << reason;
     // LibTorch's ONEDNN qengine is the same oneDNN: without VNNI its u8*s8
     // pair sums saturate too (measured with ONEDNN_MAX_CPU_ISA=AVX2), so exact
@@ -173,8 +173,7 @@ TEST_P(Int8BackendTest, ConcurrentCallsAgree) {
   // must not hand one thread another's half-built primitive.
   at::manual_seed(kSeed);
   const Int8Layer layer = make_layer(at::randn({32, 64}), true, activation_modes()[0], false);
-  const LayerKernelPtr k =
-      int8_backend_by_name(GetParam()).make_kernel(LayerKind::kLinear, layer, {});
+  const LayerKernelPtr k = backend_by_name(GetParam()).make_kernel(LayerKind::kLinear, layer, {});
   std::vector<at::Tensor> xs, ys(4);
   for (int i = 0; i < 4; ++i) xs.push_back(at::randn({i + 1, 64}));
   std::vector<std::thread> threads;
@@ -186,8 +185,7 @@ TEST_P(Int8BackendTest, ConcurrentCallsAgree) {
 
 TEST_P(Int8BackendTest, RejectsWrongInput) {
   const Int8Layer layer = make_layer(at::randn({4, 8}), false, ActivationQuant{}, false);
-  const LayerKernelPtr k =
-      int8_backend_by_name(GetParam()).make_kernel(LayerKind::kLinear, layer, {});
+  const LayerKernelPtr k = backend_by_name(GetParam()).make_kernel(LayerKind::kLinear, layer, {});
   testing::expect_error([&] { k->forward(at::randn({2, 9})); }, "expected input [..., 8]");
 }
 
@@ -197,7 +195,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, Int8BackendTest, ::testing::ValuesIn(fast_bac
 TEST(Int8Choice, AutoFollowsIncRule) {
   const Int8Layer layer = make_layer(at::randn({4, 8}), false, ActivationQuant{}, false);
   std::string reason;
-  const Int8Backend& b = choose_int8_backend("auto", LayerKind::kLinear, layer, &reason);
+  const Backend& b = choose_backend("auto", LayerKind::kLinear, layer, &reason);
   std::string isa;
   if (onednn_int8_accelerated(&isa)) {
     EXPECT_EQ(b.name, "onednn");
@@ -209,7 +207,7 @@ TEST(Int8Choice, AutoFollowsIncRule) {
         << reason;
   }
   EXPECT_NE(b.name, "eager") << reason;
-  EXPECT_EQ(choose_int8_backend("eager", LayerKind::kLinear, layer, &reason).name, "eager");
+  EXPECT_EQ(choose_backend("eager", LayerKind::kLinear, layer, &reason).name, "eager");
 }
 
 }  // namespace

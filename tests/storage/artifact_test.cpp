@@ -4,7 +4,7 @@
 
 #include <utility>
 
-#include "backends/backend.h"
+#include "backends/backend_list.h"
 #include "common/error.h"
 #include "models/builtin.h"
 #include "models/safetensors.h"
