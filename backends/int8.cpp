@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "backends/eager/eager_int8.h"
+#include "backends/native/native_int8_kernel.h"
 #include "backends/onednn/onednn_int8.h"
 #include "backends/torch/torch_int8.h"
 #include "common/error.h"
@@ -19,6 +20,7 @@ namespace {
 std::vector<Int8Backend> builtin_int8_backends() {
   std::vector<Int8Backend> list;
   list.push_back(Int8Backend{"onednn", onednn_int8_supports, make_onednn_int8_kernel});
+  list.push_back(Int8Backend{"native", native_int8_supports, make_native_int8_kernel});
   list.push_back(Int8Backend{"torch", torch_int8_supports, make_torch_int8_kernel});
   list.push_back(Int8Backend{"eager", eager_int8_supports, make_eager_int8_kernel});
   return list;
@@ -67,6 +69,8 @@ const Int8Backend& choose_int8_backend(const std::string& requested, LayerKind k
         std::string isa;
         if (b.name == "onednn" && onednn_int8_accelerated(&isa))
           *reason = "auto: oneDNN reports int8 acceleration (ISA " + isa + ")";
+        else if (b.name == "native")
+          *reason = "auto: exact native int8 kernels, " + native_int8_isa_description();
         else
           *reason = "auto";
         if (b.name == "torch") *reason += " (qengine " + torch_int8_engine() + ")";

@@ -49,7 +49,7 @@ struct Int8Layer {
 
 /// The int8 entries of a backend; a backend without int8 support leaves them empty.
 struct Int8Backend {
-  std::string name;  ///< "onednn" | "torch" | "eager"
+  std::string name;  ///< "onednn" | "native" | "torch" | "eager"
   std::function<bool(LayerKind kind, const Int8Layer& layer, std::string* reason)> supports;
   std::function<LayerKernelPtr(LayerKind kind, Int8Layer layer, const ConvGeometry& geometry)>
       make_kernel;
@@ -58,9 +58,8 @@ struct Int8Backend {
 /// Int8-capable backends in preference order; eager (the reference) last.
 const std::vector<Int8Backend>& int8_backends();
 const Int8Backend& int8_backend_by_name(const std::string& name);
-/// Resolves "auto" (INC's rule, "IPEX when installed, else dynamo": onednn when
-/// oneDNN reports int8 acceleration on this CPU, else torch) or a name for one
-/// layer; `reason` gets why.
+/// Resolves "auto" (onednn when oneDNN reports int8 dot products on this CPU,
+/// else native, qtune's exact kernels) or a name for one layer; `reason` gets why.
 const Int8Backend& choose_int8_backend(const std::string& requested, LayerKind kind,
                                        const Int8Layer& layer, std::string* reason);
 
