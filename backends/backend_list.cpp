@@ -2,6 +2,7 @@
 
 #include "backends/eager/eager_int8.h"
 #include "backends/eager/eager_kernels.h"
+#include "backends/native/native_int8_kernel.h"
 #include "backends/onednn/onednn_int8.h"
 #include "backends/torch/torch_int8.h"
 #include "common/error.h"
@@ -16,21 +17,24 @@ std::string onednn_auto_note() {
   return "oneDNN reports int8 acceleration (ISA " + isa + ")";
 }
 
+std::string native_int8_auto_note() {
+  return "exact native int8 kernels, " + native_int8_isa_description();
+}
+
 std::string torch_auto_note() { return "qengine " + torch_int8_engine(); }
 
 // Preference order, one backend a line: a backend runs weight-only layers,
 // int8 layers or both; "auto" takes the first that runs a layer. For int8 this
-// is INC's rule ("IPEX when installed, else dynamo"): onednn first, but it
-// declines CPUs without int8 dot products, then torch. Eager, the reference
-// that runs everything, stays last.
+// is onednn where oneDNN has int8 dot products, else native (qtune's exact
+// kernels), then torch. Eager, the reference that runs everything, stays last.
 std::vector<Backend> builtin_backends() {
   return {
-      {"onednn", {}, {onednn_int8_supports, make_onednn_int8_kernel}, onednn_auto_note},
-      {"torch", {}, {torch_int8_supports, make_torch_int8_kernel}, torch_auto_note},
+      {"onednn", {}, {onednn_int8_supports, make_onednn_int8_kernel, onednn_auto_note}},
+      {"native", {}, {native_int8_supports, make_native_int8_kernel, native_int8_auto_note}},
+      {"torch", {}, {torch_int8_supports, make_torch_int8_kernel, torch_auto_note}},
       {"eager",
-       {eager_supports, make_eager_kernel},
-       {eager_int8_supports, make_eager_int8_kernel},
-       nullptr},
+       {eager_supports, make_eager_kernel, nullptr},
+       {eager_int8_supports, make_eager_int8_kernel, nullptr}},
   };
 }
 
@@ -66,7 +70,7 @@ const Backend& choose(const std::string& requested, LayerKind kind, const Layer&
     if (b.supports(kind, layer, &why)) {
       if (reason) {
         *reason = backend_reason::kAuto;
-        if (b.auto_note) *reason += ": " + b.auto_note();
+        if (const std::string note = b.auto_note(layer); !note.empty()) *reason += ": " + note;
         if (!skipped.empty())
           *reason += std::string("; ") + backend_reason::kSkipped + " " + skipped;
       }

@@ -36,6 +36,8 @@ struct WeightOnlyEntry {
   std::function<LayerKernelPtr(LayerKind kind, QuantizedWeight w, std::optional<at::Tensor> bias,
                                const ConvGeometry& geometry)>
       make_kernel;
+  /// What an automatic choice adds to "auto" (the ISA found, ...), or empty.
+  std::function<std::string()> auto_note;
 };
 
 /// How a backend runs int8 (W8A8) layers (see int8.h).
@@ -43,15 +45,14 @@ struct Int8Entry {
   std::function<bool(LayerKind kind, const Int8Layer& layer, std::string* reason)> supports;
   std::function<LayerKernelPtr(LayerKind kind, Int8Layer layer, const ConvGeometry& geometry)>
       make_kernel;
+  /// What an automatic choice adds to "auto" (the ISA found, the engine), or empty.
+  std::function<std::string()> auto_note;
 };
 
 struct Backend {
   std::string name;             ///< "native", "onednn", "torch", "eager", ...
   WeightOnlyEntry weight_only;  ///< empty when the backend runs no weight-only layer
   Int8Entry int8;               ///< empty when the backend runs no int8 layer
-  /// What an automatic choice of this backend adds to "auto" (the ISA it
-  /// found, the engine it runs on), or empty.
-  std::function<std::string()> auto_note;
 
   bool runs_weight_only() const { return static_cast<bool>(weight_only.supports); }
   bool runs_int8() const { return static_cast<bool>(int8.supports); }
@@ -61,6 +62,11 @@ struct Backend {
   LayerKernelPtr make_kernel(LayerKind kind, QuantizedWeight w, std::optional<at::Tensor> bias,
                              const ConvGeometry& geometry) const;
   LayerKernelPtr make_kernel(LayerKind kind, Int8Layer layer, const ConvGeometry& geometry) const;
+  /// The family's auto_note for this kind of layer, "" when it has none.
+  std::string auto_note(const QuantSpec&) const {
+    return weight_only.auto_note ? weight_only.auto_note() : "";
+  }
+  std::string auto_note(const Int8Layer&) const { return int8.auto_note ? int8.auto_note() : ""; }
 };
 
 /// Every backend, in preference order (most specialised first; eager, the

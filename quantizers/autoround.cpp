@@ -8,7 +8,8 @@
 //   q = clamp(round(w/scale + V) + zero), w' = (q - zero) * scale
 // With V = 0 and alpha = beta = 1 this is exactly RTN (quantizers/core/quantize.h).
 // Signed gradient descent (lr decaying linearly to 0) fits them to the fp32
-// block output; the iterate with the lowest batch loss is kept.
+// block output; the iterate with the lowest batch loss is kept, unless the
+// start (RTN) has a lower loss over all samples.
 #include <ATen/core/grad_mode.h>
 
 #include <cmath>
@@ -214,6 +215,9 @@ class AutoRoundQuantizer final : public Quantizer {
       return s;
     };
     double best_loss = std::numeric_limits<double>::infinity();
+    // The start (V = 0, alpha = beta = 1) is RTN; its loss over all samples is
+    // what the kept iterate must not exceed.
+    const double start_loss = use_best ? block_loss(model, block, samples) : 0.0;
     at::AutoGradMode grad(true);
     for (int64_t it = 0; it < iters; ++it) {
       auto [x, y] = samples.draw(batch, rng);
@@ -245,6 +249,14 @@ class AutoRoundQuantizer final : public Quantizer {
       states[i]->v().copy_(best[3 * i]);
       states[i]->alpha().copy_(best[3 * i + 1]);
       states[i]->beta().copy_(best[3 * i + 2]);
+    }
+    // The best batch loss was measured on one batch of 8: over all samples that
+    // iterate can still lose to the start, which then is kept.
+    if (block_loss(model, block, samples) <= start_loss) return;
+    for (auto& st : states) {
+      st->v().zero_();
+      st->alpha().fill_(1.0);
+      st->beta().fill_(1.0);
     }
   }
 

@@ -30,7 +30,10 @@ at::Tensor round_ste(const at::Tensor& x);
 
 /// Fake quantization (RTN's values, bit for bit) that autograd can go through:
 /// only the rounding is straight-through, so the gradient also sees how a
-/// weight moves its group's scale and zero point (as INC's TEQ fake quant does).
+/// weight moves its group's scale and zero point. (INC's TEQ passes the
+/// gradient straight through the whole fake quantization instead; on
+/// fmnist-cnn-tiny that trained TEQ's scales to 0.9-6x RTN's block loss at
+/// W3/W4, g16/g32, where this one reached 0.45-1.3x.)
 at::Tensor fake_quantize_ste(const at::Tensor& w, const QuantSpec& spec);
 
 /// A kernel whose forward is any differentiable function (training only; never saved).

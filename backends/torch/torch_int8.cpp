@@ -5,6 +5,7 @@
 
 #include <mutex>
 
+#include "backends/onednn/onednn_int8.h"
 #include "common/error.h"
 
 namespace qtune {
@@ -181,6 +182,18 @@ bool torch_int8_supports(LayerKind kind, const Int8Layer& layer, std::string* re
   if (reason) reason->clear();
   if (pick_engine() == at::QEngine::NoQEngine) {
     if (reason) *reason = "this LibTorch has no quantized engine";
+    return false;
+  }
+  // LibTorch's x86 qengines (its own oneDNN, x86, fbgemm) multiply u8 x s8
+  // with vpmaddubsw where the CPU has no int8 dot product: the s16 pair sums
+  // saturate (255 * 127 * 2 > 32767) and the result is not int8.h's product
+  // (measured on the onednn qengine with DNNL_MAX_CPU_ISA=AVX2). oneDNN's ISA
+  // (the same cap applies to LibTorch's copy) says whether VNNI is there.
+  std::string isa;
+  if (!onednn_int8_accelerated(&isa)) {
+    if (reason)
+      *reason = "qengine " + torch_int8_engine() + " on ISA " + isa +
+                " has no VNNI (vpdpbusd): its vpmaddubsw u8*s8 pair sums saturate";
     return false;
   }
   if (!layer.input.dynamic && layer.input.scale < kMinScale) {

@@ -46,7 +46,7 @@ std::string expected_auto_reason(LayerKind kind, const Layer& layer, bool int8,
     if (b.supports(kind, layer, &why)) {
       *chosen = b.name;
       std::string r = "auto";
-      if (b.auto_note) r += ": " + b.auto_note();
+      if (const std::string note = b.auto_note(layer); !note.empty()) r += ": " + note;
       if (!skipped.empty()) r += "; skipped " + skipped;
       return r;
     }
@@ -93,6 +93,29 @@ TEST(BackendList, AutoReasonListsExactlyTheSkippedBackendsOfTheFamily) {
     EXPECT_EQ(reason, want);
     EXPECT_NE(b.name, "eager") << "a fast int8 backend runs every CPU: " << reason;
   }
+}
+
+// The detail recorded with each layer names the backend first, then (for
+// backends with several paths) the ISA and path of this kernel.
+TEST(BackendList, KernelDetailStartsWithItsBackend) {
+  const QuantizedWeight w = QuantizedWeight::from_float(at::randn({8, 64}), w4_group32());
+  int kernels = 0;
+  for (const Backend& b : backends()) {
+    std::string why;
+    if (b.supports(LayerKind::kLinear, w4_group32(), &why)) {
+      const std::string detail =
+          b.make_kernel(LayerKind::kLinear, w, std::nullopt, {})->backend_detail();
+      EXPECT_EQ(detail.rfind(b.name, 0), 0u) << b.name << ": " << detail;
+      ++kernels;
+    }
+    const Int8Layer layer = int8_layer(false);
+    if (b.supports(LayerKind::kLinear, layer, &why)) {
+      const std::string detail = b.make_kernel(LayerKind::kLinear, layer, {})->backend_detail();
+      EXPECT_EQ(detail.rfind(b.name, 0), 0u) << b.name << ": " << detail;
+      ++kernels;
+    }
+  }
+  EXPECT_GE(kernels, 2) << "eager runs both families";
 }
 
 TEST(BackendList, RequestedBackendMustRunTheLayer) {

@@ -7,6 +7,7 @@
 
 #include "backends/backend_list.h"
 #include "backends/eager/eager_int8.h"
+#include "backends/native/native_int8_kernel.h"
 #include "backends/onednn/onednn_int8.h"
 #include "backends/torch/torch_int8.h"
 #include "support/expect_error.h"
@@ -97,17 +98,13 @@ std::string mode_name(const ActivationQuant& a) {
 class Int8BackendTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    // onednn refuses CPUs without int8 dot products (ONEDNN_MAX_CPU_ISA=AVX2 shows it).
+    // A backend runs wherever its supports() says so, and is tested there; the
+    // ones that need int8 dot products refuse CPUs without them and say which
+    // instruction is missing (DNNL_MAX_CPU_ISA=AVX2 shows it).
     std::string reason;
     const Int8Layer probe = make_layer(at::randn({2, 2}), false, ActivationQuant{}, false);
     if (!backend_by_name(GetParam()).supports(LayerKind::kLinear, probe, &reason))
       GTEST_SKIP() << GetParam() << " does not run here: " << reason;
-    // LibTorch's ONEDNN qengine is the same oneDNN: without VNNI its u8*s8
-    // pair sums saturate too (measured with ONEDNN_MAX_CPU_ISA=AVX2), so exact
-    // agreement is only claimed where oneDNN has int8 dot products.
-    if (GetParam() == "torch" && torch_int8_engine() == "onednn" &&
-        !onednn_int8_accelerated(&reason))
-      GTEST_SKIP() << "torch on the onednn qengine is inexact on ISA " << reason;
   }
 };
 
@@ -201,7 +198,11 @@ TEST(Int8Choice, AutoFollowsIncRule) {
     EXPECT_EQ(b.name, "onednn");
     EXPECT_EQ(reason, "auto: oneDNN reports int8 acceleration (ISA " + isa + ")");
   } else {
-    EXPECT_EQ(b.name, "torch");
+    // Without int8 dot products: qtune's exact kernels, and the reason names the ISA.
+    EXPECT_EQ(b.name, "native");
+    EXPECT_NE(reason.find("auto: exact native int8 kernels, " + native_int8_isa_description()),
+              std::string::npos)
+        << reason;
     EXPECT_NE(reason.find("onednn: oneDNN ISA " + isa + " has no int8 dot product"),
               std::string::npos)
         << reason;

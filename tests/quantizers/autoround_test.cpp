@@ -62,6 +62,31 @@ TEST(AutoRound, TrainingLowersTheBlockLossBelowRtn) {
   }
 }
 
+// The iterate kept (the best batch loss) must also beat the start (RTN) over
+// all samples, or the start is kept: with steps far too large (every clip
+// factor and rounding offset driven to a bound by the first step) AutoRound's loss
+// still never ends above RTN's, and equals it bit for bit when the start wins.
+TEST(AutoRound, NeverEndsAboveRtnOnItsOwnLoss) {
+  const OutlierMlp fp(5, 1);
+  const at::Tensor x = OutlierMlp::inputs(7, 128);
+  const CalibrationData calib = calibration_of(x, 32);
+  for (double lr : {0.0, 1.0}) {
+    const Json p{{"bits", 3}, {"group_size", 32}};
+    Json ar = p;
+    ar["iters"] = 30;
+    ar["lr"] = lr;
+    ar["minmax_lr"] = lr;
+    const ModelPtr r = quantized_copy(fp, quant_config("rtn", p), calib);
+    const ModelPtr a = quantized_copy(fp, quant_config("autoround", ar), calib);
+    const double rtn = output_mse(*r, fp, x), trained = output_mse(*a, fp, x);
+    EXPECT_LE(trained, rtn) << "lr " << lr;
+    at::NoGradGuard no_grad;
+    if (trained == rtn) {
+      EXPECT_TRUE(at::equal(a->forward(x), r->forward(x))) << "lr " << lr;
+    }
+  }
+}
+
 TEST(AutoRound, WithoutMinmaxTuningOnlyTheRoundingChanges) {
   const OutlierMlp fp(5, 2);
   const CalibrationData calib = calibration_of(OutlierMlp::inputs(7, 64), 16);

@@ -83,6 +83,35 @@ TEST(Teq, TrainingLowersTheBlockLossBelowRtn) {
   }
 }
 
+// The best iterate is kept, the start (RTN) included, so however training
+// goes -- here also with a step 5000x the default, whose first step already
+// multiplies or divides every channel by ~5 -- TEQ's loss (the block output's MSE over its
+// calibration samples, the whole model for one block) never ends above RTN's, on any machine; when
+// the start wins, the model is RTN's bit for bit. (FmnistCnnBlockLossBelowRtn
+// below meets a run whose last iterate ends above RTN, with the weights an AVX2
+// CPU trains.)
+TEST(Teq, NeverEndsAboveRtnOnItsOwnLoss) {
+  const OutlierMlp fp(5, 1);
+  const at::Tensor x = OutlierMlp::inputs(7, 128);
+  const CalibrationData calib = calibration_of(x, 32);
+  for (double lr : {1e-3, 5.0})
+    for (bool folding : {false, true}) {
+      const Json p{{"bits", 3}, {"group_size", 32}};
+      Json teq = p;
+      teq["train_iters"] = 40;
+      teq["lr"] = lr;
+      teq["folding"] = folding;
+      const ModelPtr r = quantized_copy(fp, quant_config("rtn", p), calib);
+      const ModelPtr t = quantized_copy(fp, quant_config("teq", teq), calib);
+      const double rtn = output_mse(*r, fp, x), trained = output_mse(*t, fp, x);
+      EXPECT_LE(trained, rtn) << "lr " << lr << " folding " << folding;
+      at::NoGradGuard no_grad;
+      if (trained == rtn) {
+        EXPECT_TRUE(at::equal(t->forward(x), r->forward(x))) << "lr " << lr;
+      }
+    }
+}
+
 TEST(Teq, TrainedScalesFoldWithoutChangingTheFp32Function) {
   const OutlierMlp fp(5, 2);
   const CalibrationData calib = calibration_of(OutlierMlp::inputs(7, 64), 16);
@@ -127,7 +156,11 @@ TEST(Teq, FmnistCnnBlockLossBelowRtn) {
   teq["train_iters"] = 100;
   const double rtn = output_mse(*quantized_copy(*fp, quant_config("rtn", p), calib), *fp, x);
   const double trained = output_mse(*quantized_copy(*fp, quant_config("teq", teq), calib), *fp, x);
-  EXPECT_LT(trained, rtn);
+  // <=, not <: the tiny model's weights depend on the BLAS that trained it,
+  // and how much TEQ gains on them with it (7% on weights trained on an AVX2
+  // CPU; its last iterate was 8% above RTN there). The strict gain is tested
+  // on the outlier MLP, where it is large.
+  EXPECT_LE(trained, rtn);
   std::printf("fmnist-cnn-tiny W3g16: block loss rtn %.5g teq %.5g\n", rtn, trained);
 }
 

@@ -1,0 +1,104 @@
+// The ISA-independent parts of the native int8 GEMM: gathering activation rows
+// (im2col for convolutions), the reference's epilogue, and the dispatch.
+#include "backends/native/int8_gemm.h"
+
+#include <cstring>
+
+#include "common/error.h"
+
+namespace qtune::native {
+
+void gather_rows(const Int8Source& s, int64_t m0, int64_t rows, uint8_t* dst) {
+  if (!s.conv) {
+    for (int64_t r = 0; r < rows; ++r)
+      std::memcpy(dst + r * s.k, s.data + (m0 + r) * s.lda, static_cast<size_t>(s.k));
+    return;
+  }
+  const uint8_t pad = static_cast<uint8_t>(s.zero_point);
+  const int64_t c = s.channels;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t m = m0 + r;
+    const int64_t ox = m % s.ow, oy = (m / s.ow) % s.oh, b = m / (s.ow * s.oh);
+    uint8_t* out = dst + r * s.k;
+    for (int64_t i = 0; i < s.kh; ++i) {
+      const int64_t iy = oy * s.stride_h - s.pad_h + i * s.dilation_h;
+      for (int64_t j = 0; j < s.kw; ++j, out += c) {
+        const int64_t ix = ox * s.stride_w - s.pad_w + j * s.dilation_w;
+        if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) {
+          std::memset(out, pad, static_cast<size_t>(c));
+          continue;
+        }
+        const uint8_t* src =
+            s.data + ((b * s.h + iy) * s.w + ix) * s.channel_stride + s.channel_offset;
+        std::memcpy(out, src, static_cast<size_t>(c));
+      }
+    }
+  }
+}
+
+void apply_epilogue(const int32_t* acc, int64_t ld_acc, int64_t m0, int64_t rows, int64_t n0,
+                    int64_t n1, const Int8Epilogue& e) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const int32_t* a = acc + r * ld_acc;
+    float* y = e.y + (m0 + r) * e.ldy;
+    for (int64_t n = n0; n < n1; ++n) {
+      // The reference: (sum * scale) + bias in fp64, one rounding to fp32.
+      double v = static_cast<double>(a[n - n0]) * e.scale[n];
+      if (e.bias) v = v + e.bias[n];
+      float f = static_cast<float>(v);
+      if (e.relu) f = f > 0.0f ? f : 0.0f;
+      y[n] = f;
+    }
+  }
+}
+
+int64_t int8_n_block(Int8Isa isa) {
+  switch (isa) {
+    case Int8Isa::kRef:
+      return 1;
+    case Int8Isa::kAvx2:
+      return 8;
+    case Int8Isa::kAvx512:
+      return 16;
+  }
+  QT_ASSERT(false, "unknown Int8Isa ", static_cast<int>(isa));
+  return 1;
+}
+
+Int8PackedWeights pack_int8(Int8Isa isa, const int8_t* w, int64_t n, int64_t k) {
+  QT_CHECK(k <= kInt8MaxK, "native int8: ", k, " inputs per output exceed the int32 sums' limit ",
+           kInt8MaxK);
+  switch (isa) {
+    case Int8Isa::kRef:
+      return pack_int8_ref(w, n, k);
+    case Int8Isa::kAvx2:
+      return pack_int8_avx2(w, n, k);
+    case Int8Isa::kAvx512:
+      return pack_int8_avx512(w, n, k);
+  }
+  QT_ASSERT(false, "unknown Int8Isa ", static_cast<int>(isa));
+  return {};
+}
+
+void int8_gemm(const Int8Source& a, const Int8PackedWeights& b, const Int8Epilogue& e, int64_t m0,
+               int64_t m1, int64_t n0, int64_t n1) {
+  QT_ASSERT(a.k == b.k && n0 % int8_n_block(b.isa) == 0 && n1 <= b.n);
+  if (m0 >= m1 || n0 >= n1) return;
+  switch (b.isa) {
+    case Int8Isa::kRef:
+      return int8_gemm_ref(a, b, e, m0, m1, n0, n1);
+    case Int8Isa::kAvx2:
+      return int8_gemm_avx2(a, b, e, m0, m1, n0, n1);
+    case Int8Isa::kAvx512:
+      return int8_gemm_avx512(a, b, e, m0, m1, n0, n1);
+  }
+}
+
+std::vector<int32_t> int8_row_sums(const int8_t* w, int64_t n, int64_t k) {
+  std::vector<int32_t> sums(static_cast<size_t>(n), 0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < k; ++j) sums[i] += w[i * k + j];
+  return sums;
+}
+
+}  // namespace qtune::native
