@@ -7,7 +7,7 @@
 //                observer on the calibration batches, then follow training:
 //                ranges=observed moves them by torch's moving average (0.01)
 //                each step, ranges=learnable trains [lo, hi] by gradient.
-//   target w4:   4-bit weight-only (group_size, scheme; what RTN makes with
+//   target w4, w3, w2: 4/3/2-bit weight-only (group_size, scheme; what RTN makes with
 //                the same spec), installed through woq_common.
 //
 // Weights are always fake-quantized from their own current min/max (the STE
@@ -81,9 +81,11 @@ QuantSpec int8_spec(const Json& p) {
   return s;
 }
 
-QuantSpec w4_spec(const Json& p) {
+/// The weight-only spec of target "wN".
+QuantSpec woq_target_spec(const Json& p) {
+  const std::string target = p.at("target").get<std::string>();
   Json woq = Json::object();
-  woq["bits"] = 4;
+  woq["bits"] = std::stoi(target.substr(1));
   woq["group_size"] = p.at("group_size");
   woq["scheme"] = p.at("scheme");
   woq["use_full_range"] = false;
@@ -151,8 +153,8 @@ class QatQuantizer final : public Quantizer {
   QatQuantizer() {
     schema_.params = int8_param_specs(/*static_activations=*/true);
     ParamSpec target = param("target", ParamSpec::Type::kString, "int8",
-                             "int8: convert to an int8 backend; w4: 4-bit weight-only");
-    target.allowed = {"int8", "w4"};
+                             "int8: convert to an int8 backend; w4, w3, w2: N-bit weight-only");
+    target.allowed = {"int8", "w4", "w3", "w2"};
     schema_.params.push_back(target);
     ParamSpec steps = param("steps", ParamSpec::Type::kInt, 200, "optimizer steps");
     steps.min = 0;
@@ -172,13 +174,13 @@ class QatQuantizer final : public Quantizer {
     ranges.allowed = {"observed", "learnable"};
     schema_.params.push_back(ranges);
     ParamSpec group = param("group_size", ParamSpec::Type::kInt, 32,
-                            "w4: input columns per scale; -1 = per output channel");
+                            "wN: input columns per scale; -1 = per output channel");
     group.check = [](const Json& v) -> std::string {
       const int64_t g = v.get<int64_t>();
       return g == -1 || g >= 1 ? "" : "group size must be -1 or >= 1";
     };
     schema_.params.push_back(group);
-    ParamSpec scheme = param("scheme", ParamSpec::Type::kString, "sym", "w4: sym or asym");
+    ParamSpec scheme = param("scheme", ParamSpec::Type::kString, "sym", "wN: sym or asym");
     scheme.allowed = {"sym", "asym"};
     schema_.params.push_back(scheme);
   }
@@ -204,7 +206,7 @@ class QatQuantizer final : public Quantizer {
       l.slot = slot;
       l.params = *p;
       const bool int8 = p->at("target") == "int8";
-      l.weight_spec = int8 ? int8_spec(*p) : w4_spec(*p);
+      l.weight_spec = int8 ? int8_spec(*p) : woq_target_spec(*p);
       l.act = int8;
       l.act_sym = p->at("act_sym").get<bool>();
       l.learnable = p->at("ranges") == "learnable";

@@ -8,6 +8,24 @@
 
 namespace qtune::native {
 
+namespace {
+
+// Runs of a few bytes (a tap's channels, or a row of taps): std::memcpy with a
+// variable size is a library call, which costs more than these copies.
+inline void copy_bytes(uint8_t* d, const uint8_t* s, int64_t n) {
+  if (n >= 8) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) std::memcpy(d + i, s + i, 8);
+    if (i < n) std::memcpy(d + n - 8, s + n - 8, 8);  // overlaps the last whole word
+    return;
+  }
+  if (n & 4) std::memcpy(d, s, 4), d += 4, s += 4;
+  if (n & 2) std::memcpy(d, s, 2), d += 2, s += 2;
+  if (n & 1) *d = *s;
+}
+
+}  // namespace
+
 void gather_rows(const Int8Source& s, int64_t m0, int64_t rows, uint8_t* dst) {
   if (!s.conv) {
     for (int64_t r = 0; r < rows; ++r)
@@ -16,21 +34,32 @@ void gather_rows(const Int8Source& s, int64_t m0, int64_t rows, uint8_t* dst) {
   }
   const uint8_t pad = static_cast<uint8_t>(s.zero_point);
   const int64_t c = s.channels;
+  // Without dilation or a group slice, a row of kw taps is one run of kw * c bytes.
+  const bool runs = s.dilation_w == 1 && s.channels == s.channel_stride;
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t m = m0 + r;
     const int64_t ox = m % s.ow, oy = (m / s.ow) % s.oh, b = m / (s.ow * s.oh);
+    const int64_t ix0 = ox * s.stride_w - s.pad_w;
     uint8_t* out = dst + r * s.k;
     for (int64_t i = 0; i < s.kh; ++i) {
       const int64_t iy = oy * s.stride_h - s.pad_h + i * s.dilation_h;
+      if (iy < 0 || iy >= s.h) {
+        std::memset(out, pad, static_cast<size_t>(s.kw * c));
+        out += s.kw * c;
+        continue;
+      }
+      const uint8_t* row = s.data + (b * s.h + iy) * s.w * s.channel_stride + s.channel_offset;
+      if (runs && ix0 >= 0 && ix0 + s.kw <= s.w) {
+        copy_bytes(out, row + ix0 * c, s.kw * c);
+        out += s.kw * c;
+        continue;
+      }
       for (int64_t j = 0; j < s.kw; ++j, out += c) {
-        const int64_t ix = ox * s.stride_w - s.pad_w + j * s.dilation_w;
-        if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) {
+        const int64_t ix = ix0 + j * s.dilation_w;
+        if (ix < 0 || ix >= s.w)
           std::memset(out, pad, static_cast<size_t>(c));
-          continue;
-        }
-        const uint8_t* src =
-            s.data + ((b * s.h + iy) * s.w + ix) * s.channel_stride + s.channel_offset;
-        std::memcpy(out, src, static_cast<size_t>(c));
+        else
+          copy_bytes(out, row + ix * s.channel_stride, c);
       }
     }
   }

@@ -7,9 +7,9 @@
 //
 // One file per ISA plus the plain reference twin (int8_gemm_ref.cpp); ISA files
 // include no ATen (they are compiled with their own flags, without the shared
-// precompiled header). Exactness without VNNI: AVX2 widens the codes to s16 and
-// multiplies with vpmaddwd (pair sums |2 * 255 * 128| < 2^31), never vpmaddubsw,
-// whose s16 pair sums saturate for u8 x s8 (255 * 127 * 2 > 32767).
+// precompiled header). Exactness without VNNI: vpmaddubsw's s16 pair sums
+// saturate for u8 x s8 (255 * 127 * 2 > 32767), so AVX2 splits each u8 code
+// as 2 * (a >> 1) + (a & 1) and multiplies the two parts separately.
 // AVX-512 uses vpdpbusd (u8 x s8 into s32, exact); s8 activations enter it as
 // u8 (code ^ 0x80 = code + 128) with their zero point raised by 128.
 // Any split of the rows or the output channels gives the same bits: every sum

@@ -1,8 +1,10 @@
 // Int8 against fp32, side by side in one run (issue 5):
 //  - Linear [M, 4096] x [4096, 4096]^T, M in {1, 32, 128}: fp32 ATen (at::linear),
 //    fp32 oneDNN (matmul with its own blocked weights), int8 static u8 on the
-//    onednn and torch backends (their whole forward: quantizing the input, the
-//    int8 product, fp32 output). Counter x_vs_best_fp32 = best fp32 time / own time.
+//    onednn, native and torch backends (their whole forward: quantizing the
+//    input, the int8 product, fp32 output). Counter x_vs_best_fp32 = best fp32
+//    time / own time. A backend that refuses this CPU (onednn and torch without
+//    VNNI) is skipped with its reason.
 //  - builtin:fmnist-cnn at batch 256: fp32 (NCHW and channels-last, the best is
 //    the baseline) against the model quantized by the "static" quantizer on each
 //    backend; top1 (2048 test images) beside the speed.
@@ -126,6 +128,11 @@ void linear_int8(benchmark::State& state, const std::string& backend) {
   a.scale = (x.max().item<float>() - x.min().item<float>()) / 255.0f;
   a.zero_point = static_cast<int32_t>(std::lround(-x.min().item<float>() / a.scale));
   qtune::Int8Layer layer{qtune::QuantizedWeight::from_float(big_weight(), s), a, std::nullopt};
+  std::string why;
+  if (!qtune::backend_by_name(backend).supports(qtune::LayerKind::kLinear, layer, &why)) {
+    state.SkipWithError((backend + ": " + why).c_str());
+    return;
+  }
   const auto kernel =
       qtune::backend_by_name(backend).make_kernel(qtune::LayerKind::kLinear, layer, {});
   kernel->forward(x);  // creates the primitive outside the timing
@@ -135,11 +142,13 @@ void linear_int8(benchmark::State& state, const std::string& backend) {
   ratio_counter(state, self, {key("aten", m), key("onednn_f32", m)});
 }
 void BM_LinearInt8Onednn(benchmark::State& state) { linear_int8(state, "onednn"); }
+void BM_LinearInt8Native(benchmark::State& state) { linear_int8(state, "native"); }
 void BM_LinearInt8Torch(benchmark::State& state) { linear_int8(state, "torch"); }
 
 BENCHMARK(BM_LinearFp32Aten)->Arg(1)->Arg(32)->Arg(128)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LinearFp32Onednn)->Arg(1)->Arg(32)->Arg(128)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LinearInt8Onednn)->Arg(1)->Arg(32)->Arg(128)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LinearInt8Native)->Arg(1)->Arg(32)->Arg(128)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LinearInt8Torch)->Arg(1)->Arg(32)->Arg(128)->Unit(benchmark::kMicrosecond);
 
 // ---- end to end: builtin:fmnist-cnn, batch 256 ----
@@ -173,6 +182,15 @@ void BM_FmnistFp32(benchmark::State& state) {
 BENCHMARK(BM_FmnistFp32)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 void fmnist_int8(benchmark::State& state, const std::string& backend) {
+  std::string why;
+  qtune::QuantizedWeight probe;
+  probe.spec.bits = 8;
+  probe.shape = {1, 1};
+  if (!qtune::backend_by_name(backend).supports(
+          qtune::LayerKind::kLinear, qtune::Int8Layer{probe, {}, std::nullopt}, &why)) {
+    state.SkipWithError((backend + ": " + why).c_str());
+    return;
+  }
   qtune::ModelPtr model = qtune::load_model(kModel);
   const qtune::QuantConfig config = qtune::QuantConfig::from_json(
       qtune::Json{{"algorithm", "static"}, {"backend", backend}}, "bench_int8");
@@ -190,8 +208,10 @@ void fmnist_int8(benchmark::State& state, const std::string& backend) {
   ratio_counter(state, self, {"fmnist_fp32", "fmnist_fp32_cl"});
 }
 void BM_FmnistInt8StaticOnednn(benchmark::State& state) { fmnist_int8(state, "onednn"); }
+void BM_FmnistInt8StaticNative(benchmark::State& state) { fmnist_int8(state, "native"); }
 void BM_FmnistInt8StaticTorch(benchmark::State& state) { fmnist_int8(state, "torch"); }
 BENCHMARK(BM_FmnistInt8StaticOnednn)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FmnistInt8StaticNative)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FmnistInt8StaticTorch)->Unit(benchmark::kMillisecond);
 
 }  // namespace

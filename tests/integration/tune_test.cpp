@@ -165,21 +165,25 @@ TEST(Tune, ResumeAfterKillSkipsFinishedTrials) {
 
 // The int8 backend is a tunable dimension: each method runs on each backend
 // named in the config, the backend is recorded with the trial (and each
-// layer's reason in its metrics), and both backends, doing the same integer
-// arithmetic, agree on accuracy.
+// layer's reason in its metrics), and the backends, doing the same integer
+// arithmetic, agree on accuracy. native and eager run on every CPU (and agree
+// exactly: native is bit-identical to the reference); onednn and torch join
+// where the CPU has int8 dot products.
 TEST(Tune, Int8BackendIsATunableDimension) {
+  std::vector<std::string> backends{"native", "eager"};
   std::string reason;
-  if (!onednn_int8_accelerated(&reason))
-    GTEST_SKIP() << "oneDNN has no int8 dot product on this CPU (" << reason << ")";
+  if (onednn_int8_accelerated(&reason)) backends.insert(backends.end(), {"onednn", "torch"});
+  std::string list;
+  for (const std::string& b : backends) list += (list.empty() ? "" : ", ") + b;
   auto dir = fresh_dir("int8-backends");
   write_file(dir / "tune.yaml", R"(model: builtin:fmnist-cnn-tiny
 calibration: {samples: 64}
 evaluation: {samples: 1000}
 search_space:
   - algorithm: static
-    backend: [onednn, torch]
+    backend: [)" + list + R"(]
   - algorithm: dynamic
-    backend: [onednn, torch]
+    backend: [)" + list + R"(]
 constraints: {max_accuracy_loss: 0.02}
 objective: size
 max_trials: 10
@@ -190,7 +194,7 @@ latency: {batch: 16, runs: 20}
                      cache_flag()));
   ASSERT_EQ(r.status, 0) << r.err;
   const Json trials = run_json(qtune("db trials --json --db " + (out / "results.db").string()));
-  ASSERT_EQ(trials.size(), 4u);
+  ASSERT_EQ(trials.size(), 2 * backends.size());
   std::map<std::string, std::map<std::string, double>> accuracy;  // algorithm -> backend -> top-1
   for (const auto& t : trials) {
     ASSERT_EQ(t["status"], "COMPLETED") << t.dump();
@@ -200,10 +204,13 @@ latency: {batch: 16, runs: 20}
       if (layer["quantized"].get<bool>()) EXPECT_EQ(layer["backend"], backend) << t.dump();
   }
   for (const char* algorithm : {"static", "dynamic"}) {
-    ASSERT_EQ(accuracy[algorithm].size(), 2u) << algorithm;
+    ASSERT_EQ(accuracy[algorithm].size(), backends.size()) << algorithm;
+    EXPECT_EQ(accuracy[algorithm]["native"], accuracy[algorithm]["eager"]) << algorithm;
     // Same integer products; only fp32 rounding of the rescaling differs, which
     // may flip an image or two of the 1000.
-    EXPECT_NEAR(accuracy[algorithm]["onednn"], accuracy[algorithm]["torch"], 0.002) << algorithm;
+    for (const std::string& b : backends)
+      EXPECT_NEAR(accuracy[algorithm][b], accuracy[algorithm]["eager"], 0.002)
+          << algorithm << " on " << b;
   }
   // The winner reloads on its recorded backend and reproduces its accuracy.
   const Json best = run_json(qtune("db best --json --db " + (out / "results.db").string()));

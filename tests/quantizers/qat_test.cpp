@@ -58,15 +58,20 @@ TEST(Qat, ZeroStepsInt8IsStaticMinMax) {
   }
 }
 
-TEST(Qat, ZeroStepsW4IsRtnWithTheSameSpec) {
-  TinyModel teacher(2), a(2), b(2);
-  const CalibrationData c = labelled(teacher);
-  quantize(a, cfg("qat", {{"steps", 0}, {"target", "w4"}, {"group_size", 8}, {"scheme", "asym"}}),
-           c);
-  quantize(b, cfg("rtn", {{"bits", 4}, {"group_size", 8}, {"scheme", "asym"}}), c);
-  const at::Tensor x = TinyModel::input(10);
-  EXPECT_TRUE(at::equal(a.forward(x), b.forward(x)));
-  EXPECT_EQ(a.layer("fc1").kernel()->backend(), b.layer("fc1").kernel()->backend());
+TEST(Qat, ZeroStepsWeightOnlyIsRtnWithTheSameSpec) {
+  for (int bits : {4, 3, 2}) {
+    TinyModel teacher(2), a(2), b(2);
+    const CalibrationData c = labelled(teacher);
+    const std::string target = "w" + std::to_string(bits);
+    quantize(a,
+             cfg("qat", {{"steps", 0}, {"target", target}, {"group_size", 8}, {"scheme", "asym"}}),
+             c);
+    quantize(b, cfg("rtn", {{"bits", bits}, {"group_size", 8}, {"scheme", "asym"}}), c);
+    const at::Tensor x = TinyModel::input(10);
+    EXPECT_TRUE(at::equal(a.forward(x), b.forward(x))) << target;
+    EXPECT_EQ(a.layer("fc1").kernel()->quantized_weight()->spec.bits, bits) << target;
+    EXPECT_EQ(a.layer("fc1").kernel()->backend(), b.layer("fc1").kernel()->backend());
+  }
 }
 
 TEST(Qat, TrainingLowersTheLossBelowPtq) {
@@ -116,9 +121,9 @@ TEST(Qat, NeedsLabelsToTrain) {
   EXPECT_EQ(m.layer("fc1").kernel()->backend(), "fp32");
   expect_error(
       [] {
-        QuantConfig::from_json({{"algorithm", "qat"}, {"params", {{"target", "w2"}}}}, "c");
+        QuantConfig::from_json({{"algorithm", "qat"}, {"params", {{"target", "w5"}}}}, "c");
       },
-      "c.params.target: expected one of int8, w4");
+      "c.params.target: expected one of int8, w4, w3, w2");
 }
 
 }  // namespace
