@@ -10,21 +10,32 @@
 //   W[r, column_of(p)] = global_scale * d[r, b] * (c(r, p) - offset(r, b))     int codes
 //   W[r, column_of(p)] = global_scale * (d[r, b] * c(r, p) + m[r, b])          float zero (HQQ)
 //   W[r, column_of(p)] = global_scale * d[r, b] * table[c(r, p)]               nf4 / fp4
-// where offset(r, b) = code_offset for sym codes, zero[r, b] for asym integer
-// zero points. Positions whose column_of is -1 (padding) have code 0 and read
-// activation 0, so they add nothing.
+// where offset(r, b) = code_offset + (has_zero ? zero[r, b] : 0). Positions
+// whose column_of is -1 (padding) have code 0 and read activation 0, so they
+// add nothing.
+//
+// Codes from qtune's stored form u (unsigned, packing.h) of a `bits`-bit spec:
+//   bits 1..4 -> kU4, c = u: sym code_offset = 2^(bits-1); asym code_offset = 0
+//                with has_zero (zero = the integer zero point, 0..15).
+//   bits 5..8 -> kS8, c = u - 2^(bits-1) (int8): sym code_offset = 0 (c is the
+//                signed code q); asym code_offset = -2^(bits-1) with has_zero
+//                (zero = the zero point, 0..255), so c - offset = u - zero
+//                exactly although u - zero may not fit int8.
+//   float zero (HQQ): m = scale * (2^(bits-1) [kS8 only] - zero) / global_scale.
+//   nf4/fp4 -> kTable4, c = u, table = dtype_table (fp4: 15 values, table[15] = 0).
 //
 // Why fp16 scales: int4 g32 with fp32 scales is 5 bits per weight, with fp16
-// 4.5; a GEMV is a stream over the weight bytes. global_scale (the largest
-// |scale| of the layer, a power of two) keeps every fp16 d in fp16's normal
-// range, so rounding a scale to fp16 costs at most 2^-11 of it relative.
+// 4.5; a GEMV is a stream over the weight bytes. global_scale is the power of
+// two that brings the largest |d| or |m| of the layer into [2^14, 2^15): every
+// fp16 d, m stays finite, and normal (2^-11 relative rounding) down to 2^-29 of
+// the largest scale. d and m are rounded to fp16 to nearest, ties to even.
 //
 // Code bytes of one block (32 codes), row r, block b at
 // codes + (r * blocks + b) * bytes_per_block:
 //   kU4, kTable4 (16 bytes):  byte j = c[j] | c[j + 16] << 4   (j = 0..15)
 //        bit 7      4 3      0
 //           | c[j+16] | c[j] |
-//   kS8 (32 bytes):           byte j = c[j] as int8 (codes already minus offset)
+//   kS8 (32 bytes):           byte j = c[j] as int8
 #pragma once
 
 #include <array>
@@ -58,11 +69,11 @@ struct PackedWeight {
   int64_t rows = 0;    ///< N: output features
   int64_t cols = 0;    ///< K: input features the layer reads (x has K columns)
   int64_t blocks = 0;  ///< blocks per row; the padded reduction length is blocks * kBlock
-  int bits = 4;        ///< code width of the source (2, 3, 4, 8): recorded, not used by kernels
+  int bits = 4;        ///< code width of the source (1..8): recorded, not used by kernels
   CodeFormat format = CodeFormat::kU4;
-  /// What is subtracted from a code: sym int codes are stored unsigned (q + 2^(bits-1)).
+  /// Subtracted from every code (with zero[r, b] when has_zero), see above.
   int32_t code_offset = 0;
-  bool has_zero = false;  ///< asym int: zero[r, b] (uint8) replaces code_offset
+  bool has_zero = false;  ///< asym int: zero[r, b] (uint8) is subtracted too
   bool has_min = false;   ///< float zero point: m[r, b] (fp16) added instead
   float global_scale = 1.0f;
   AlignedBytes codes;             ///< [rows][blocks][bytes_per_block(format)]

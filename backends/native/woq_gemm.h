@@ -32,6 +32,9 @@ std::string to_string(Isa isa);           ///< "ref" | "avx2" | "avx512"
 
 enum class Path { kInt8Activations, kFloat };
 std::string to_string(Path path);  ///< "int8-act" | "fma"
+/// kInt8Activations needs integer codes (kU4, kS8); kFloat takes every format.
+/// gemm_rows on an unsupported pair is an internal error.
+bool path_supports(Path path, CodeFormat format);
 
 /// Activations laid out for one PackedWeight: gathered through column_of,
 /// zero-padded to whole blocks; for kInt8Activations also quantized per block.
@@ -43,8 +46,13 @@ struct PreparedActivations {
   std::vector<int8_t> q;          ///< [m][padded_cols] (kInt8Activations)
   std::vector<float> scale;       ///< [m][blocks]: absmax / 127 (0 for an all-zero block)
   std::vector<int32_t> code_sum;  ///< [m][blocks]: sum of q in the block (for code offsets)
-  std::vector<float> sum;         ///< [m][blocks]: sum of x in the block (for has_min)
+  std::vector<float> sum;         ///< [m][blocks]: sum of x in the block (for has_min), both paths
 };
+// kInt8Activations computes, per output (i, r), in fp32:
+//   acc = sum over b of  d[r,b] * scale[i,b] * (float)(dot(c, q) - offset(r,b) * code_sum[i,b])
+//                      + m[r,b] * sum[i,b]                       (has_min)
+//   y[i, r] = global_scale * acc (+ bias[r])
+// The integer part is exact; the has_min term uses the unquantized sum.
 
 /// What one ISA provides. Every entry computes exactly what the kRef entry
 /// computes, up to fp32 summation order.
