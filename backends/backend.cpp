@@ -1,6 +1,7 @@
 #include "backends/backend.h"
 
 #include "backends/eager/eager_kernels.h"
+#include "backends/native/native_kernel.h"
 #include "common/error.h"
 
 namespace qtune {
@@ -11,6 +12,7 @@ namespace {
 // listed here, before eager, which supports everything and must stay last.
 std::vector<Backend> builtin_backends() {
   std::vector<Backend> list;
+  list.push_back(Backend{"native", native_layer_supports, make_native_kernel});
   list.push_back(Backend{"eager", eager_supports, make_eager_kernel});
   return list;
 }

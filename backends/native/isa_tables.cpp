@@ -49,13 +49,13 @@ const IsaKernels& ref_kernels() {
 
 const IsaKernels& avx2_kernels() {
   static const IsaKernels k =
-      make<Table<int8_prepare_avx2, int8_gemm_rows_avx2, ref_gemm_rows_float>>(Isa::kAvx2);
+      make<Table<int8_prepare_avx2, int8_gemm_rows_avx2, float_gemm_rows_avx2>>(Isa::kAvx2);
   return k;
 }
 
 const IsaKernels& avx512_kernels() {
   static const IsaKernels k =
-      make<Table<int8_prepare_avx512, int8_gemm_rows_avx512, ref_gemm_rows_float>>(
+      make<Table<int8_prepare_avx512, int8_gemm_rows_avx512, float_gemm_rows_avx512>>(
           Isa::kAvx512);
   return k;
 }
