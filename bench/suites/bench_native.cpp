@@ -13,9 +13,11 @@
 // of_read_bw = that / the measured read bandwidth; x_vs_best_fp32 = best fp32
 // time / own time (same shape and M; both need their benchmarks in the filter).
 //
-//   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ./build/bench_native \
-//       --benchmark_filter='ReadBandwidth|/14336/1/' --benchmark_repetitions=5 \
-//       --benchmark_enable_random_interleaving=true
+// ATen may start with one intra-op thread here: OMP_NUM_THREADS=2 gives the
+// issue's 2 threads to ATen, oneDNN and the read benchmark alike.
+//   OMP_NUM_THREADS=2 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+//       ./build/bench/suites/bench_native --benchmark_filter='ReadBandwidth|/14336/1/' \
+//       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
