@@ -3,6 +3,7 @@
 #include "backends/eager/eager_int8.h"
 #include "backends/eager/eager_kernels.h"
 #include "backends/native/native_int8_kernel.h"
+#include "backends/native/native_kernel.h"
 #include "backends/onednn/onednn_int8.h"
 #include "backends/torch/torch_int8.h"
 #include "common/error.h"
@@ -30,7 +31,9 @@ std::string torch_auto_note() { return "qengine " + torch_int8_engine(); }
 std::vector<Backend> builtin_backends() {
   return {
       {"onednn", {}, {onednn_int8_supports, make_onednn_int8_kernel, onednn_auto_note}},
-      {"native", {}, {native_int8_supports, make_native_int8_kernel, native_int8_auto_note}},
+      {"native",
+       {native_layer_supports, make_native_kernel, nullptr},
+       {native_int8_supports, make_native_int8_kernel, native_int8_auto_note}},
       {"torch", {}, {torch_int8_supports, make_torch_int8_kernel, torch_auto_note}},
       {"eager",
        {eager_supports, make_eager_kernel, nullptr},

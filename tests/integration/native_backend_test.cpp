@@ -64,8 +64,9 @@ search_space:
     backend: [eager, native]
 constraints: {max_accuracy_loss: 0.05}
 objective: size
+strategy: exhaustive
 max_trials: 10
-latency: {batch: 16, runs: 10}
+latency: {batch: 16, runs: 20}
 )");
   const auto out = dir / "out";
   auto r = run(qtune("tune --config " + (dir / "tune.yaml").string() + " --out " + out.string() +

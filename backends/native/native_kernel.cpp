@@ -1,0 +1,202 @@
+#include "backends/native/native_kernel.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "backends/native/repack.h"
+#include "common/error.h"
+#include "quantizers/core/packing.h"
+
+namespace qtune {
+
+namespace native {
+
+// Measured with bench_native (BM_Native*, 4096 x 14336 int4 g32 sym, 2
+// threads, AVX-512 machine; see the report of the commit that set them).
+// int8-act streams the same weight bytes with integer dot products and wins
+// while the product is bandwidth-bound; kFloat's register-tiled panel wins
+// once each weight is reused over enough activation rows.
+constexpr int64_t kInt8ActMaxM = 8;
+
+Path choose_path(int64_t m, CodeFormat format, Isa isa) {
+  if (!path_supports(Path::kInt8Activations, format)) return Path::kFloat;
+  return m <= kInt8ActMaxM ? Path::kInt8Activations : Path::kFloat;
+}
+
+}  // namespace native
+
+namespace {
+
+// Rows per work item of the thread split: a multiple of every ISA's panel
+// width, so a split never cuts a register tile. Any split gives the same
+// result (rows are independent); this only sets the grain.
+constexpr int64_t kRowChunk = 64;
+
+class NativeKernel final : public LayerKernel {
+ public:
+  NativeKernel(LayerKind kind, QuantizedWeight w, std::optional<at::Tensor> bias,
+               const ConvGeometry& geometry)
+      : kind_(kind), bias_(std::move(bias)), geometry_(geometry) {
+    packed_ = native::repack(w);
+    // The packed form replaces the stored codes; everything else is kept to
+    // rebuild the stored form (fp16 d cannot give the fp32 scales back).
+    stored_words_ = w.packed.numel();
+    meta_ = std::move(w);
+    meta_.packed = at::Tensor();
+    isa_ = native::active_isa(&isa_reason_);
+    kernels_ = &native::kernels_for(isa_);
+    if (bias_) bias_ = bias_->to(at::kFloat).contiguous();
+  }
+
+  at::Tensor forward(const at::Tensor& x) const override {
+    QT_CHECK(x.scalar_type() == at::kFloat, "native ", to_string(kind_),
+             ": expected a float32 input, got ", x.scalar_type());
+    return kind_ == LayerKind::kLinear ? linear(x) : conv2d(x);
+  }
+
+  std::string backend() const override { return "native"; }
+  std::string backend_detail() const override { return detail(); }
+
+  std::string detail() const {
+    const bool int8 = native::path_supports(native::Path::kInt8Activations, packed_.format);
+    const std::string path = int8 ? to_string(native::Path::kInt8Activations) +
+                                        " (M <= " + std::to_string(native::kInt8ActMaxM) + "), " +
+                                        to_string(native::Path::kFloat) + " (larger M)"
+                                  : to_string(native::Path::kFloat);
+    return "native:" + native::to_string(isa_) + "/" + path + " [" + isa_reason_ + "]";
+  }
+
+  const QuantizedWeight* quantized_weight() const override { return &stored(); }
+
+  std::map<std::string, at::Tensor> tensors() const override {
+    std::map<std::string, at::Tensor> t = stored().tensors();
+    if (bias_) t["bias"] = *bias_;
+    return t;
+  }
+
+  int64_t storage_bytes() const override {
+    // meta_ lacks the codes: add the int32 words they take when stored.
+    int64_t bytes = meta_.storage_bytes() + stored_words_ * static_cast<int64_t>(sizeof(int32_t));
+    if (bias_) bytes += bias_->numel() * bias_->element_size();
+    return bytes;
+  }
+
+ private:
+  /// The stored form, rebuilt from the packed codes on first use (saving a
+  /// model is rare; until then the codes exist once, packed).
+  const QuantizedWeight& stored() const {
+    std::call_once(stored_once_, [this] { stored_ = native::unpack(packed_, meta_); });
+    return stored_;
+  }
+
+  /// y[i, r0 .. r1) = x[i, :] · W[r, :]ᵀ + bias for M rows of x (row stride ldx).
+  void gemm(const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy, int64_t r0,
+            int64_t r1) const {
+    if (m == 0 || r0 == r1) return;
+    const native::Path path = native::choose_path(m, packed_.format, isa_);
+    // One buffer per calling thread, grown to the largest shape seen: no
+    // allocation per call once warm. Workers read it through `a` (a
+    // thread_local named inside the lambda would be each worker's own).
+    static thread_local native::PreparedActivations prepared;
+    native::PreparedActivations& a = prepared;
+    kernels_->prepare(packed_, x, m, ldx, path, &a);
+    const float* bias = bias_ ? bias_->data_ptr<float>() : nullptr;
+    const int64_t chunks = (r1 - r0 + kRowChunk - 1) / kRowChunk;
+    at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+      const int64_t lo = r0 + c0 * kRowChunk, hi = std::min(r1, r0 + c1 * kRowChunk);
+      kernels_->gemm_rows(packed_, a, path, bias, y, ldy, lo, hi);
+    });
+  }
+
+  at::Tensor linear(const at::Tensor& x) const {
+    const int64_t K = packed_.cols, N = packed_.rows;
+    QT_CHECK(x.dim() >= 1 && x.size(-1) == K, "native Linear: expected an input [..., ", K,
+             "], got ", x.sizes());
+    const at::Tensor x2 = x.reshape({-1, K}).contiguous();
+    const int64_t M = x2.size(0);
+    at::Tensor y = at::empty({M, N}, x.options());
+    gemm(x2.data_ptr<float>(), M, K, y.data_ptr<float>(), N, 0, N);
+    std::vector<int64_t> shape = x.sizes().vec();
+    shape.back() = N;
+    return y.view(shape);
+  }
+
+  at::Tensor conv2d(const at::Tensor& x) const {
+    const std::vector<int64_t>& ws = meta_.shape;  // [O, C / groups, kh, kw]
+    const int64_t groups = geometry_.groups, O = ws[0], Cg = ws[1], kh = ws[2], kw = ws[3];
+    QT_CHECK(x.dim() == 4 && x.size(1) == Cg * groups, "native Conv2d: expected an input [N, ",
+             Cg * groups, ", H, W], got ", x.sizes());
+    const int64_t N = x.size(0);
+    const auto& st = geometry_.stride;
+    const auto& pd = geometry_.padding;
+    const auto& dl = geometry_.dilation;
+    const int64_t OH = (x.size(2) + 2 * pd[0] - dl[0] * (kh - 1) - 1) / st[0] + 1;
+    const int64_t OW = (x.size(3) + 2 * pd[1] - dl[1] * (kw - 1) - 1) / st[1] + 1;
+    QT_CHECK(OH > 0 && OW > 0, "native Conv2d: input ", x.sizes(), " is smaller than the kernel");
+    const int64_t L = OH * OW, CK = Cg * groups * kh * kw, Kg = Cg * kh * kw, Og = O / groups;
+    // im2col gives [N, C*kh*kw, L] (column order c, i, j: the weight's flattening);
+    // the GEMM wants one row of K values per output pixel. Both buffers are
+    // reused per thread.
+    static thread_local at::Tensor cols, rows;
+    if (!cols.defined()) cols = at::empty({0}, x.options());
+    if (!rows.defined()) rows = at::empty({0}, x.options());
+    at::im2col_out(cols, x.contiguous(), {kh, kw}, dl, pd, st);
+    rows.resize_({N, L, CK});
+    rows.copy_(cols.transpose(1, 2));
+    at::Tensor y = at::empty({N * L, O}, x.options());
+    for (int64_t g = 0; g < groups; ++g)
+      gemm(rows.data_ptr<float>() + g * Kg, N * L, CK, y.data_ptr<float>(), O, g * Og,
+           (g + 1) * Og);
+    return y.view({N, L, O}).permute({0, 2, 1}).reshape({N, O, OH, OW}).contiguous();
+  }
+
+  LayerKind kind_;
+  native::PackedWeight packed_;
+  QuantizedWeight meta_;  ///< the stored form without its codes
+  int64_t stored_words_ = 0;
+  std::optional<at::Tensor> bias_;
+  ConvGeometry geometry_;
+  native::Isa isa_ = native::Isa::kRef;
+  std::string isa_reason_;
+  const native::IsaKernels* kernels_ = nullptr;
+  mutable std::once_flag stored_once_;
+  mutable QuantizedWeight stored_;
+};
+
+}  // namespace
+
+std::string backend_detail(const LayerKernel& k) {
+  if (const auto* n = dynamic_cast<const NativeKernel*>(&k)) return n->detail();
+  return k.backend();
+}
+
+bool native_layer_supports(LayerKind kind, const QuantSpec& spec, std::string* reason) {
+  if (reason) reason->clear();
+  return native::native_supports(spec, reason);
+}
+
+LayerKernelPtr make_native_kernel(LayerKind kind, QuantizedWeight w, std::optional<at::Tensor> bias,
+                                  const ConvGeometry& geometry) {
+  const size_t dims = kind == LayerKind::kLinear ? 2 : 4;
+  QT_CHECK(w.shape.size() == dims, "native ", to_string(kind), " layer: expected a ", dims,
+           "-D weight, got shape ", at::IntArrayRef(w.shape));
+  QT_CHECK(!bias || (bias->dim() == 1 && bias->size(0) == w.rows()), "native ", to_string(kind),
+           " layer: expected a bias of shape [", w.rows(), "], got ",
+           bias ? bias->sizes() : at::IntArrayRef{});
+  if (kind == LayerKind::kConv2d) {
+    QT_CHECK(geometry.groups >= 1 && w.rows() % geometry.groups == 0, "native Conv2d: ", w.rows(),
+             " output channels do not split into ", geometry.groups, " groups");
+    QT_CHECK(geometry.stride.size() == 2 && geometry.padding.size() == 2 &&
+                 geometry.dilation.size() == 2,
+             "native Conv2d: expected 2 values each for stride, padding and dilation, got ",
+             geometry.stride.size(), ", ", geometry.padding.size(), ", ", geometry.dilation.size());
+  }
+  std::string why;
+  QT_CHECK(native::native_supports(w.spec, &why), "native ", to_string(kind),
+           " layer: unsupported quantization: ", why);
+  return std::make_shared<const NativeKernel>(kind, std::move(w), std::move(bias), geometry);
+}
+
+}  // namespace qtune

@@ -1,0 +1,35 @@
+// The `native` backend: weight-only Linear and Conv2d layers on the packed
+// runtime form (packed_weight.h) and the per-ISA kernels (woq_gemm.h). The
+// packed form replaces qtune's stored codes in memory; the stored form is
+// rebuilt from it bit-exactly when a model is saved.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "backends/layer_kernel.h"
+#include "backends/native/packed_weight.h"
+#include "backends/native/woq_gemm.h"
+
+namespace qtune {
+
+/// Whether `native` runs weights of `spec` (both layer kinds); `reason` says why not.
+bool native_layer_supports(LayerKind kind, const QuantSpec& spec, std::string* reason);
+
+/// Linear: weight [out, in]; Conv2d: [out, in/groups, kh, kw] (any groups).
+LayerKernelPtr make_native_kernel(LayerKind kind, QuantizedWeight w, std::optional<at::Tensor> bias,
+                                  const ConvGeometry& geometry);
+
+/// What a kernel chose inside, recorded with each layer: for a native kernel
+/// "native:<isa>/<path(s)> [<why this ISA>]", e.g. "native:avx512/int8-act
+/// (M <= 8), fma (larger M) [CPU has AVX-512 F/BW/VL/VNNI]"; else k.backend().
+/// (A free function so that layer_kernel.h, included everywhere, stays as is.)
+std::string backend_detail(const LayerKernel& k);
+
+namespace native {
+/// The inner strategy for a product with `m` activation rows on `format`
+/// codes (the thresholds and their measurement are in native_kernel.cpp).
+Path choose_path(int64_t m, CodeFormat format, Isa isa);
+}  // namespace native
+
+}  // namespace qtune
