@@ -13,12 +13,15 @@ namespace qtune {
 
 namespace native {
 
-// Measured with bench_native (BM_Native*, 4096 x 14336 int4 g32 sym, 2
-// threads, AVX-512 machine; see the report of the commit that set them).
-// int8-act streams the same weight bytes with integer dot products and wins
-// while the product is bandwidth-bound; kFloat's register-tiled panel wins
-// once each weight is reused over enough activation rows.
-constexpr int64_t kInt8ActMaxM = 8;
+// Measured with bench_native (BM_NativePath, int4 g32 sym, 4096 x 4096, 2
+// threads, AVX-512 Zen 5, load ~5 from other builds, medians of 3
+// interleaved repetitions): int8-act vs fma 0.89 vs 1.49 ms at M = 1, 3.37 vs
+// 2.36 ms at M = 4, 16.5 vs 31.1 ms at M = 32, 54.1 vs 50.7 ms at M = 128,
+// 247 vs 168 ms at M = 512. int8-act streams the weight with integer dot
+// products and wins while the product is bandwidth-bound (M = 4 is within this
+// machine's noise); fma's register-tiled panel wins once each decoded weight
+// is reused over enough activation rows, between M = 32 and 128.
+constexpr int64_t kInt8ActMaxM = 32;
 
 Path choose_path(int64_t m, CodeFormat format, Isa isa) {
   if (!path_supports(Path::kInt8Activations, format)) return Path::kFloat;

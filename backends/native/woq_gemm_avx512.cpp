@@ -53,12 +53,11 @@ __m512i load_codes(const uint8_t* p, bool two) {
   }
 }
 
-/// [v[2k] x8 | v[2k+1] x8]: the scale of each of the pair's blocks over its 8 lanes.
-__m512 pair_scale(__m512 v, int k) {
-  const __m512i idx =
-      _mm512_set_epi32(2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k + 1,
-                       2 * k + 1, 2 * k, 2 * k, 2 * k, 2 * k, 2 * k, 2 * k, 2 * k, 2 * k);
-  return _mm512_permutexvar_ps(idx, v);
+/// [v[j] x8 | v[j+1] x8]: the scale of each of a pair's blocks over its 8
+/// lanes; `idx` = pair_index(j), built once per pair and shared by the tile.
+__m512i pair_index(int j) {
+  return _mm512_add_epi32(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+                          _mm512_set1_epi32(j));
 }
 
 /// y[i..i+MR, r..r+NR] for one tile of rows and activation rows.
@@ -105,6 +104,7 @@ void tile(const PackedWeight& w, const PreparedActivations& a, const float* bias
     for (int j = 0; j < n; j += 2) {
       const int64_t b = b0 + j;
       const bool two = j + 1 < n;
+      const __m512i idx = pair_index(j);
       __m512i qv[MR], negq[MR], base[MR];
       for (int t = 0; t < MR; ++t) {
         qv[t] = _mm512_maskz_loadu_epi8(two ? ~0ull : 0xFFFFFFFFull, q[t] + b * kBlock);
@@ -129,8 +129,8 @@ void tile(const PackedWeight& w, const PreparedActivations& a, const float* bias
                                         u, qv[t]);
           else
             lanes = _mm512_dpbusd_epi32(base[t], u, qv[t]);
-          acc[k][t] =
-              _mm512_fmadd_ps(_mm512_cvtepi32_ps(lanes), pair_scale(da[k][t], j / 2), acc[k][t]);
+          acc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lanes),
+                                      _mm512_permutexvar_ps(idx, da[k][t]), acc[k][t]);
         }
       }
     }
