@@ -1,5 +1,9 @@
 #include "models/fmnist_cnn.h"
 
+#include <array>
+#include <optional>
+
+#include "backends/int8_chain.h"
 #include "common/error.h"
 #include "models/named_tensors.h"
 
@@ -37,6 +41,7 @@ class FmnistCnn final : public Model {
              "model ", spec_, ": input must have shape [N, 1, 28, 28], got ", input.sizes());
     QT_CHECK(input.scalar_type() == at::kFloat, "model ", spec_, ": input must be float32, got ",
              input.scalar_type());
+    if (std::optional<at::Tensor> y = int8_chain_forward(input)) return *y;
     // forward_relu: backends that can fuse the ReLU into the layer do.
     at::Tensor x = at::max_pool2d(slots_[0].forward_relu(input), {2, 2});
     x = at::max_pool2d(slots_[1].forward_relu(x), {2, 2});
@@ -67,6 +72,29 @@ class FmnistCnn final : public Model {
   }
 
  private:
+  // When all four layers are static u8 int8 with codes kernels (int8_chain.h),
+  // u8 codes flow from layer to layer: each writes the next one's input codes,
+  // ReLU and max-pooling included, and fc1 reads conv2's channels-last codes as
+  // their flatten. The result is the plain forward's, bit for bit, on the same
+  // kernels. nullopt otherwise, or with an input multiplier (it scales the fp32
+  // tensor between the layers).
+  std::optional<at::Tensor> int8_chain_forward(const at::Tensor& input) const {
+    std::array<const Int8CodesKernel*, 4> k{};
+    std::array<const Int8Kernel*, 4> q{};
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      const LayerSlot& s = slots_[i];
+      if (s.input_multiplier().defined()) return std::nullopt;
+      k[i] = codes_kernel(*s.kernel());
+      q[i] = dynamic_cast<const Int8Kernel*>(s.kernel().get());
+      if (!k[i] || !q[i]) return std::nullopt;
+    }
+    at::Tensor c = quantize_chain_input(input, q[0]->int8_layer());
+    c = k[0]->forward_codes(c, codes_output_for(q[1]->int8_layer(), true, 2));
+    c = k[1]->forward_codes(c, codes_output_for(q[2]->int8_layer(), true, 2));
+    c = k[2]->forward_codes(c, codes_output_for(q[3]->int8_layer(), true));
+    return k[3]->forward_from_codes(c, false);
+  }
+
   std::string spec_;
   std::vector<LayerSlot> slots_;
 };

@@ -7,7 +7,9 @@
 //    VNNI) is skipped with its reason.
 //  - builtin:fmnist-cnn at batch 256: fp32 (NCHW and channels-last, the best is
 //    the baseline) against the model quantized by the "static" quantizer on each
-//    backend; top1 (2048 test images) beside the speed.
+//    backend; top1 (2048 test images) beside the speed. onednn runs the model's
+//    forward (u8 codes passed between the layers) and, as "Unchained", the
+//    layers one by one from fp32 to fp32.
 //
 //   OPENBLAS_CORETYPE= OPENBLAS_L2_SIZE= ./build/bench_int8 --benchmark_repetitions=5 \
 //       --benchmark_report_aggregates_only=true
@@ -181,7 +183,18 @@ void BM_FmnistFp32(benchmark::State& state) {
 }
 BENCHMARK(BM_FmnistFp32)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
-void fmnist_int8(benchmark::State& state, const std::string& backend) {
+/// The forward without the int8 codes chain: each layer from fp32 and back.
+at::Tensor plain_forward(const qtune::Model& m, const at::Tensor& x) {
+  const auto l = m.layers();
+  at::Tensor h = at::max_pool2d(l[0]->forward_relu(x), {2, 2});
+  h = at::max_pool2d(l[1]->forward_relu(h), {2, 2});
+  h = l[2]->forward_relu(h.flatten(1));
+  return (*l[3])(h);
+}
+
+/// `chained`: the model's own forward, which passes u8 codes between static
+/// int8 layers (backends/int8_chain.h); otherwise plain_forward.
+void fmnist_int8(benchmark::State& state, const std::string& backend, bool chained = true) {
   std::string why;
   qtune::QuantizedWeight probe;
   probe.spec.bits = 8;
@@ -200,17 +213,22 @@ void fmnist_int8(benchmark::State& state, const std::string& backend) {
   std::string backends;
   for (const auto& r : reports) backends += (backends.empty() ? "" : ",") + r.backend;
   const at::Tensor x = batch();
-  model->forward(x);  // primitives for this shape, outside the timing
-  const std::string self = "fmnist_" + backend;
-  timed(state, self, [&] { benchmark::DoNotOptimize(model->forward(x).data_ptr()); });
+  auto run = [&] { return chained ? model->forward(x) : plain_forward(*model, x); };
+  run();  // primitives for this shape, outside the timing
+  const std::string self = "fmnist_" + backend + (chained ? "" : "_unchained");
+  timed(state, self, [&] { benchmark::DoNotOptimize(run().data_ptr()); });
   state.SetLabel(backends);
   model_counters(state, *model);
   ratio_counter(state, self, {"fmnist_fp32", "fmnist_fp32_cl"});
 }
 void BM_FmnistInt8StaticOnednn(benchmark::State& state) { fmnist_int8(state, "onednn"); }
 void BM_FmnistInt8StaticNative(benchmark::State& state) { fmnist_int8(state, "native"); }
+void BM_FmnistInt8StaticOnednnUnchained(benchmark::State& state) {
+  fmnist_int8(state, "onednn", false);
+}
 void BM_FmnistInt8StaticTorch(benchmark::State& state) { fmnist_int8(state, "torch"); }
 BENCHMARK(BM_FmnistInt8StaticOnednn)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FmnistInt8StaticOnednnUnchained)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FmnistInt8StaticNative)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FmnistInt8StaticTorch)->Unit(benchmark::kMillisecond);
 
