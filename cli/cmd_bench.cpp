@@ -47,8 +47,10 @@ int cmd_bench(int argc, char** argv) {
       {"batch", true, false, "inputs per forward pass (default 64; language models 1)"},
       {"runs", true, false, "timed runs, at least (default 20; language models 3)"},
       {"warmup", true, false, "discarded warm-up runs (default 3; language models 1)"},
-      {"prompt-tokens", true, false, "language models: prefill prompt length (default 128)"},
-      {"new-tokens", true, false, "language models: decoded tokens per run (default 64)"},
+      {"prompt-tokens", true, false,
+       "language models: prefill prompt length (default 128, at most half the positions)"},
+      {"new-tokens", true, false,
+       "language models: decoded tokens per run (default 64, at most the positions left)"},
       {"threads", true, false, "intra-op threads (default: all cores)"},
       {"json", false, false, "print JSON"},
       {"cache-dir", true, false, "where trained built-in models are cached"},
@@ -71,8 +73,13 @@ int cmd_bench(int argc, char** argv) {
   const int64_t batch = args.get_int("batch", lm ? 1 : 64);
   const int64_t runs = args.get_int("runs", lm ? 3 : 20);
   const int64_t warmup = args.get_int("warmup", lm ? 1 : 3);
-  const int64_t prompt_tokens = args.get_int("prompt-tokens", 128);
-  const int64_t new_tokens = args.get_int("new-tokens", 64);
+  // Defaults that do not fit a small model's positions shrink as the tuner's
+  // do: half of them for the prompt, the rest for new tokens.
+  const int64_t positions = lm ? lm->config().max_position_embeddings : 0;
+  const int64_t prompt_tokens =
+      args.get_int("prompt-tokens", std::min<int64_t>(128, std::max<int64_t>(1, positions / 2)));
+  const int64_t new_tokens =
+      args.get_int("new-tokens", std::min<int64_t>(64, positions - prompt_tokens));
   const int64_t threads =
       args.get_int("threads", std::max(1u, std::thread::hardware_concurrency()));
   QT_CHECK(batch >= 1, "qtune bench: --batch must be >= 1, got ", batch);
@@ -83,7 +90,6 @@ int cmd_bench(int argc, char** argv) {
     throw UsageError("qtune bench: --prompt-tokens and --new-tokens need a language model; " +
                      loaded.spec + " is not one");
   if (lm) {
-    const int64_t positions = lm->config().max_position_embeddings;
     if (prompt_tokens < 1 || new_tokens < 0 || prompt_tokens + new_tokens > positions)
       throw UsageError("qtune bench: --prompt-tokens (" + std::to_string(prompt_tokens) +
                        ", >= 1) + --new-tokens (" + std::to_string(new_tokens) +

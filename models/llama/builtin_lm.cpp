@@ -92,8 +92,8 @@ BuiltinLmRecipe llama_1b_shape_lm() {
   m.spec = "builtin:llama-1b-shape";
   m.description =
       "TinyLlama-1.1B's shapes (hidden 2048, 22 layers, GQA 32/4, BPE 32000) with random weights "
-      "(seed 20261201, N(0, 0.02)), built in seconds: for speed measurements only (its text is "
-      "noise)";
+      "(seed 20261201, N(0, 0.02)), built in under a minute: for speed measurements only (its "
+      "text is noise)";
   m.dir_name = "llama-1b-shape";
   m.config = llama(2048, 22, 32, 4, 5632, 32000, 2048);
   m.config.tie_word_embeddings = false;

@@ -60,7 +60,7 @@ TEST(LatencyMetric, BadValuesAreOneLineErrorsNamingTheField) {
   EXPECT_EQ(error_of(config_yaml("builtin:tiny-lm-micro", "{metric: fast}")),
             "t.yaml: latency.metric: expected one of decode, prefill, forward, got fast");
   EXPECT_EQ(error_of(config_yaml("builtin:tiny-lm-micro", "{metric: [decode]}")),
-            "t.yaml: latency.metric: expected one of decode, prefill, forward, got [decode]");
+            "t.yaml: latency.metric: expected one of decode, prefill, forward, got a list");
   EXPECT_EQ(error_of(config_yaml("builtin:fmnist-cnn-tiny", "{metric: decode}")),
             "t.yaml: latency.metric: decode needs a language model; builtin:fmnist-cnn-tiny is a "
             "classifier (use forward)");
