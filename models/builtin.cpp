@@ -7,12 +7,12 @@
 #include <random>
 
 #include "common/error.h"
+#include "common/malloc_tuning.h"
 #include "models/fmnist_cnn.h"
 #include "models/fmnist_data.h"
 #include "models/fmnist_train.h"
-#include "common/malloc_tuning.h"
+#include "models/llama/builtin_lm.h"
 #include "models/llama/hf_checkpoint.h"
-#include "models/llama/tiny_lm.h"
 #include "models/weight_cache.h"
 
 namespace qtune {
@@ -66,7 +66,7 @@ const std::vector<Builtin>& builtins() {
 std::string known_specs() {
   std::string s;
   for (const Builtin& b : builtins()) s += (s.empty() ? "" : ", ") + std::string(b.spec);
-  for (const BuiltinInfo& b : tiny_lm_infos({})) s += ", " + b.spec;
+  for (const BuiltinInfo& b : builtin_lm_infos({})) s += ", " + b.spec;
   return s + ", hf:DIR";
 }
 
@@ -102,14 +102,14 @@ std::vector<BuiltinInfo> list_builtin_models(const std::filesystem::path& cache_
     info.test_rows = 10000;
     out.push_back(std::move(info));
   }
-  for (BuiltinInfo& info : tiny_lm_infos(cache_dir)) out.push_back(std::move(info));
+  for (BuiltinInfo& info : builtin_lm_infos(cache_dir)) out.push_back(std::move(info));
   return out;
 }
 
 ModelPtr load_model(const std::string& spec, const ModelOptions& options) {
-  if (is_tiny_lm_spec(spec)) {
+  if (is_builtin_lm_spec(spec)) {
     keep_freed_tensor_memory();
-    return load_hf_model(ensure_tiny_lm(spec, options.cache_dir, options.progress), spec);
+    return load_hf_model(ensure_builtin_lm(spec, options.cache_dir, options.progress), spec);
   }
   if (const auto dir = hf_dir_of_spec(spec); !dir.empty()) {
     keep_freed_tensor_memory();
@@ -142,7 +142,7 @@ ModelPtr load_model(const std::string& spec, const ModelOptions& options) {
 ModelPtr build_model(const std::string& spec, const std::map<std::string, at::Tensor>& tensors,
                      const std::filesystem::path& cache_dir) {
   std::filesystem::path dir = hf_dir_of_spec(spec);
-  if (is_tiny_lm_spec(spec)) dir = ensure_tiny_lm(spec, cache_dir, false);
+  if (is_builtin_lm_spec(spec)) dir = ensure_builtin_lm(spec, cache_dir, false);
   if (!dir.empty()) {
     keep_freed_tensor_memory();
     return std::make_unique<LlamaModel>(spec, read_llama_config(dir / "config.json"), tensors);
@@ -155,7 +155,7 @@ ModelPtr build_model(const std::string& spec, const std::map<std::string, at::Te
 TaskData load_task_data(const std::string& spec, int64_t calibration_samples, int64_t eval_samples,
                         uint64_t seed, const std::filesystem::path& cache_dir) {
   std::filesystem::path dir = hf_dir_of_spec(spec);
-  if (is_tiny_lm_spec(spec)) dir = ensure_tiny_lm(spec, cache_dir, false);
+  if (is_builtin_lm_spec(spec)) dir = ensure_builtin_lm(spec, cache_dir, false);
   if (!dir.empty())
     return lm_task_data(dir, lm_default_seqlen(spec, dir), calibration_samples, eval_samples, seed);
   find_builtin(spec);

@@ -4,14 +4,16 @@
 // use and cached), "builtin:fmnist-cnn-tiny" (same architecture trained for a
 // few steps: tests), "builtin:tiny-lm" (a small Llama trained on the KJV bible
 // on first use, cached as a Hugging Face folder), "builtin:tiny-lm-micro" (the
-// same in seconds: tests), "hf:DIR" or a plain DIR holding config.json (a
-// Llama/Mistral/Qwen2 checkpoint).
+// same in seconds: tests), "builtin:llama-1b-shape" (TinyLlama-1.1B's shapes
+// with random weights, built in seconds and cached: speed measurements only),
+// "hf:DIR" or a plain DIR holding config.json (a Llama/Mistral/Qwen2 checkpoint).
 //
 // Language-model task data: calibration = n windows of `seqlen` tokens drawn
 // with the seed from the bible's calibration slice; evaluation = consecutive
 // held-out windows of `seqlen` tokens and a perplexity evaluator over them
 // (eval_samples = windows, 0 or more than there are = all). seqlen: 256 for
-// tiny-lm, 64 for tiny-lm-micro, min(256, max_position_embeddings) for hf specs.
+// tiny-lm, 64 for tiny-lm-micro, 128 for llama-1b-shape, min(256,
+// max_position_embeddings) for hf specs.
 #pragma once
 
 #include <filesystem>
@@ -70,7 +72,7 @@ ModelPtr load_model(const std::string& spec, const ModelOptions& options = {});
 /// Builds the architecture of `spec` with the given tensors (as saved by
 /// storage/artifact.h: "<layer>.weight", "<layer>.bias", extra tensors).
 /// Layers absent from `tensors` are an error.
-/// The tiny LMs' config comes from their cached folder under `cache_dir` (trained if missing).
+/// The built-in LMs' config comes from their cached folder under `cache_dir` (built if missing).
 ModelPtr build_model(const std::string& spec, const std::map<std::string, at::Tensor>& tensors,
                      const std::filesystem::path& cache_dir = default_cache_dir());
 
@@ -78,8 +80,9 @@ ModelPtr build_model(const std::string& spec, const std::map<std::string, at::Te
 /// `calibration_samples` rows are drawn from the training split with `seed`;
 /// `eval_samples` <= 0 means the whole test split. Language models: see the
 /// top of this file; their tokenizer is read from the model's folder (for the
-/// tiny LMs under `cache_dir`, trained if missing).
+/// built-in LMs under `cache_dir`, built if missing).
 TaskData load_task_data(const std::string& spec, int64_t calibration_samples, int64_t eval_samples,
-                        uint64_t seed, const std::filesystem::path& cache_dir = default_cache_dir());
+                        uint64_t seed,
+                        const std::filesystem::path& cache_dir = default_cache_dir());
 
 }  // namespace qtune

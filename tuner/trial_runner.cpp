@@ -7,6 +7,7 @@
 #include "models/builtin.h"
 #include "storage/artifact.h"
 #include "storage/results_db.h"
+#include "tuner/lm_latency.h"
 #include "tuner/threads.h"
 
 namespace qtune {
@@ -28,6 +29,10 @@ std::shared_ptr<Workload> load_spec_workload(const TuningConfig& config,
       data->evaluation.inputs.slice(0, 0, std::min(config.latency_batch, data->evaluation.size()))
           .contiguous()
           .clone();
+  if (dynamic_cast<const LlamaModel*>(w->model.get())) {
+    const at::Tensor ids = data->evaluation.inputs.contiguous().view(-1);
+    w->lm_tokens.assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
+  }
   w->evaluate = [data](const Model& m) { return data->evaluate(m); };
   return w;
 }
@@ -39,6 +44,19 @@ TrialSettings trial_settings(const TuningConfig& config, int rank) {
   s.latency.min_runs = config.latency_runs;
   s.latency.max_runs = std::max(1000, config.latency_runs);
   s.latency.min_seconds = 0.1;
+  s.latency_metric = config.latency_metric;
+  if (config.latency_metric == "prefill") {
+    // runs = timed prefills of the prompt, each one sample.
+    s.lm_speed.new_tokens = 0;
+    s.lm_speed.warmup_runs = config.latency_warmup;
+    s.lm_speed.min_runs = config.latency_runs;
+  } else {
+    // runs = timed decode steps: one sequence of 64 new tokens covers the
+    // minimum of 20; one warm-up sequence (prefill and a step) warms the model.
+    s.lm_speed.warmup_runs = std::min(config.latency_warmup, 1);
+    s.lm_speed.min_runs = 1;
+    s.lm_speed.min_decode_steps = config.latency_runs;
+  }
   s.latency_threads = rank_thread_share();
   s.oversubscribed = ranks_on_this_node() > cores_on_this_node();
   s.rank = rank;
@@ -88,12 +106,41 @@ LatencyStats time_forward(const Model& model, const at::Tensor& input, const Tri
   return measure_latency([&] { (void)model.forward(input); }, s.latency);
 }
 
-void fill_latency(TrialResult& r, const LatencyStats& stats, const TrialSettings& s,
-                  int64_t batch) {
+// Prefill or decode of one sequence at batch 1. A model with few positions
+// (tiny-lm-micro has 64) gets a shorter prompt and fewer new tokens: half its
+// positions at most for the prompt, the rest for new tokens.
+LmSpeed time_lm(const Model& model, const Workload& w, const TrialSettings& s) {
+  const auto* lm = dynamic_cast<const LlamaModel*>(&model);
+  QT_CHECK(lm != nullptr, "latency.metric ", s.latency_metric, " needs a language model; ",
+           model.spec(), " is not one");
+  LmSpeedOptions o = s.lm_speed;
+  const int64_t positions = lm->config().max_position_embeddings;
+  o.prompt_tokens = std::min(o.prompt_tokens, std::max<int64_t>(1, positions / 2));
+  o.new_tokens = std::min(o.new_tokens, positions - o.prompt_tokens);
+  if (o.new_tokens == 0) o.min_decode_steps = 0;
+  ComputeThreadsScope share(s.latency_threads);
+  return measure_llama_speed(*lm, repeat_tokens(w.lm_tokens, o.prompt_tokens + o.new_tokens), o);
+}
+
+// The trial's latency per the metric: a forward of the latency batch, a
+// prefill of the prompt, or one decode step (ms per new token).
+void measure_trial_latency(TrialResult& r, const Model& model, const Workload& w,
+                           const TrialSettings& s) {
+  LatencyStats stats;
+  int64_t batch = 1;
+  if (s.latency_metric == "forward") {
+    stats = time_forward(model, w.latency_input, s);
+    batch = w.latency_input.size(0);
+  } else {
+    const LmSpeed speed = time_lm(model, w, s);
+    stats = s.latency_metric == "prefill" ? speed.prefill : speed.decode;
+    r.metrics["lm_speed"] = speed.to_json();
+  }
   r.latency_ms_p50 = stats.p50_ms;
   r.latency_ms_p90 = stats.p90_ms;
   r.latency_spread = stats.spread;
   r.metrics["latency"] = stats.to_json();
+  r.metrics["latency_metric"] = s.latency_metric;
   r.metrics["latency_batch"] = batch;
   r.metrics["latency_threads"] = s.latency_threads;
   r.metrics["latency_oversubscribed"] = s.oversubscribed;
@@ -145,8 +192,7 @@ TrialResult TrialRunner::run(int64_t index, const QuantConfig& config) {
     check_time("quantization");
     fill_eval(r, evaluate_single_thread(w.evaluate, *model));
     check_time("evaluation");
-    fill_latency(r, time_forward(*model, w.latency_input, settings_), settings_,
-                 w.latency_input.size(0));
+    measure_trial_latency(r, *model, w, settings_);
     check_time("latency measurement");
     r.size_bytes = model_storage_bytes(*model);
     r.status = "COMPLETED";
@@ -174,8 +220,7 @@ TrialResult TrialRunner::run_baseline() {
   const auto t0 = Clock::now();
   const Workload& w = workload();
   fill_eval(r, evaluate_single_thread(w.evaluate, *w.model));
-  fill_latency(r, time_forward(*w.model, w.latency_input, settings_), settings_,
-               w.latency_input.size(0));
+  measure_trial_latency(r, *w.model, w, settings_);
   r.size_bytes = model_storage_bytes(*w.model);
   r.status = "COMPLETED";
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -195,6 +240,7 @@ Json baseline_json(const TrialResult& b) {
   j["size_bytes"] = b.size_bytes.value_or(0);
   j["latency_threads"] = b.metrics.value("latency_threads", 1);
   j["latency_batch"] = b.metrics.value("latency_batch", int64_t{0});
+  j["latency_metric"] = b.metrics.value("latency_metric", std::string("forward"));
   return j;
 }
 

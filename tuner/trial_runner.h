@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "bench/latency.h"
+#include "bench/lm_speed.h"
 #include "models/evaluator.h"
 #include "models/model.h"
 #include "quantizers/quantizer.h"
@@ -22,6 +23,9 @@ struct Workload {
   CalibrationData calibration;
   EvalFn evaluate;
   at::Tensor latency_input;  ///< the fixed batch latency is measured on
+  /// Language models: the held-out text as token ids, the prompt and new
+  /// tokens of prefill/decode latency (repeated where it is too short).
+  std::vector<int64_t> lm_tokens;
 };
 
 /// The workload of a built-in/spec model: load_model + load_task_data with
@@ -32,6 +36,10 @@ std::shared_ptr<Workload> load_spec_workload(const TuningConfig& config,
 struct TrialSettings {
   double trial_timeout_s = 0;  ///< 0 = none; checked between phases
   LatencyOptions latency;
+  std::string latency_metric = "forward";  ///< forward | prefill | decode
+  /// prefill/decode: the prompt and new tokens wanted (capped by the model's
+  /// positions), warm-up sequences and timed runs (TuningConfig's latency block).
+  LmSpeedOptions lm_speed;
   int latency_threads = 1;  ///< the rank's share of cores, for latency only
   /// More ranks than cores on this node: latency numbers are unreliable, and
   /// each trial's metrics say so ("latency_oversubscribed").

@@ -310,8 +310,17 @@ class Parser {
     if (root["trial_timeout"])
       c.trial_timeout_s = number(root["trial_timeout"], "trial_timeout", 0, false);
     if (root["seed"]) c.seed = static_cast<uint64_t>(integer(root["seed"], "seed", 0));
+    // hf: checkpoints and the built-in LMs (which have a window length) are language models.
+    const bool language_model = m.seqlen > 0 || m.spec.rfind("hf:", 0) == 0;
+    c.latency_metric = language_model ? "decode" : "forward";
     if (const auto n = root["latency"]) {
-      expect_keys(n, "latency", {"batch", "warmup", "runs"});
+      expect_keys(n, "latency", {"batch", "warmup", "runs", "metric"});
+      if (n["metric"]) {
+        c.latency_metric = choice(n["metric"], "latency.metric", {"decode", "prefill", "forward"});
+        if (!language_model && c.latency_metric != "forward")
+          fail("latency.metric", c.latency_metric + " needs a language model; " + m.spec +
+                                     " is a classifier (use forward)");
+      }
       if (n["batch"]) c.latency_batch = integer(n["batch"], "latency.batch", 1);
       if (n["warmup"])
         c.latency_warmup = static_cast<int>(integer(n["warmup"], "latency.warmup", 0));
@@ -378,7 +387,10 @@ Json TuningConfig::to_json() const {
   j["timeout"] = timeout_s;
   j["trial_timeout"] = trial_timeout_s;
   j["seed"] = seed;
-  j["latency"] = {{"batch", latency_batch}, {"warmup", latency_warmup}, {"runs", latency_runs}};
+  j["latency"] = {{"batch", latency_batch},
+                  {"warmup", latency_warmup},
+                  {"runs", latency_runs},
+                  {"metric", latency_metric}};
   return j;
 }
 

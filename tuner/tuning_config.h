@@ -21,6 +21,10 @@
 //   trial_timeout: 0                        # seconds per trial; 0 = none
 //   seed: 42
 //   latency: {batch: 64, warmup: 3, runs: 20}  # runs >= 20
+//   # language models also: metric: decode | prefill | forward (default decode;
+//   # classifiers: forward only). decode = ms per new token, batch 1, KV cache
+//   # (runs = timed tokens); prefill = ms per prompt of 128 tokens (runs = prompts);
+//   # forward = a forward of `batch` evaluation windows.
 //
 // List-valued params expand to their cartesian product in declaration order,
 // the last varying fastest (INC's BaseConfig.expand); the backend list is the
@@ -72,6 +76,9 @@ struct TuningConfig {
   int64_t latency_batch = 64;
   int latency_warmup = 3;
   int latency_runs = 20;
+  /// forward | prefill | decode (tuner/lm_latency.h); set from the model's kind
+  /// when the config leaves it out: decode for language models, forward otherwise.
+  std::string latency_metric = "forward";
 
   Json to_json() const;  ///< canonical form, stored with the run
   /// to_json() without the budget (max_trials, timeout, trial_timeout): what

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "common/error.h"
+#include "models/llama/llama_init.h"
 #include "models/llama/llama_model.h"
 #include "models/llama/llama_ops.h"
 
@@ -54,32 +55,8 @@ std::map<std::string, at::Tensor> train_tiny_lm(const LlamaConfig& c,
   ThreadScope threads(r.threads);
   // A private generator: the global torch seed is left alone.
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(r.seed);
-  std::map<std::string, torch::Tensor> params;
-  auto normal = [&](const std::string& name, std::vector<int64_t> shape) {
-    params[name] = at::empty(shape, at::kFloat).normal_(0, r.init_std, gen).requires_grad_();
-  };
-  auto ones = [&](const std::string& name) {
-    params[name] = at::ones({c.hidden_size}, at::kFloat).requires_grad_();
-  };
-  normal("model.embed_tokens.weight", {c.vocab_size, c.hidden_size});
-  const std::vector<int64_t> out_dims{c.q_dim(),     c.kv_dim(),          c.kv_dim(),
-                                      c.hidden_size, c.intermediate_size, c.intermediate_size,
-                                      c.hidden_size};
-  const std::vector<int64_t> in_dims{c.hidden_size, c.hidden_size, c.hidden_size,      c.q_dim(),
-                                     c.hidden_size, c.hidden_size, c.intermediate_size};
-  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
-    const std::string layer = "model.layers." + std::to_string(i) + ".";
-    ones(layer + "input_layernorm.weight");
-    ones(layer + "post_attention_layernorm.weight");
-    for (int j = 0; j < kProjPerLayer; ++j) {
-      normal(llama_layer_name(i, j) + ".weight", {out_dims[j], in_dims[j]});
-      if ((j <= kV && c.qkv_bias()) || (j == kO && c.o_bias()))
-        params[llama_layer_name(i, j) + ".bias"] =
-            at::zeros({out_dims[j]}, at::kFloat).requires_grad_();
-    }
-  }
-  ones("model.norm.weight");
-  if (!c.tie_word_embeddings) normal("lm_head.weight", {c.vocab_size, c.hidden_size});
+  std::map<std::string, torch::Tensor> params = init_llama_tensors(c, r.init_std, gen);
+  for (auto& [name, p] : params) p.requires_grad_();
 
   std::vector<torch::Tensor> all, decayed, plain;
   for (auto& [name, p] : params) {

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <queue>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/error.h"
 #include "models/text/bpe_tokenizer.h"
@@ -147,9 +148,14 @@ BpeModel train_bpe(const std::string& text, const BpeTrainOptions& options) {
   }
 
   for (const auto& bytes : bytes_of) model.vocab.push_back(byte_level_encode(bytes));
-  for (const auto& s : options.special_tokens) {
-    for (const auto& v : model.vocab)
-      QT_CHECK(v != s, "BPE training: special token '", s, "' is also an ordinary token");
+  if (options.pad_with_reserved) {
+    const int64_t missing = 256 + max_merges - static_cast<int64_t>(model.vocab.size());
+    for (int64_t i = 0; i < missing; ++i)
+      model.special_tokens.push_back("<|reserved_" + std::to_string(i) + "|>");
+  }
+  const std::unordered_set<std::string> ordinary(model.vocab.begin(), model.vocab.end());
+  for (const auto& s : model.special_tokens) {
+    QT_CHECK(!ordinary.count(s), "BPE training: special token '", s, "' is also an ordinary token");
     model.vocab.push_back(s);
   }
   return model;

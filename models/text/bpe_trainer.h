@@ -25,6 +25,11 @@ struct BpeTrainOptions {
   /// A pair seen fewer times than this is never merged (training stops early,
   /// giving a smaller vocabulary).
   int64_t min_frequency = 2;
+  /// When the text runs out of pairs before vocab_size (every pair left is
+  /// rarer than min_frequency), fill the vocabulary up to exactly vocab_size
+  /// with special tokens "<|reserved_0|>", "<|reserved_1|>", ... after
+  /// `special_tokens`: a model's shapes then do not depend on the text.
+  bool pad_with_reserved = false;
 };
 
 /// A trained byte-level BPE model. Tokens are in byte-level spelling

@@ -102,6 +102,35 @@ TEST(BpeTrainer, StopsAtMinFrequencyWithSmallerVocab) {
   EXPECT_LT(static_cast<int64_t>(m.vocab.size()), o.vocab_size);
 }
 
+// The text runs out of pairs: the same merges as without padding, then
+// reserved special tokens up to exactly vocab_size, which load and round-trip.
+TEST(BpeTrainer, PadsWithReservedTokensToTheExactSize) {
+  BpeTrainOptions o;
+  o.vocab_size = 5000;
+  o.min_frequency = 3;
+  const BpeModel plain = train_bpe(kText, o);
+  o.pad_with_reserved = true;
+  const BpeModel m = train_bpe(kText, o);
+  EXPECT_EQ(m.merges, plain.merges);
+  ASSERT_EQ(static_cast<int64_t>(m.vocab.size()), 5000);
+  const int64_t reserved = 5000 - static_cast<int64_t>(plain.vocab.size());
+  ASSERT_GT(reserved, 0) << "the text must run out of pairs for this test to mean anything";
+  ASSERT_EQ(static_cast<int64_t>(m.special_tokens.size()), 1 + reserved);
+  EXPECT_EQ(m.special_tokens[0], "<|endoftext|>");
+  EXPECT_EQ(m.special_tokens[1], "<|reserved_0|>");
+  EXPECT_EQ(m.vocab.back(), "<|reserved_" + std::to_string(reserved - 1) + "|>");
+  testing::TempDir dir;
+  write_tokenizer_json(m, dir / "tokenizer.json");
+  auto t = load_tokenizer(dir.path());
+  EXPECT_EQ(t->vocab_size(), 5000);
+  EXPECT_EQ(t->token_to_id("<|reserved_0|>"), std::optional<int64_t>(plain.vocab.size()));
+  EXPECT_EQ(t->decode(t->encode(kText)), std::string(kText));
+  // Enough pairs: no padding at all.
+  o.vocab_size = 256 + 10 + 1;
+  o.min_frequency = 2;
+  EXPECT_EQ(train_bpe(kText, o).special_tokens, std::vector<std::string>{"<|endoftext|>"});
+}
+
 TEST(BpeTrainer, WrittenTokenizerLoadsAndRoundTrips) {
   BpeTrainOptions o;
   o.vocab_size = 256 + 120 + 2;

@@ -126,7 +126,8 @@ TEST(Builtin, UnknownSpecListsTheKnownOnes) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()),
               "unknown model spec 'builtin:mnist' (known: builtin:fmnist-cnn, "
-              "builtin:fmnist-cnn-tiny, builtin:tiny-lm, builtin:tiny-lm-micro, hf:DIR)");
+              "builtin:fmnist-cnn-tiny, builtin:tiny-lm, builtin:tiny-lm-micro, "
+              "builtin:llama-1b-shape, hf:DIR)");
   }
   EXPECT_THROW(load_task_data("builtin:mnist", 0, 10, 0), Error);
   EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "nothing is written for a bad spec";

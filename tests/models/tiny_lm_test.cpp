@@ -2,14 +2,13 @@
 // loading, the HF-layout cache, task data, block view. The full tiny LM is
 // trained only by the disabled test at the bottom (minutes):
 //   build-*/tests/test_models --gtest_also_run_disabled_tests --gtest_filter='*FullTinyLm*'
-#include "models/llama/tiny_lm.h"
-
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <fstream>
 
 #include "models/builtin.h"
+#include "models/llama/builtin_lm.h"
 #include "models/llama/llama_model.h"
 #include "models/text/bible_corpus.h"
 #include "models/text/perplexity.h"
@@ -45,7 +44,7 @@ std::filesystem::path micro_dir() {
 TEST_F(TinyLmMicro, IsAnHfFolderListedWithItsPath) {
   const std::filesystem::path dir = micro_dir();
   EXPECT_EQ(dir, cache_dir() / "tiny-lm-micro");
-  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", kTinyLmTagFile})
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", kBuiltinLmTagFile})
     EXPECT_TRUE(std::filesystem::is_regular_file(dir / f)) << f;
   bool listed = false;
   for (const BuiltinInfo& b : list_builtin_models(cache_dir())) {
@@ -118,7 +117,7 @@ TEST(TinyLm, StaleFolderIsRetrainedAndBadSpecsAreErrors) {
   ModelOptions o;
   o.cache_dir = dir.path();
   const ModelPtr first = load_model(kMicro, o);
-  const auto tag = dir / "tiny-lm-micro" / kTinyLmTagFile;
+  const auto tag = dir / "tiny-lm-micro" / kBuiltinLmTagFile;
   const std::string good = testing::read_bytes(tag);
   testing::write_bytes(tag, "tiny-lm-train/0 an older recipe\n");
   const ModelPtr second = load_model(kMicro, o);

@@ -209,9 +209,10 @@ TEST(TuningConfig, BadTopLevelValues) {
 // Model and sample counts are checked at parse time, before a run creates
 // anything; the limits are Fashion-MNIST's split sizes (60000 train, 10000 test).
 TEST(TuningConfig, ModelAndSampleCountsCheckedAgainstTheModelsData) {
-  EXPECT_EQ(error_of("model: builtin:nope\nsearch_space:\n  - algorithm: rtn\n"),
-            "t.yaml: model: unknown model \"builtin:nope\" (known: builtin:fmnist-cnn, "
-            "builtin:fmnist-cnn-tiny, builtin:tiny-lm, builtin:tiny-lm-micro)");
+  EXPECT_EQ(
+      error_of("model: builtin:nope\nsearch_space:\n  - algorithm: rtn\n"),
+      "t.yaml: model: unknown model \"builtin:nope\" (known: builtin:fmnist-cnn, "
+      "builtin:fmnist-cnn-tiny, builtin:tiny-lm, builtin:tiny-lm-micro, builtin:llama-1b-shape)");
   EXPECT_EQ(error_with("evaluation: {samples: 10001}"),
             "t.yaml: evaluation.samples: expected an integer in [0, 10000] (rows of the test "
             "split of builtin:fmnist-cnn-tiny; 0 = all), got 10001");

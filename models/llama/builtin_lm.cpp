@@ -1,4 +1,4 @@
-#include "models/llama/tiny_lm.h"
+#include "models/llama/builtin_lm.h"
 
 #include <unistd.h>
 
@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "models/llama/hf_checkpoint.h"
+#include "models/llama/llama_init.h"
 #include "models/llama/tiny_lm_train.h"
 #include "models/text/bible_corpus.h"
 #include "models/text/bpe_trainer.h"
@@ -20,17 +21,6 @@ namespace qtune {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TinyLm {
-  const char* spec;
-  const char* description;
-  const char* dir_name;
-  LlamaConfig config;  ///< vocab_size is the BPE target; the trained tokenizer's size is used
-  TinyLmRecipe recipe;
-  /// Bytes of the training split used for the tokenizer and the model; 0 = all.
-  int64_t text_bytes = 0;
-  int64_t seqlen = 256;  ///< calibration/evaluation window
-};
 
 LlamaConfig llama(int64_t hidden, int64_t layers, int64_t heads, int64_t kv_heads,
                   int64_t intermediate, int64_t vocab, int64_t context) {
@@ -50,8 +40,15 @@ LlamaConfig llama(int64_t hidden, int64_t layers, int64_t heads, int64_t kv_head
   return c;
 }
 
-TinyLm full_lm() {
-  TinyLm m{"builtin:tiny-lm", "", "tiny-lm", llama(256, 4, 4, 2, 768, 2048, 256), {}, 0, 256};
+BuiltinLmRecipe full_lm() {
+  BuiltinLmRecipe m;
+  m.spec = "builtin:tiny-lm";
+  m.description =
+      "Llama-architecture LM (hidden 256, 4 layers, GQA, BPE 2048) trained on the KJV bible on "
+      "first use";
+  m.dir_name = "tiny-lm";
+  m.config = llama(256, 4, 4, 2, 768, 2048, 256);
+  m.seqlen = 256;
   TinyLmRecipe& r = m.recipe;
   // ~1.2M training tokens (about one pass over the training split) in 1200
   // small steps of 4 x 256 (at a fixed token budget smaller batches learn more
@@ -68,14 +65,14 @@ TinyLm full_lm() {
   return m;
 }
 
-TinyLm micro_lm() {
-  TinyLm m{"builtin:tiny-lm-micro",
-           "",
-           "tiny-lm-micro",
-           llama(64, 2, 4, 2, 128, 512, 64),
-           {},
-           300000,
-           64};
+BuiltinLmRecipe micro_lm() {
+  BuiltinLmRecipe m;
+  m.spec = "builtin:tiny-lm-micro";
+  m.description = "the same code path scaled down (hidden 64, 2 layers, 60 steps), for tests";
+  m.dir_name = "tiny-lm-micro";
+  m.config = llama(64, 2, 4, 2, 128, 512, 64);
+  m.text_bytes = 300000;
+  m.seqlen = 64;
   TinyLmRecipe& r = m.recipe;
   r.steps = 60;
   r.batch = 8;
@@ -88,27 +85,32 @@ TinyLm micro_lm() {
   return m;
 }
 
-const std::vector<TinyLm>& tiny_lms() {
-  static const std::vector<TinyLm> all = [] {
-    std::vector<TinyLm> v{full_lm(), micro_lm()};
-    v[0].description =
-        "Llama-architecture LM (hidden 256, 4 layers, GQA, BPE 2048) trained on the KJV bible "
-        "on first use";
-    v[1].description = "the same code path scaled down (hidden 64, 2 layers, 60 steps), for tests";
-    return v;
+BuiltinLmRecipe llama_1b_shape_lm() {
+  // TinyLlama-1.1B's shapes (untied lm_head, 2048 positions). Windows of 128
+  // tokens keep GPTQ over 22 layers at minutes.
+  BuiltinLmRecipe m;
+  m.spec = "builtin:llama-1b-shape";
+  m.description =
+      "TinyLlama-1.1B's shapes (hidden 2048, 22 layers, GQA 32/4, BPE 32000) with random weights "
+      "(seed 20261201, N(0, 0.02)), built in under a minute: for speed measurements only (its "
+      "text is noise)";
+  m.dir_name = "llama-1b-shape";
+  m.config = llama(2048, 22, 32, 4, 5632, 32000, 2048);
+  m.config.tie_word_embeddings = false;
+  m.text_bytes = 0;
+  m.seqlen = 128;
+  m.recipe.seed = 20261201;
+  m.recipe.init_std = 0.02;
+  m.trained = false;
+  m.stored_dtype = at::kBFloat16;
+  return m;
+}
+
+const std::vector<BuiltinLmRecipe>& builtin_lms() {
+  static const std::vector<BuiltinLmRecipe> all = [] {
+    return std::vector<BuiltinLmRecipe>{full_lm(), micro_lm(), llama_1b_shape_lm()};
   }();
   return all;
-}
-
-const TinyLm& find(const std::string& spec) {
-  for (const TinyLm& m : tiny_lms())
-    if (spec == m.spec) return m;
-  QT_ASSERT(false, "not a tiny LM spec: ", spec);
-}
-
-std::string tag_of(const TinyLm& m) {
-  return detail::concat(m.recipe.tag(m.config), " text_bytes=", m.text_bytes,
-                        " corpus=bible-kjv/split-32 bpe=gpt2-split\n");
 }
 
 std::string read_text(const fs::path& p) {
@@ -118,13 +120,13 @@ std::string read_text(const fs::path& p) {
   return s.str();
 }
 
-bool is_current(const TinyLm& m, const fs::path& dir) {
+bool is_current(const BuiltinLmRecipe& m, const fs::path& dir) {
   std::error_code ec;
-  return fs::is_regular_file(dir / kTinyLmTagFile, ec) &&
-         read_text(dir / kTinyLmTagFile) == tag_of(m);
+  return fs::is_regular_file(dir / kBuiltinLmTagFile, ec) &&
+         read_text(dir / kBuiltinLmTagFile) == m.tag();
 }
 
-std::string train_text(const TinyLm& m) {
+std::string train_text(const BuiltinLmRecipe& m) {
   const std::string& all = bible_splits().train;
   if (m.text_bytes <= 0 || m.text_bytes >= static_cast<int64_t>(all.size())) return all;
   // Cut at a line end so no verse is split.
@@ -134,15 +136,31 @@ std::string train_text(const TinyLm& m) {
 
 }  // namespace
 
-bool is_tiny_lm_spec(const std::string& spec) {
-  for (const TinyLm& m : tiny_lms())
+std::string BuiltinLmRecipe::tag() const {
+  const std::string weights =
+      trained ? recipe.tag(config)
+              : detail::concat("random-init/1 config=", llama_config_to_json(config).dump(),
+                               " init=", recipe.init_std, " seed=", recipe.seed,
+                               " stored=", toString(stored_dtype), " bpe-pad=reserved");
+  return detail::concat(weights, " text_bytes=", text_bytes,
+                        " corpus=bible-kjv/split-32 bpe=gpt2-split\n");
+}
+
+const BuiltinLmRecipe& builtin_lm_recipe(const std::string& spec) {
+  for (const BuiltinLmRecipe& m : builtin_lms())
+    if (spec == m.spec) return m;
+  QT_ASSERT(false, "not a built-in LM spec: ", spec);
+}
+
+bool is_builtin_lm_spec(const std::string& spec) {
+  for (const BuiltinLmRecipe& m : builtin_lms())
     if (spec == m.spec) return true;
   return false;
 }
 
-std::vector<BuiltinInfo> tiny_lm_infos(const fs::path& cache_dir) {
+std::vector<BuiltinInfo> builtin_lm_infos(const fs::path& cache_dir) {
   std::vector<BuiltinInfo> out;
-  for (const TinyLm& m : tiny_lms()) {
+  for (const BuiltinLmRecipe& m : builtin_lms()) {
     BuiltinInfo info;
     info.spec = m.spec;
     info.description = m.description;
@@ -159,18 +177,22 @@ std::vector<BuiltinInfo> tiny_lm_infos(const fs::path& cache_dir) {
   return out;
 }
 
-fs::path ensure_tiny_lm(const std::string& spec, const fs::path& cache_dir, bool progress) {
-  const TinyLm& m = find(spec);
+fs::path ensure_builtin_lm(const std::string& spec, const fs::path& cache_dir, bool progress) {
+  return ensure_builtin_lm(builtin_lm_recipe(spec), cache_dir, progress);
+}
+
+fs::path ensure_builtin_lm(const BuiltinLmRecipe& m, const fs::path& cache_dir, bool progress) {
   const fs::path dir = cache_dir / m.dir_name;
   if (is_current(m, dir)) return dir;
   std::error_code ec;
   if (progress) {
-    std::fprintf(stderr, "qtune: training %s (cached afterwards in %s)%s\n", m.spec,
-                 dir.string().c_str(), fs::exists(dir, ec) ? "; the cached one is stale" : "");
+    std::fprintf(stderr, "qtune: %s %s (cached afterwards in %s)%s\n",
+                 m.trained ? "training" : "building", m.spec.c_str(), dir.string().c_str(),
+                 fs::exists(dir, ec) ? "; the cached one is stale" : "");
   }
   // Built in a private folder, then renamed: other processes (MPI ranks) see
   // either no model or a whole one.
-  const fs::path tmp = cache_dir / (std::string(m.dir_name) + ".tmp." + std::to_string(::getpid()));
+  const fs::path tmp = cache_dir / (m.dir_name + ".tmp." + std::to_string(::getpid()));
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   QT_CHECK(fs::is_directory(tmp, ec), tmp.string(), ": cannot create the folder: ", ec.message());
@@ -178,22 +200,34 @@ fs::path ensure_tiny_lm(const std::string& spec, const fs::path& cache_dir, bool
     const std::string text = train_text(m);
     BpeTrainOptions bo;
     bo.vocab_size = m.config.vocab_size;
+    // A random model keeps TinyLlama's 32000 rows; the bible's pairs seen at
+    // least twice give fewer tokens, the rest are reserved special tokens.
+    bo.pad_with_reserved = !m.trained;
     const BpeModel bpe = train_bpe(text, bo);
     write_tokenizer_json(bpe, tmp / "tokenizer.json");
     const TokenizerPtr tok = load_tokenizer(tmp);
     LlamaConfig config = m.config;
-    config.vocab_size = tok->vocab_size();
+    if (m.trained) config.vocab_size = tok->vocab_size();
+    QT_ASSERT(tok->vocab_size() == config.vocab_size, m.spec, ": tokenizer has ", tok->vocab_size(),
+              " tokens, the model ", config.vocab_size);
     if (auto eot = tok->token_to_id("<|endoftext|>")) {
       config.bos_token_id = *eot;
       config.eos_token_ids = {*eot};
     }
-    const std::vector<int64_t> tokens = tok->encode(text);
-    const auto tensors = train_tiny_lm(config, tokens, m.recipe, progress);
+    std::map<std::string, at::Tensor> tensors;
+    if (m.trained) {
+      tensors = train_tiny_lm(config, tok->encode(text), m.recipe, progress);
+    } else {
+      // A private generator: the global torch seed is left alone.
+      at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(m.recipe.seed);
+      tensors = init_llama_tensors(config, m.recipe.init_std, gen, m.stored_dtype);
+    }
+    for (auto& [name, t] : tensors) t = t.to(m.stored_dtype);
     save_hf_checkpoint(tmp, config, tensors);
-    std::ofstream(tmp / kTinyLmTagFile, std::ios::trunc) << tag_of(m);
+    std::ofstream(tmp / kBuiltinLmTagFile, std::ios::trunc) << m.tag();
     fs::remove_all(dir, ec);
     fs::rename(tmp, dir, ec);
-    QT_CHECK(!ec, dir.string(), ": cannot move the trained model into place: ", ec.message());
+    QT_CHECK(!ec, dir.string(), ": cannot move the built model into place: ", ec.message());
   } catch (...) {
     fs::remove_all(tmp, ec);
     throw;
@@ -214,7 +248,7 @@ fs::path hf_dir_of_spec(const std::string& spec) {
 }
 
 int64_t lm_default_seqlen(const std::string& spec, const fs::path& dir) {
-  if (is_tiny_lm_spec(spec)) return find(spec).seqlen;
+  if (is_builtin_lm_spec(spec)) return builtin_lm_recipe(spec).seqlen;
   return std::min<int64_t>(256, read_llama_config(dir / "config.json").max_position_embeddings);
 }
 
