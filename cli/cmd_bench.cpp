@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
-#include <set>
 #include <thread>
 
 #include "bench/latency.h"

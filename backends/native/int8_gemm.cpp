@@ -81,31 +81,31 @@ void apply_epilogue(const int32_t* acc, int64_t ld_acc, int64_t m0, int64_t rows
   }
 }
 
-int64_t int8_n_block(Int8Isa isa) {
+int64_t int8_n_block(Isa isa) {
   switch (isa) {
-    case Int8Isa::kRef:
+    case Isa::kRef:
       return 1;
-    case Int8Isa::kAvx2:
+    case Isa::kAvx2:
       return 8;
-    case Int8Isa::kAvx512:
+    case Isa::kAvx512:
       return 16;
   }
-  QT_ASSERT(false, "unknown Int8Isa ", static_cast<int>(isa));
+  QT_ASSERT(false, "unknown Isa ", static_cast<int>(isa));
   return 1;
 }
 
-Int8PackedWeights pack_int8(Int8Isa isa, const int8_t* w, int64_t n, int64_t k) {
+Int8PackedWeights pack_int8(Isa isa, const int8_t* w, int64_t n, int64_t k) {
   QT_CHECK(k <= kInt8MaxK, "native int8: ", k, " inputs per output exceed the int32 sums' limit ",
            kInt8MaxK);
   switch (isa) {
-    case Int8Isa::kRef:
+    case Isa::kRef:
       return pack_int8_ref(w, n, k);
-    case Int8Isa::kAvx2:
+    case Isa::kAvx2:
       return pack_int8_avx2(w, n, k);
-    case Int8Isa::kAvx512:
+    case Isa::kAvx512:
       return pack_int8_avx512(w, n, k);
   }
-  QT_ASSERT(false, "unknown Int8Isa ", static_cast<int>(isa));
+  QT_ASSERT(false, "unknown Isa ", static_cast<int>(isa));
   return {};
 }
 
@@ -114,11 +114,11 @@ void int8_gemm(const Int8Source& a, const Int8PackedWeights& b, const Int8Epilog
   QT_ASSERT(a.k == b.k && n0 % int8_n_block(b.isa) == 0 && n1 <= b.n);
   if (m0 >= m1 || n0 >= n1) return;
   switch (b.isa) {
-    case Int8Isa::kRef:
+    case Isa::kRef:
       return int8_gemm_ref(a, b, e, m0, m1, n0, n1);
-    case Int8Isa::kAvx2:
+    case Isa::kAvx2:
       return int8_gemm_avx2(a, b, e, m0, m1, n0, n1);
-    case Int8Isa::kAvx512:
+    case Isa::kAvx512:
       return int8_gemm_avx512(a, b, e, m0, m1, n0, n1);
   }
 }

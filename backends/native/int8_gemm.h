@@ -20,14 +20,9 @@
 #include <string>
 #include <vector>
 
-namespace qtune::native {
+#include "backends/native/cpu_isa.h"
 
-/// The ISA a native int8 kernel runs (kAvx512: F, BW, VL and VNNI).
-enum class Int8Isa { kRef, kAvx2, kAvx512 };
-std::string to_string(Int8Isa isa);  ///< "ref" | "avx2" | "avx512"
-/// The CPU's best ISA capped by QTUNE_MAX_ISA=ref|avx2|avx512; `reason` names
-/// the deciding CPU feature or the cap. A bad QTUNE_MAX_ISA is a qtune::Error.
-Int8Isa int8_active_isa(std::string* reason = nullptr);
+namespace qtune::native {
 
 /// Where the activation rows of the GEMM come from: a dense [m, k] matrix of
 /// codes, or the im2col rows of a convolution over an NHWC code tensor (one
@@ -51,7 +46,7 @@ void gather_rows(const Int8Source& s, int64_t m0, int64_t rows, uint8_t* dst);
 
 /// s8 weights [n, k] in one ISA's layout, with each row's code sum.
 struct Int8PackedWeights {
-  Int8Isa isa = Int8Isa::kRef;
+  Isa isa = Isa::kRef;
   int64_t n = 0, k = 0;
   std::vector<uint8_t> bytes;     ///< the ISA's layout (see its pack function)
   std::vector<int32_t> row_sums;  ///< sum_k w[n, k]
@@ -91,12 +86,12 @@ void int8_gemm_avx512(const Int8Source& a, const Int8PackedWeights& b, const Int
 std::vector<int32_t> int8_row_sums(const int8_t* w, int64_t n, int64_t k);
 
 /// Output channels per packed block of `isa` (thread splits over n use multiples).
-int64_t int8_n_block(Int8Isa isa);
+int64_t int8_n_block(Isa isa);
 /// Rows per tile: gathered, converted and multiplied in thread-local buffers.
 constexpr int64_t kInt8RowTile = 64;
 
 /// Dispatch on `isa` (which the CPU must have).
-Int8PackedWeights pack_int8(Int8Isa isa, const int8_t* w, int64_t n, int64_t k);
+Int8PackedWeights pack_int8(Isa isa, const int8_t* w, int64_t n, int64_t k);
 void int8_gemm(const Int8Source& a, const Int8PackedWeights& b, const Int8Epilogue& e, int64_t m0,
                int64_t m1, int64_t n0, int64_t n1);
 

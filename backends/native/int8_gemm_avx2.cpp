@@ -88,7 +88,7 @@ void rows_tile(int64_t rows, const uint8_t* hi, const uint8_t* lo, int64_t lda, 
 
 Int8PackedWeights pack_int8_avx2(const int8_t* w, int64_t n, int64_t k) {
   Int8PackedWeights p;
-  p.isa = Int8Isa::kAvx2;
+  p.isa = Isa::kAvx2;
   p.n = n;
   p.k = k;
   const int64_t blocks = (n + kBlock - 1) / kBlock, quads = quads_of(k);

@@ -61,7 +61,7 @@ void rows_tile(int64_t rows, const uint8_t* a, int64_t lda, const int8_t* b, int
 
 Int8PackedWeights pack_int8_avx512(const int8_t* w, int64_t n, int64_t k) {
   Int8PackedWeights p;
-  p.isa = Int8Isa::kAvx512;
+  p.isa = Isa::kAvx512;
   p.n = n;
   p.k = k;
   const int64_t blocks = (n + kBlock - 1) / kBlock, quads = quads_of(k);

@@ -8,7 +8,7 @@ namespace qtune::native {
 
 Int8PackedWeights pack_int8_ref(const int8_t* w, int64_t n, int64_t k) {
   Int8PackedWeights p;
-  p.isa = Int8Isa::kRef;
+  p.isa = Isa::kRef;
   p.n = n;
   p.k = k;
   p.bytes.assign(reinterpret_cast<const uint8_t*>(w), reinterpret_cast<const uint8_t*>(w) + n * k);

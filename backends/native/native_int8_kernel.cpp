@@ -9,9 +9,9 @@ namespace qtune {
 namespace {
 
 using native::Int8Epilogue;
-using native::Int8Isa;
 using native::Int8PackedWeights;
 using native::Int8Source;
+using native::Isa;
 
 int64_t inputs_per_output(LayerKind kind, const Int8Layer& layer) {
   const std::vector<int64_t>& s = layer.weight.shape;
@@ -20,7 +20,7 @@ int64_t inputs_per_output(LayerKind kind, const Int8Layer& layer) {
 
 class NativeInt8Kernel final : public Int8Kernel {
  public:
-  NativeInt8Kernel(Int8Isa isa, LayerKind kind, Int8Layer layer, const ConvGeometry& geometry)
+  NativeInt8Kernel(Isa isa, LayerKind kind, Int8Layer layer, const ConvGeometry& geometry)
       : Int8Kernel(std::move(layer)), isa_(isa), kind_(kind), geometry_(geometry) {
     const QuantizedWeight& w = layer_.weight;
     out_ = w.rows();
@@ -145,14 +145,14 @@ class NativeInt8Kernel final : public Int8Kernel {
       });
       return;
     }
-    const int64_t nb = native::int8_n_block(isa_) * (isa_ == Int8Isa::kRef ? 16 : 2);
+    const int64_t nb = native::int8_n_block(isa_) * (isa_ == Isa::kRef ? 16 : 2);
     const int64_t blocks = (per_group + nb - 1) / nb;
     at::parallel_for(0, blocks, 1, [&](int64_t b, int64_t end) {
       native::int8_gemm(src, w, e, 0, src.m, b * nb, std::min(per_group, end * nb));
     });
   }
 
-  Int8Isa isa_;
+  Isa isa_;
   LayerKind kind_;
   ConvGeometry geometry_;
   int64_t out_ = 0, k_ = 0, groups_ = 1;
@@ -175,7 +175,7 @@ bool native_int8_supports(LayerKind kind, const Int8Layer& layer, std::string* r
   return true;
 }
 
-LayerKernelPtr make_native_int8_kernel_on(Int8Isa isa, LayerKind kind, Int8Layer layer,
+LayerKernelPtr make_native_int8_kernel_on(Isa isa, LayerKind kind, Int8Layer layer,
                                           const ConvGeometry& geometry) {
   check_int8_layer(kind, layer, "native int8 " + to_string(kind));
   std::string why;
@@ -185,12 +185,12 @@ LayerKernelPtr make_native_int8_kernel_on(Int8Isa isa, LayerKind kind, Int8Layer
 
 LayerKernelPtr make_native_int8_kernel(LayerKind kind, Int8Layer layer,
                                        const ConvGeometry& geometry) {
-  return make_native_int8_kernel_on(native::int8_active_isa(), kind, std::move(layer), geometry);
+  return make_native_int8_kernel_on(native::active_isa(), kind, std::move(layer), geometry);
 }
 
 std::string native_int8_isa_description() {
   std::string why;
-  const Int8Isa isa = native::int8_active_isa(&why);
+  const Isa isa = native::active_isa(&why);
   return "ISA " + native::to_string(isa) + " (" + why + ")";
 }
 

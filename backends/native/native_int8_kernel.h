@@ -13,11 +13,11 @@ namespace qtune {
 /// True for every valid int8 layer whose sums fit int32 (k <= native::kInt8MaxK).
 bool native_int8_supports(LayerKind kind, const Int8Layer& layer, std::string* reason);
 
-/// A kernel on the active ISA (native::int8_active_isa).
+/// A kernel on the active ISA (native::active_isa).
 LayerKernelPtr make_native_int8_kernel(LayerKind kind, Int8Layer layer,
                                        const ConvGeometry& geometry);
 /// A kernel on `isa`, which the CPU must have (tests run every path this way).
-LayerKernelPtr make_native_int8_kernel_on(native::Int8Isa isa, LayerKind kind, Int8Layer layer,
+LayerKernelPtr make_native_int8_kernel_on(native::Isa isa, LayerKind kind, Int8Layer layer,
                                           const ConvGeometry& geometry);
 
 /// "ISA avx2 (CPU has AVX2 but no AVX-512 VNNI)": what `auto` records.

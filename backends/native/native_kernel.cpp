@@ -60,9 +60,7 @@ class NativeKernel final : public LayerKernel {
   }
 
   std::string backend() const override { return "native"; }
-  std::string backend_detail() const override { return detail(); }
-
-  std::string detail() const {
+  std::string backend_detail() const override {
     const bool int8 = native::path_supports(native::Path::kInt8Activations, packed_.format);
     const std::string path = int8 ? to_string(native::Path::kInt8Activations) +
                                         " (M <= " + std::to_string(native::kInt8ActMaxM) + "), " +
@@ -169,11 +167,6 @@ class NativeKernel final : public LayerKernel {
 };
 
 }  // namespace
-
-std::string backend_detail(const LayerKernel& k) {
-  if (const auto* n = dynamic_cast<const NativeKernel*>(&k)) return n->detail();
-  return k.backend();
-}
 
 bool native_layer_supports(LayerKind kind, const QuantSpec& spec, std::string* reason) {
   if (reason) reason->clear();

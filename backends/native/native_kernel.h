@@ -20,12 +20,6 @@ bool native_layer_supports(LayerKind kind, const QuantSpec& spec, std::string* r
 LayerKernelPtr make_native_kernel(LayerKind kind, QuantizedWeight w, std::optional<at::Tensor> bias,
                                   const ConvGeometry& geometry);
 
-/// What a kernel chose inside, recorded with each layer: for a native kernel
-/// "native:<isa>/<path(s)> [<why this ISA>]", e.g. "native:avx512/int8-act
-/// (M <= 8), fma (larger M) [CPU has AVX-512 F/BW/VL/VNNI]"; else k.backend().
-/// (A free function so that layer_kernel.h, included everywhere, stays as is.)
-std::string backend_detail(const LayerKernel& k);
-
 namespace native {
 /// The inner strategy for a product with `m` activation rows on `format`
 /// codes (the thresholds and their measurement are in native_kernel.cpp).

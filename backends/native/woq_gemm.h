@@ -23,12 +23,10 @@
 #include <string>
 #include <vector>
 
+#include "backends/native/cpu_isa.h"
 #include "backends/native/packed_weight.h"
 
 namespace qtune::native {
-
-enum class Isa { kRef, kAvx2, kAvx512 };  ///< kAvx512: F, BW, VL and VNNI
-std::string to_string(Isa isa);           ///< "ref" | "avx2" | "avx512"
 
 enum class Path { kInt8Activations, kFloat };
 std::string to_string(Path path);  ///< "int8-act" | "fma"
@@ -70,12 +68,6 @@ const IsaKernels& ref_kernels();
 const IsaKernels& avx2_kernels();    ///< only callable where the CPU has AVX2, FMA, F16C
 const IsaKernels& avx512_kernels();  ///< only callable where the CPU has AVX-512 F/BW/VL/VNNI
 
-/// The CPU's best ISA (CPUID).
-Isa detect_cpu_isa();
-/// min(detect_cpu_isa(), QTUNE_MAX_ISA=ref|avx2|avx512 when set); `reason`
-/// says which CPU features or which cap decided. A bad QTUNE_MAX_ISA value is
-/// a qtune::Error naming the variable.
-Isa active_isa(std::string* reason = nullptr);
 const IsaKernels& kernels_for(Isa isa);
 
 }  // namespace qtune::native

@@ -284,7 +284,7 @@ void BM_Native(benchmark::State& state) {
   l.kernel->forward(x);  // grows the reused buffers outside the timing
   const std::string self = key(std::string("native_") + kFormats[f].name, k, m);
   timed(state, self, [&] { benchmark::DoNotOptimize(l.kernel->forward(x).data_ptr()); });
-  state.SetLabel(std::string(kFormats[f].name) + " " + qtune::backend_detail(*l.kernel));
+  state.SetLabel(std::string(kFormats[f].name) + " " + l.kernel->backend_detail());
   counters(state, self, k, m, l.packed.stream_bytes());
 }
 

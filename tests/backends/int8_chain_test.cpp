@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "backends/backend_list.h"
 #include "backends/eager/eager_int8.h"
 #include "backends/onednn/onednn_int8.h"
 #include "models/builtin.h"
@@ -114,7 +115,7 @@ TEST(Int8Chain, ConvCodesAreTheUnfusedForwardsCodes) {
         at::Tensor eager_codes;
         for (const std::string& b : codes_backends(LayerKind::kConv2d, layer)) {
           const LayerKernelPtr k =
-              int8_backend_by_name(b).make_kernel(LayerKind::kConv2d, layer, g);
+              backend_by_name(b).make_kernel(LayerKind::kConv2d, layer, g);
           const at::Tensor got = codes_of(k).forward_codes(codes, out);
           const at::Tensor want = unfused(*k, x, out);
           ASSERT_EQ(got.scalar_type(), at::kByte);
@@ -157,7 +158,7 @@ TEST(Int8Chain, LinearCodesAreTheUnfusedForwardsCodes) {
         at::Tensor eager_codes;
         for (const std::string& b : codes_backends(LayerKind::kLinear, layer)) {
           const LayerKernelPtr k =
-              int8_backend_by_name(b).make_kernel(LayerKind::kLinear, layer, {});
+              backend_by_name(b).make_kernel(LayerKind::kLinear, layer, {});
           const at::Tensor got = codes_of(k).forward_codes(codes, out);
           EXPECT_TRUE(at::equal(got, unfused(*k, x, out))) << b << " " << what;
           EXPECT_TRUE(at::equal(codes_of(k).forward_from_codes(codes, false), k->forward(x)))
@@ -178,9 +179,9 @@ TEST(Int8Chain, LinearCodesAreTheUnfusedForwardsCodes) {
 TEST(Int8Chain, OnlyStaticU8LayersHaveCodes) {
   at::manual_seed(kSeed);
   Int8Layer layer = make_layer(at::randn({4, 8}), 0.1f, 3);
-  for (const Int8Backend& b : int8_backends()) {
+  for (const Backend& b : backends()) {
     std::string why;
-    if (!b.supports(LayerKind::kLinear, layer, &why)) continue;
+    if (!b.runs_int8() || !b.supports(LayerKind::kLinear, layer, &why)) continue;
     Int8Layer dyn = layer, s8 = layer;
     dyn.input.dynamic = true;
     s8.input.is_signed = true;
@@ -197,7 +198,7 @@ TEST(Int8Chain, RejectsBadCalls) {
   at::manual_seed(kSeed);
   const Int8Layer layer = make_layer(at::randn({4, 8}), 0.1f, 3);
   for (const std::string& b : codes_backends(LayerKind::kLinear, layer)) {
-    const LayerKernelPtr k = int8_backend_by_name(b).make_kernel(LayerKind::kLinear, layer, {});
+    const LayerKernelPtr k = backend_by_name(b).make_kernel(LayerKind::kLinear, layer, {});
     const Int8CodesKernel& c = codes_of(k);
     const at::Tensor codes = random_codes({2, 8}, false);
     testing::expect_error([&] { c.forward_codes(codes.to(at::kChar), CodesOutput{}); },

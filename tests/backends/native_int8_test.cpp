@@ -13,15 +13,15 @@
 namespace qtune {
 namespace {
 
-using native::Int8Isa;
+using native::Isa;
 
 constexpr uint64_t kSeed = 17;
 
-std::vector<Int8Isa> isas_here() {
-  std::vector<Int8Isa> out{Int8Isa::kRef};
-  const Int8Isa top = native::int8_active_isa();
-  if (top >= Int8Isa::kAvx2) out.push_back(Int8Isa::kAvx2);
-  if (top >= Int8Isa::kAvx512) out.push_back(Int8Isa::kAvx512);
+std::vector<Isa> isas_here() {
+  std::vector<Isa> out{Isa::kRef};
+  const Isa top = native::active_isa();
+  if (top >= Isa::kAvx2) out.push_back(Isa::kAvx2);
+  if (top >= Isa::kAvx512) out.push_back(Isa::kAvx512);
   return out;
 }
 
@@ -54,7 +54,7 @@ std::string describe(const ActivationQuant& a) {
 }
 
 // == and not at::equal: relu may give -0.0 where the reference gives 0.0.
-void expect_identical(Int8Isa isa, LayerKind kind, const Int8Layer& layer, const ConvGeometry& g,
+void expect_identical(Isa isa, LayerKind kind, const Int8Layer& layer, const ConvGeometry& g,
                       const at::Tensor& x, const std::string& what) {
   const at::Tensor expected = make_eager_int8_kernel(kind, layer, g)->forward(x);
   const LayerKernelPtr k = make_native_int8_kernel_on(isa, kind, layer, g);
@@ -79,7 +79,7 @@ TEST(NativeInt8, HandWorkedSumsThatSaturateInt16PairSums) {
   layer.input.scale = 1.0f;
   layer.input.zero_point = 0;
   const at::Tensor x = at::full({1, 2}, 300.0f);  // clamps to code 255
-  for (Int8Isa isa : isas_here()) {
+  for (Isa isa : isas_here()) {
     const at::Tensor y = make_native_int8_kernel_on(isa, LayerKind::kLinear, layer, {})->forward(x);
     const double w_scale = int8_weight_scales(layer.weight)[0].item<float>();
     EXPECT_EQ(y.item<float>(), static_cast<float>(64770.0 * w_scale)) << native::to_string(isa);
@@ -91,7 +91,7 @@ TEST(NativeInt8, LinearMatchesEagerBitForBit) {
   at::manual_seed(kSeed);
   const std::vector<int64_t> ks{1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 129};
   const std::vector<int64_t> ns{1, 3, 8, 9, 16, 17, 31, 32, 33, 65};
-  for (Int8Isa isa : isas_here())
+  for (Isa isa : isas_here())
     for (const ActivationQuant& a : activation_modes())
       for (int64_t k : ks)
         for (int64_t n : ns)
@@ -111,7 +111,7 @@ TEST(NativeInt8, LinearKeepsLeadingDimsAndLongRows) {
   at::manual_seed(kSeed);
   // k = 1000 and 130 rows: several 64-row tiles, a 4-row tile remainder.
   const Int8Layer layer = make_layer(at::randn({40, 1000}), true, activation_modes()[0], false);
-  for (Int8Isa isa : isas_here())
+  for (Isa isa : isas_here())
     expect_identical(isa, LayerKind::kLinear, layer, {}, at::randn({2, 65, 1000}),
                      "Linear [2, 65, 1000]");
 }
@@ -126,7 +126,7 @@ TEST(NativeInt8, Conv2dMatchesEagerBitForBit) {
       {4, 6, 3, 1, 1, 1, 2},   {9, 3, 2, 2, 1, 1, 1},   {32, 32, 3, 1, 1, 1, 4},
   };
   at::manual_seed(kSeed);
-  for (Int8Isa isa : isas_here())
+  for (Isa isa : isas_here())
     for (const ActivationQuant& a : activation_modes())
       for (const Case& c : cases)
         for (int64_t batch : {1, 3}) {
@@ -156,7 +156,7 @@ TEST(NativeInt8, ThreadCountDoesNotChangeTheBits) {
   g.padding = {1, 1};
   const at::Tensor xl = at::randn({3, 300}), xc = at::randn({4, 8, 20, 20});
   const int threads = at::get_num_threads();
-  for (Int8Isa isa : isas_here()) {
+  for (Isa isa : isas_here()) {
     const LayerKernelPtr kl = make_native_int8_kernel_on(isa, LayerKind::kLinear, lin, {});
     const LayerKernelPtr kc = make_native_int8_kernel_on(isa, LayerKind::kConv2d, conv, g);
     at::set_num_threads(1);
@@ -170,7 +170,7 @@ TEST(NativeInt8, ThreadCountDoesNotChangeTheBits) {
 
 TEST(NativeInt8, ActiveIsaNamesItsReason) {
   std::string reason;
-  native::int8_active_isa(&reason);
+  native::active_isa(&reason);
   EXPECT_NE(reason.find("CPU has"), std::string::npos) << reason;
   EXPECT_NE(native_int8_isa_description().find("ISA "), std::string::npos);
 }

@@ -311,7 +311,7 @@ TEST(NativeLayer, AutoChoosesNativeForWeightOnlyLayers) {
   EXPECT_NE(reason.find("native: "), std::string::npos) << reason;
   const LayerKernelPtr k = make_native_kernel(
       LayerKind::kLinear, QuantizedWeight::from_float(at::randn({4, 32}), s), std::nullopt, {});
-  const std::string detail = backend_detail(*k);
+  const std::string detail = k->backend_detail();
   EXPECT_EQ(detail.rfind("native:" + native::to_string(native::active_isa()) + "/", 0), 0u)
       << detail;
 }
