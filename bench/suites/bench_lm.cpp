@@ -17,11 +17,13 @@
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "common/malloc_tuning.h"
 #include "models/builtin.h"
@@ -153,6 +155,9 @@ void BM_Decode(benchmark::State& state, const Variant* v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Every core, as `qtune bench` uses by default (ATen's own default came out
+  // as 1 thread in this process).
+  at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   for (const Variant& v : kVariants) {
     benchmark::RegisterBenchmark((std::string("Prefill/") + v.name).c_str(), BM_Prefill, &v)
         ->Arg(128)
