@@ -65,7 +65,9 @@ TEST_F(TinyModel, AccuracyDoesNotDependOnTheThreadCount) {
 
 TEST_F(TinyModel, SecondLoadReadsTheCache) {
   const auto info = list_builtin_models(dir_->path());
-  ASSERT_EQ(info.size(), 4u);  // fmnist-cnn, fmnist-cnn-tiny, tiny-lm, tiny-lm-micro
+  // fmnist-cnn, fmnist-cnn-tiny, tiny-lm, tiny-lm-micro, llama-1b-shape
+  ASSERT_EQ(info.size(), 5u);
+  EXPECT_EQ(info[4].spec, "builtin:llama-1b-shape");
   EXPECT_EQ(info[0].spec, "builtin:fmnist-cnn");
   EXPECT_FALSE(info[0].cached);
   EXPECT_EQ(info[1].spec, kTiny);
