@@ -15,30 +15,15 @@
 #include "backends/native/isa_entries.h"
 #include "backends/native/repack.h"
 #include "quantizers/core/quantized_weight.h"
+#include "support/quant_specs.h"
 
 namespace qtune::native {
 namespace {
 
 constexpr uint64_t kSeed = 11;
 
-QuantSpec int_spec(int bits, Scheme scheme, int64_t group, bool float_zero = false) {
-  QuantSpec s;
-  s.bits = bits;
-  s.scheme = scheme;
-  s.float_zero = float_zero;
-  if (group < 0) {
-    s.granularity = Granularity::kPerChannel;
-  } else {
-    s.group_size = group;
-  }
-  return s;
-}
-
-QuantSpec table_spec(DType d, int64_t group) {
-  QuantSpec s = int_spec(4, Scheme::kSym, group);
-  s.dtype = d;
-  return s;
-}
+using qtune::testing::int_spec;
+using qtune::testing::table_spec;
 
 /// A weight [n, k] quantized with `spec` (g_idx: a random permutation of groups).
 QuantizedWeight quantized(int64_t n, int64_t k, const QuantSpec& spec, bool g_idx) {

@@ -12,6 +12,7 @@
 #include "backends/native/native_kernel.h"
 #include "backends/native/repack.h"
 #include "storage/artifact.h"
+#include "support/quant_specs.h"
 #include "support/random_fmnist_cnn.h"
 #include "tests/support/temp_dir.h"
 
@@ -21,24 +22,8 @@ namespace {
 constexpr uint64_t kSeed = 23;
 const double kU = std::ldexp(1.0, -24);  // fp32 unit roundoff
 
-QuantSpec int_spec(int bits, Scheme scheme, int64_t group, bool float_zero = false) {
-  QuantSpec s;
-  s.bits = bits;
-  s.scheme = scheme;
-  s.float_zero = float_zero;
-  if (group < 0) {
-    s.granularity = Granularity::kPerChannel;
-  } else {
-    s.group_size = group;
-  }
-  return s;
-}
-
-QuantSpec table_spec(DType d, int64_t group) {
-  QuantSpec s = int_spec(4, Scheme::kSym, group);
-  s.dtype = d;
-  return s;
-}
+using qtune::testing::int_spec;
+using qtune::testing::table_spec;
 
 QuantSpec double_quant(QuantSpec s) {
   s.scale_quant = ParamQuant{8, Scheme::kAsym, 64};
