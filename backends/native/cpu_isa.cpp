@@ -27,13 +27,15 @@ std::string to_string(Path path) {
       return "int8-act";
     case Path::kFloat:
       return "fma";
+    case Path::kDequantized:
+      return "dequant+gemm";
   }
   QT_ASSERT(false, "unknown Path ", static_cast<int>(path));
   return "";
 }
 
 bool path_supports(Path path, CodeFormat format) {
-  return path == Path::kFloat || format != CodeFormat::kTable4;
+  return path != Path::kInt8Activations || format != CodeFormat::kTable4;
 }
 
 namespace {

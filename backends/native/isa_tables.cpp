@@ -17,7 +17,7 @@ template <PrepareFn kInt8Prepare, RowsFn kInt8Rows, RowsFn kFloatRows>
 struct Table {
   static void prepare(const PackedWeight& w, const float* x, int64_t m, int64_t ldx, Path path,
                       PreparedActivations* a) {
-    QT_ASSERT(path_supports(path, w.format));
+    QT_ASSERT(path_supports(path, w.format) && path != Path::kDequantized);
     if (path == Path::kInt8Activations)
       kInt8Prepare(w, x, m, ldx, a);
     else
@@ -25,7 +25,7 @@ struct Table {
   }
   static void gemm_rows(const PackedWeight& w, const PreparedActivations& a, Path path,
                         const float* bias, float* y, int64_t ldy, int64_t r0, int64_t r1) {
-    QT_ASSERT(path_supports(path, w.format));
+    QT_ASSERT(path_supports(path, w.format) && path != Path::kDequantized);
     QT_ASSERT(0 <= r0 && r0 <= r1 && r1 <= w.rows);
     if (path == Path::kInt8Activations)
       kInt8Rows(w, a, bias, y, ldy, r0, r1);
@@ -55,8 +55,7 @@ const IsaKernels& avx2_kernels() {
 
 const IsaKernels& avx512_kernels() {
   static const IsaKernels k =
-      make<Table<int8_prepare_avx512, int8_gemm_rows_avx512, float_gemm_rows_avx512>>(
-          Isa::kAvx512);
+      make<Table<int8_prepare_avx512, int8_gemm_rows_avx512, float_gemm_rows_avx512>>(Isa::kAvx512);
   return k;
 }
 

@@ -12,6 +12,10 @@
 //  kFloat: the block's codes are turned into fp32 weights in registers and
 //    multiplied with the fp32 activations by FMA: eager's result up to the
 //    fp16 rounding of the scales and fp32 summation order.
+//  kDequantized: for many activation rows, the layer's weights are decoded
+//    to fp32 once per call (woq_decode.h) and the product is LibTorch's fp32
+//    GEMM or convolution; the same values as kFloat's, summed in that
+//    library's order. Not an IsaKernels entry: the layer kernel runs it.
 //
 // Every path of every ISA computes one output element from the same blocks in
 // the same order within its vector width, and rows are independent: a caller
@@ -28,9 +32,10 @@
 
 namespace qtune::native {
 
-enum class Path { kInt8Activations, kFloat };
-std::string to_string(Path path);  ///< "int8-act" | "fma"
-/// kInt8Activations needs integer codes (kU4, kS8); kFloat takes every format.
+enum class Path { kInt8Activations, kFloat, kDequantized };
+std::string to_string(Path path);  ///< "int8-act" | "fma" | "dequant+gemm"
+/// kInt8Activations needs integer codes (kU4, kS8); kFloat and kDequantized
+/// take every format.
 /// gemm_rows on an unsupported pair is an internal error.
 bool path_supports(Path path, CodeFormat format);
 

@@ -5,8 +5,8 @@
 //    blocked weights): the baselines;
 //  - the native LayerKernel (what `auto` runs: its path chosen per M) for
 //    int4 g32/g128 sym/asym, int3 g128, int2 g128, int8 per channel;
-//  - each inner path forced (int8-act, fma) for int4 g32 sym and int8: the
-//    measurement behind native::choose_path's thresholds;
+//  - each inner path forced (int8-act, fma, dequant+gemm) for int4 g32 sym
+//    and int8: the measurement behind native::choose_path's thresholds;
 //  - a warm read of a buffer >= 4x the last-level cache with the same threads:
 //    the machine's read bandwidth, next to each native run's weight traffic.
 // Counters: GB/s = PackedWeight::stream_bytes (fp32: 4 N K) per second;
@@ -33,6 +33,7 @@
 
 #include "backends/native/native_kernel.h"
 #include "backends/native/repack.h"
+#include "backends/native/woq_decode.h"
 #include "common/malloc_tuning.h"
 
 namespace {
@@ -288,12 +289,15 @@ void BM_Native(benchmark::State& state) {
   counters(state, self, k, m, l.packed.stream_bytes());
 }
 
-// Args: format index, K, M, path (0 int8-act, 1 fma). The layer's own loop
-// (prepare once, rows in 64-row chunks over the intra-op threads), path forced.
+// Args: format index, K, M, path (0 int8-act, 1 fma, 2 dequant+gemm). The
+// layer's own loop (prepare once, rows in 64-row chunks over the intra-op
+// threads; or decode in 64-row chunks, then at::linear), path forced.
 void BM_NativePath(benchmark::State& state) {
   const int f = static_cast<int>(state.range(0));
   const int64_t k = state.range(1), m = state.range(2);
-  const nat::Path path = state.range(3) == 0 ? nat::Path::kInt8Activations : nat::Path::kFloat;
+  const nat::Path path = state.range(3) == 0   ? nat::Path::kInt8Activations
+                         : state.range(3) == 1 ? nat::Path::kFloat
+                                               : nat::Path::kDequantized;
   const NativeLayer& l = native_layer(f, k);
   const nat::IsaKernels& kern = nat::kernels_for(nat::active_isa());
   const at::Tensor x = input(m, k);
@@ -301,6 +305,14 @@ void BM_NativePath(benchmark::State& state) {
   nat::PreparedActivations a;
   const nat::PackedWeight& w = l.packed;
   auto body = [&] {
+    if (path == nat::Path::kDequantized) {
+      at::Tensor dw = at::empty({kN, k});
+      at::parallel_for(0, kN / 64, 1, [&](int64_t c0, int64_t c1) {
+        nat::decode_rows(w, c0 * 64, c1 * 64, dw.data_ptr<float>() + c0 * 64 * k);
+      });
+      benchmark::DoNotOptimize(at::linear(x, dw).data_ptr());
+      return;
+    }
     kern.prepare(w, x.data_ptr<float>(), m, k, path, &a);
     at::parallel_for(0, kN / 64, 1, [&](int64_t c0, int64_t c1) {
       kern.gemm_rows(w, a, path, nullptr, y.data_ptr<float>(), kN, c0 * 64, c1 * 64);
@@ -332,7 +344,7 @@ void path_args(benchmark::internal::Benchmark* b) {
   for (int f : {0, 6})  // int4 g32 sym, int8 per channel
     for (int64_t k : kKs)
       for (int64_t m : kMs)
-        for (int p : {0, 1}) b->Args({f, k, m, p});
+        for (int p : {0, 1, 2}) b->Args({f, k, m, p});
 }
 
 BENCHMARK(BM_Fp32Aten)->Apply(fp32_args)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -11,6 +11,7 @@
 #include "backends/native/fp16.h"
 #include "backends/native/isa_entries.h"
 #include "backends/native/repack.h"
+#include "backends/native/woq_decode.h"
 #include "quantizers/core/packing.h"
 #include "support/expect_error.h"
 
@@ -315,6 +316,7 @@ TEST(NativeIsa, CapParsesAndCaps) {
     unsetenv("QTUNE_MAX_ISA");
   EXPECT_EQ(to_string(Isa::kAvx512), "avx512");
   EXPECT_EQ(to_string(Path::kInt8Activations), "int8-act");
+  EXPECT_EQ(to_string(Path::kDequantized), "dequant+gemm");
   EXPECT_EQ(kernels_for(Isa::kRef).isa, Isa::kRef);
   if (detect_cpu_isa() < Isa::kAvx512)
     testing::expect_error([] { kernels_for(Isa::kAvx512); }, "not available on this CPU");
@@ -368,6 +370,32 @@ TEST(NativeRef, BothPathsComputeTheStoredWeight) {
   // results far beyond fp32 rounding (the int8 bound is doing work).
   EXPECT_GT(compared, 10000);
   EXPECT_GT(int8_changed, 10.0);
+}
+
+// decode_rows against the meaning of the stored weight: each value is
+// (global_scale * d) * (c - offset) + global_scale * m, where the first
+// product is exact (global_scale is a power of two), so it is the exact value
+// after at most two fp32 roundings: |w - exact| <= 2 u (|wq| + |wm|). Any row
+// range gives the same values.
+TEST(NativeDecode, DecodedRowsAreTheStoredWeight) {
+  at::manual_seed(kSeed + 7);
+  int64_t compared = 0;
+  for (const Case& c : all_cases())
+    for (const auto& [n, k] : kShapes) {
+      SCOPED_TRACE(c.name + " n=" + std::to_string(n) + " k=" + std::to_string(k));
+      const Problem pr = make_problem(c, 1, n, k);
+      at::Tensor whole = at::full({n, k}, std::nanf(""), at::kFloat);
+      decode_rows(pr.p, 0, n, whole.data_ptr<float>());
+      const at::Tensor tol = 2 * kEps32 * (pr.wq.abs() + pr.wm.abs()) + 1e-30;
+      ASSERT_LE(((whole.to(at::kDouble) - (pr.wq + pr.wm)).abs() / tol).max().item<double>(), 1.0);
+      const int64_t mid = n / 2;
+      at::Tensor split = at::full({n, k}, std::nanf(""), at::kFloat);
+      decode_rows(pr.p, 0, mid, split.data_ptr<float>());
+      decode_rows(pr.p, mid, n, split.data_ptr<float>() + mid * k);
+      ASSERT_TRUE(at::equal(whole, split));
+      compared += n * k;
+    }
+  EXPECT_GT(compared, 10000);
 }
 
 // Every SIMD int8-act path against the reference twin's int8-act path. Both

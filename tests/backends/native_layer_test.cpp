@@ -126,10 +126,10 @@ int64_t count_outside(const at::Tensor& got, const at::Tensor& want, const at::T
 
 TEST(NativeLayer, LinearMatchesEagerOnBothPaths) {
   at::manual_seed(kSeed);
-  int64_t float_checked = 0, int8_checked = 0;
+  int64_t float_checked = 0, int8_checked = 0, dequantized_checked = 0;
   for (const Case& c : cases())
     for (const auto& [m, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
-             {1, 7, 33}, {3, 17, 100}, {8, 33, 64}, {9, 65, 129}, {33, 40, 300}}) {
+             {1, 7, 33}, {3, 17, 100}, {8, 33, 64}, {9, 65, 129}, {33, 40, 300}, {260, 9, 65}}) {
       const at::Tensor w = at::randn({n, k}), bias = at::randn({n}), x = at::randn({m, k});
       const QuantizedWeight q = quantize(w, c.spec, c.g_idx);
       const LayerKernelPtr eager =
@@ -143,9 +143,9 @@ TEST(NativeLayer, LinearMatchesEagerOnBothPaths) {
       const native::Path path =
           native::choose_path(m, native::repack(q).format, native::active_isa());
       at::Tensor tol;
-      if (path == native::Path::kFloat) {
+      if (path != native::Path::kInt8Activations) {
         tol = float_tolerance(at::matmul(x.abs(), B.t()), want, k);
-        ++float_checked;
+        ++(path == native::Path::kFloat ? float_checked : dequantized_checked);
       } else {
         const at::Tensor xe = int8_activation_error(q, x);
         tol = float_tolerance(at::matmul(x.abs() + xe, B.t()), want, k) +
@@ -159,6 +159,7 @@ TEST(NativeLayer, LinearMatchesEagerOnBothPaths) {
     }
   EXPECT_GT(float_checked, 0);
   EXPECT_GT(int8_checked, 0);
+  EXPECT_GT(dequantized_checked, 0);
 }
 
 TEST(NativeLayer, LinearKeepsLeadingDimensions) {
@@ -188,11 +189,13 @@ ConvGeometry geometry(std::vector<int64_t> stride, std::vector<int64_t> padding,
 
 TEST(NativeLayer, Conv2dMatchesEager) {
   at::manual_seed(kSeed + 2);
+  int64_t float_checked = 0, dequantized_checked = 0;
   const std::vector<ConvCase> convs{
       {2, 3, 7, 9, 9, 3, 3, geometry({1, 1}, {0, 0}, {1, 1}, 1)},
       {1, 5, 9, 11, 10, 3, 3, geometry({2, 1}, {1, 0}, {1, 2}, 1)},
       {2, 4, 6, 9, 9, 3, 3, geometry({2, 2}, {1, 1}, {1, 1}, 2)},
       {3, 16, 33, 5, 5, 1, 1, geometry({1, 1}, {0, 0}, {1, 1}, 1)},
+      {2, 6, 10, 12, 12, 3, 3, geometry({1, 1}, {1, 1}, {1, 1}, 2)},
   };
   const std::vector<Case> specs{
       {"int4 sym g32", int_spec(4, Scheme::kSym, 32)},
@@ -214,10 +217,11 @@ TEST(NativeLayer, Conv2dMatchesEager) {
       ASSERT_EQ(got.sizes(), want.sizes()) << c.name;
       ASSERT_GT(want.abs().sum().item<double>(), 0.0);
       // Every output pixel is one GEMM row: these shapes have more than the
-      // int8-activation path's M, so the float tolerance applies.
-      ASSERT_EQ(native::choose_path(want.size(0) * want.size(2) * want.size(3),
-                                    native::repack(q).format, native::active_isa()),
-                native::Path::kFloat);
+      // int8-activation path's M (both other paths take the float tolerance).
+      const native::Path path = native::choose_path(want.size(0) * want.size(2) * want.size(3),
+                                                    native::repack(q).format, native::active_isa());
+      ASSERT_NE(path, native::Path::kInt8Activations);
+      ++(path == native::Path::kFloat ? float_checked : dequantized_checked);
       const at::Tensor B = weight_magnitude(q).reshape(w.sizes());
       const at::Tensor abs_product =
           at::conv2d(x.abs(), B, {}, cc.g.stride, cc.g.padding, cc.g.dilation, cc.g.groups);
@@ -226,6 +230,8 @@ TEST(NativeLayer, Conv2dMatchesEager) {
           << c.name << " conv " << cc.in << "->" << cc.out << " groups " << cc.g.groups
           << ": max |diff| " << (got - want).abs().max().item<float>();
     }
+  EXPECT_GT(float_checked, 0);
+  EXPECT_GT(dequantized_checked, 0);
 }
 
 /// forward(x) with `threads` intra-op threads.
