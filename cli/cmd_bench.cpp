@@ -91,7 +91,7 @@ int cmd_bench(int argc, char** argv) {
 
   TaskData data;
   try {
-    data = load_task_data(loaded.spec, 0, lm ? 0 : batch, 0, cache);
+    data = load_task_data(loaded.spec, 0, lm ? 0 : batch, 0, cache, loaded.files_dir);
   } catch (const Error& e) {
     // The batch is cut from the evaluation split, so its size limit is that split's.
     throw UsageError("qtune bench: --batch " + std::to_string(batch) + ": " + e.what());

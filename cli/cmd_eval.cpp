@@ -49,8 +49,8 @@ int cmd_eval(int argc, char** argv) {
   }
   const int64_t samples = args.get_int("samples", default_samples);
 
-  TaskData data =
-      load_task_data(loaded.spec, /*calibration_samples=*/0, samples, /*seed=*/0, cache);
+  TaskData data = load_task_data(loaded.spec, /*calibration_samples=*/0, samples, /*seed=*/0, cache,
+                                 loaded.files_dir);
   // One intra-op thread: the tuner evaluates the same way, so the numbers agree
   // exactly whatever the machine's core count.
   const int threads = at::get_num_threads();

@@ -16,15 +16,6 @@ namespace qtune::cli {
 
 namespace {
 
-/// Where the tokenizer of a model spec lives: a built-in LM's cached folder, or
-/// the checkpoint directory of "hf:DIR".
-std::filesystem::path tokenizer_dir(const std::string& spec, const std::filesystem::path& cache) {
-  if (spec.rfind("hf:", 0) == 0) return spec.substr(3);
-  for (const BuiltinInfo& b : list_builtin_models(cache))
-    if (b.spec == spec && !b.path.empty()) return b.path;
-  throw Error("model " + spec + " has no tokenizer: generate needs a language model");
-}
-
 double parse_double_flag(const Args& args, const std::string& name, double fallback) {
   const auto v = args.get(name);
   if (!v) return fallback;
@@ -77,7 +68,9 @@ int cmd_generate(int argc, char** argv) {
   const auto* lm = dynamic_cast<const LlamaModel*>(loaded.model.get());
   QT_CHECK(lm != nullptr, args.required("model"), ": model ", loaded.spec,
            " is not a language model; generate needs one (builtin:tiny-lm, hf:DIR)");
-  const TokenizerPtr tokenizer = load_tokenizer(tokenizer_dir(loaded.spec, cache));
+  QT_CHECK(!loaded.files_dir.empty(), args.required("model"), ": model ", loaded.spec,
+           " has no tokenizer folder; generate needs a language model");
+  const TokenizerPtr tokenizer = load_tokenizer(loaded.files_dir);
   std::vector<int64_t> ids = tokenizer->encode(prompt);
   if (tokenizer->bos_id()) ids.insert(ids.begin(), *tokenizer->bos_id());
 

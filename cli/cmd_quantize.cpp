@@ -81,7 +81,7 @@ int cmd_quantize(int argc, char** argv) {
   CalibrationData calibration;
   if (quantizer_by_name(config.algorithm).needs_calibration()) {
     TaskData data = load_task_data(loaded.spec, calib, 1, /*seed=*/42,
-                                   cache_dir_arg(args.get_or("cache-dir", "")));
+                                   cache_dir_arg(args.get_or("cache-dir", "")), loaded.files_dir);
     calibration.batches = data.calibration.input_batches(64);
     calibration.labels = data.calibration.label_batches(64);
   }

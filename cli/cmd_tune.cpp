@@ -32,8 +32,8 @@ int cmd_tune(int argc, char** argv) {
   options.json = args.has("json");
   options.print_table = !options.json;
   options.progress = stderr_is_terminal() && !options.json;
-  run_tuning(config, options);
-  return 0;
+  // A failed export was reported on stderr (and in --json); the run itself is recorded.
+  return run_tuning(config, options).export_failed() ? 1 : 0;
 }
 
 }  // namespace qtune::cli

@@ -11,5 +11,6 @@ int cmd_bench(int argc, char** argv);
 int cmd_models(int argc, char** argv);
 int cmd_db(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
+int cmd_export(int argc, char** argv);
 
 }  // namespace qtune::cli

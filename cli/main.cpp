@@ -25,6 +25,7 @@ constexpr const char* kUsage =
     "  eval       evaluate a model (saved directory or spec): top-1 or perplexity\n"
     "  generate   continue a prompt with a language model (KV cache, top-k sampling)\n"
     "  bench      measure a model's latency\n"
+    "  export     write a saved model as a runtime's format (hf-gptq, hf-awq, gguf)\n"
     "  models     list the built-in models and their cache state\n"
     "  db         query a results database: runs | trials | best\n"
     "\n"
@@ -80,8 +81,10 @@ int main(int argc, char** argv) {
     if (command == "models") return qtune::cli::cmd_models(argc, argv);
     if (command == "db") return qtune::cli::cmd_db(argc, argv);
     if (command == "generate") return qtune::cli::cmd_generate(argc, argv);
-    throw qtune::UsageError("unknown command '" + command +
-                            "' (expected tune, quantize, eval, bench, models or db)");
+    if (command == "export") return qtune::cli::cmd_export(argc, argv);
+    throw qtune::UsageError(
+        "unknown command '" + command +
+        "' (expected tune, quantize, eval, generate, bench, export, models or db)");
   } catch (const qtune::UsageError& e) {
     return fail(2, e.what());
   } catch (const qtune::Error& e) {

@@ -25,6 +25,7 @@ LoadedModel load_model_arg(const std::string& arg, const std::filesystem::path& 
     out.model = load_saved_model(arg, &info, backend_override);
     out.spec = info.model_spec;
     out.qconfig = info.qconfig;
+    out.files_dir = info.files_dir;
     out.saved = true;
     out.backend_override = backend_override;
     return out;
@@ -42,6 +43,7 @@ LoadedModel load_model_arg(const std::string& arg, const std::filesystem::path& 
   options.progress = progress;
   out.model = load_model(spec, options);
   out.spec = spec;
+  out.files_dir = model_files_dir(spec, cache_dir);
   return out;
 }
 

@@ -15,6 +15,10 @@ struct LoadedModel {
   bool saved = false;            ///< came from a saved directory
   Json qconfig;                  ///< qconfig.json of a saved dir
   std::string backend_override;  ///< --backend given: the layers run on it, not the saved ones
+  /// A language model's config.json and tokenizer folder (a saved dir's own
+  /// for a self-contained save); empty for other models. Task data, the
+  /// tokenizer and export read it, never the spec's folder directly.
+  std::filesystem::path files_dir;
 };
 
 /// `backend_override` (--backend, "" if absent) rebuilds a saved model's

@@ -107,11 +107,7 @@ std::vector<BuiltinInfo> list_builtin_models(const std::filesystem::path& cache_
 }
 
 ModelPtr load_model(const std::string& spec, const ModelOptions& options) {
-  if (is_builtin_lm_spec(spec)) {
-    keep_freed_tensor_memory();
-    return load_hf_model(ensure_builtin_lm(spec, options.cache_dir, options.progress), spec);
-  }
-  if (const auto dir = hf_dir_of_spec(spec); !dir.empty()) {
+  if (const auto dir = model_files_dir(spec, options.cache_dir, options.progress); !dir.empty()) {
     keep_freed_tensor_memory();
     return load_hf_model(dir, spec);
   }
@@ -139,13 +135,20 @@ ModelPtr load_model(const std::string& spec, const ModelOptions& options) {
   return make_fmnist_cnn(spec, cache.tensors);
 }
 
+std::filesystem::path model_files_dir(const std::string& spec,
+                                      const std::filesystem::path& cache_dir, bool progress) {
+  if (is_builtin_lm_spec(spec)) return ensure_builtin_lm(spec, cache_dir, progress);
+  return hf_dir_of_spec(spec);
+}
+
 ModelPtr build_model(const std::string& spec, const std::map<std::string, at::Tensor>& tensors,
-                     const std::filesystem::path& cache_dir) {
-  std::filesystem::path dir = hf_dir_of_spec(spec);
-  if (is_builtin_lm_spec(spec)) dir = ensure_builtin_lm(spec, cache_dir, false);
+                     const std::filesystem::path& cache_dir,
+                     const std::filesystem::path& files_dir) {
+  const std::filesystem::path dir =
+      files_dir.empty() ? model_files_dir(spec, cache_dir) : files_dir;
   if (!dir.empty()) {
     keep_freed_tensor_memory();
-    return std::make_unique<LlamaModel>(spec, read_llama_config(dir / "config.json"), tensors);
+    return std::make_unique<LlamaModel>(spec, read_llama_config(dir / "config.json"), tensors, dir);
   }
   find_builtin(spec);
   keep_freed_tensor_memory();
@@ -153,9 +156,10 @@ ModelPtr build_model(const std::string& spec, const std::map<std::string, at::Te
 }
 
 TaskData load_task_data(const std::string& spec, int64_t calibration_samples, int64_t eval_samples,
-                        uint64_t seed, const std::filesystem::path& cache_dir) {
-  std::filesystem::path dir = hf_dir_of_spec(spec);
-  if (is_builtin_lm_spec(spec)) dir = ensure_builtin_lm(spec, cache_dir, false);
+                        uint64_t seed, const std::filesystem::path& cache_dir,
+                        const std::filesystem::path& files_dir) {
+  const std::filesystem::path dir =
+      files_dir.empty() ? model_files_dir(spec, cache_dir) : files_dir;
   if (!dir.empty())
     return lm_task_data(dir, lm_default_seqlen(spec, dir), calibration_samples, eval_samples, seed);
   find_builtin(spec);

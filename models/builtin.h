@@ -69,20 +69,30 @@ struct ModelOptions {
 /// Throws qtune::Error for an unknown spec or a missing/corrupt file.
 ModelPtr load_model(const std::string& spec, const ModelOptions& options = {});
 
+/// The folder holding a language model's config.json and tokenizer files: the
+/// checkpoint folder of "hf:DIR" (or DIR), a built-in LM's folder under
+/// `cache_dir` (built if missing, `progress` on stderr); empty for models
+/// without such files.
+std::filesystem::path model_files_dir(const std::string& spec,
+                                      const std::filesystem::path& cache_dir = default_cache_dir(),
+                                      bool progress = false);
+
 /// Builds the architecture of `spec` with the given tensors (as saved by
 /// storage/artifact.h: "<layer>.weight", "<layer>.bias", extra tensors).
-/// Layers absent from `tensors` are an error.
-/// The built-in LMs' config comes from their cached folder under `cache_dir` (built if missing).
+/// Layers absent from `tensors` are an error. A language model's config comes
+/// from `files_dir` when given (a self-contained saved model: the spec's own
+/// folder need not exist any more), else from model_files_dir(spec, cache_dir).
 ModelPtr build_model(const std::string& spec, const std::map<std::string, at::Tensor>& tensors,
-                     const std::filesystem::path& cache_dir = default_cache_dir());
+                     const std::filesystem::path& cache_dir = default_cache_dir(),
+                     const std::filesystem::path& files_dir = {});
 
 /// The task data of `spec` (Fashion-MNIST for the fmnist models).
 /// `calibration_samples` rows are drawn from the training split with `seed`;
 /// `eval_samples` <= 0 means the whole test split. Language models: see the
-/// top of this file; their tokenizer is read from the model's folder (for the
-/// built-in LMs under `cache_dir`, built if missing).
+/// top of this file; their tokenizer is read from `files_dir` when given, else
+/// from model_files_dir(spec, cache_dir).
 TaskData load_task_data(const std::string& spec, int64_t calibration_samples, int64_t eval_samples,
-                        uint64_t seed,
-                        const std::filesystem::path& cache_dir = default_cache_dir());
+                        uint64_t seed, const std::filesystem::path& cache_dir = default_cache_dir(),
+                        const std::filesystem::path& files_dir = {});
 
 }  // namespace qtune

@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -94,6 +95,14 @@ class Model {
   LayerSlot& layer(const std::string& name);
   /// Tensors that are not part of a quantizable layer (embeddings, norms), by name.
   virtual std::map<std::string, at::Tensor> extra_tensors() const { return {}; }
+  /// The dtype its float tensors had where it was loaded from (a checkpoint's
+  /// bf16/fp16/fp32; compute is fp32 regardless): a saved copy stores its
+  /// unquantized tensors in it again.
+  virtual at::ScalarType source_dtype() const { return at::kFloat; }
+  /// Writes into `dir` the files besides its tensors that rebuilding it
+  /// elsewhere needs (a language model: config.json, the tokenizer files,
+  /// generation_config.json). Default: none.
+  virtual void save_files(const std::filesystem::path& dir) const { (void)dir; }
   /// Layers kept in fp32 unless a config's override names them (INC leaves a
   /// language model's lm_head unquantized by default).
   virtual std::vector<std::string> default_fp32_layers() const { return {}; }

@@ -12,6 +12,7 @@
 #include "backends/int8.h"
 #include "common/error.h"
 #include "models/builtin.h"
+#include "models/llama/hf_checkpoint.h"
 #include "models/safetensors.h"
 #include "storage/quant_spec_json.h"
 
@@ -91,6 +92,15 @@ QuantizedWeight saved_weight(const LayerSlot& slot, const LayerReport* report,
   return w;
 }
 
+/// `t` in `dtype` when that holds it exactly, else `t` as it is: a float
+/// tensor the model changed (a norm that absorbed AWQ's scales) must not be
+/// rounded, or the saved model would no longer reproduce its accuracy.
+at::Tensor in_source_dtype(const at::Tensor& t, at::ScalarType dtype) {
+  if (t.scalar_type() != at::kFloat || dtype == at::kFloat) return t;
+  const at::Tensor narrow = t.to(dtype);
+  return at::equal(narrow.to(at::kFloat), t) ? narrow : t;
+}
+
 }  // namespace
 
 void save_model(const Model& model, const fs::path& dir_in, const QuantConfig& config,
@@ -99,6 +109,10 @@ void save_model(const Model& model, const fs::path& dir_in, const QuantConfig& c
   const std::string where = dir.string();
   QT_CHECK(!dir.empty(), "save: empty output directory");
 
+  const at::ScalarType source_dtype = model.source_dtype();
+  const std::string source_dtype_name = torch_dtype_name(source_dtype);
+  QT_CHECK(!source_dtype_name.empty(), where, ": model ", model.spec(), " has source dtype ",
+           source_dtype, "; a saved model keeps float32, float16 or bfloat16");
   std::map<std::string, at::Tensor> tensors;
   auto add = [&](const std::string& name, const at::Tensor& t) {
     QT_CHECK(tensors.emplace(name, t).second, where, ": two tensors would be saved as '", name,
@@ -134,17 +148,20 @@ void save_model(const Model& model, const fs::path& dir_in, const QuantConfig& c
       entry["params"] = report->params;
       entry["backend_reason"] = report->backend_reason;
     }
-    for (const auto& [suffix, t] : kt) add(name + "." + suffix, t);
+    for (const auto& [suffix, t] : kt)
+      add(name + "." + suffix,
+          suffix == "weight" || suffix == "bias" ? in_source_dtype(t, source_dtype) : t);
     if (slot->input_multiplier().defined())
       add(name + ".input_multiplier", slot->input_multiplier());
     layers[name] = std::move(entry);
   }
-  for (const auto& [name, t] : model.extra_tensors()) add(name, t);
+  for (const auto& [name, t] : model.extra_tensors()) add(name, in_source_dtype(t, source_dtype));
 
   Json qconfig = Json::object();
   qconfig["format"] = kFormat;
   qconfig["format_version"] = kFormatVersion;
   qconfig["model"] = model.spec();
+  qconfig["source_dtype"] = source_dtype_name;
   qconfig["quant_config"] = config.to_json();
   qconfig["layers"] = std::move(layers);
   qconfig["metrics"] = metrics.is_null() ? Json::object() : metrics;
@@ -172,6 +189,7 @@ void save_model(const Model& model, const fs::path& dir_in, const QuantConfig& c
   QT_CHECK(!ec, tmp.string(), ": cannot create directory: ", ec.message());
   try {
     write_safetensors(tmp / kTensorsFile, tensors, {{"format", kFormat}});
+    model.save_files(tmp);
     write_text_file(tmp / kQconfigFile, qconfig.dump(2) + "\n");
     if (exists) {
       const fs::path old = parent / (stem + "old-" + pid);
@@ -235,6 +253,11 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info,
   const std::string spec = spec_json.get<std::string>();
   QT_CHECK(required(q, "quant_config", qfile).is_object(), qfile,
            ": quant_config: expected an object, got ", q["quant_config"].dump());
+  if (q.contains("source_dtype")) {
+    const Json& d = q.at("source_dtype");
+    QT_CHECK(d == "float32" || d == "float16" || d == "bfloat16", qfile,
+             ": source_dtype: expected \"float32\", \"float16\" or \"bfloat16\", got ", d.dump());
+  }
   const Json& layers = required(q, "layers", qfile);
   QT_CHECK(layers.is_object(), qfile, ": layers: expected an object, got ", layers.type_name());
 
@@ -320,9 +343,12 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info,
       ++it;
     }
   }
+  // A self-contained save holds the language model's config.json and tokenizer;
+  // an older one leaves them in the source the spec names.
+  const fs::path own_files = is_hf_checkpoint_dir(dir) ? dir : fs::path();
   ModelPtr model;
   try {
-    model = build_model(spec, tensors);
+    model = build_model(spec, tensors, default_cache_dir(), own_files);
   } catch (const Error& e) {
     throw Error(tfile + ": " + e.what());
   }
@@ -402,6 +428,7 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info,
   if (info) {
     info->model_spec = spec;
     info->qconfig = std::move(q);
+    info->files_dir = own_files.empty() ? model_files_dir(spec) : own_files;
   }
   return model;
 }

@@ -1,13 +1,24 @@
 // The saved quantized model: a directory with
 //   qconfig.json       {"format":"qtune-model","format_version":1,"model":SPEC,
+//                       "source_dtype":"float32"|"float16"|"bfloat16",
 //                       "quant_config":{...}, "layers":{name:{kind, quantized, bits,
 //                       group_size, scheme, backend, backend_detail, backend_reason,
 //                       algorithm, shape}}, "metrics":{...}}
 //   model.safetensors  per quantized layer "<name>.qweight" (int32 packed rows),
 //                      "<name>.scales" (f32), "<name>.qzeros" (i32, asym only),
-//                      "<name>.bias"; per fp32 layer "<name>.weight", "<name>.bias";
+//                      "<name>.bias"; per unquantized layer "<name>.weight", "<name>.bias";
 //                      and the model's extra tensors under their own names.
-// load() rebuilds a runnable model from the directory alone.
+//                      Weights, biases and extra tensors are in the source dtype
+//                      (a bf16 checkpoint's embeddings stay bf16), except one the
+//                      model changed so that the source dtype cannot hold it
+//                      exactly (kept fp32).
+//   language models also: config.json (the source's, torch_dtype = source_dtype),
+//                      the tokenizer files and generation_config.json when the source
+//                      has them (models/llama/hf_checkpoint.h hf_tokenizer_files()).
+// load() rebuilds a runnable model from the directory alone, so it can move to
+// another machine. A directory saved before config.json was written beside the
+// weights (same format_version) still loads, with config and tokenizer from the
+// source its "model" spec names.
 #pragma once
 
 #include <filesystem>
@@ -21,6 +32,10 @@ namespace qtune {
 struct SavedModelInfo {
   std::string model_spec;
   Json qconfig;  ///< the whole qconfig.json
+  /// The folder holding a language model's config.json and tokenizer: the
+  /// saved directory itself, or for an older save the source's folder; empty
+  /// for models without such files (load_task_data / export read it).
+  std::filesystem::path files_dir;
 };
 
 /// Saves `model` (quantized or not). `config` and `reports` describe how it

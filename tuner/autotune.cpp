@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "storage/artifact.h"
+#include "storage/formats/export.h"
 #include "tuner/coordinator.h"
 #include "tuner/mpi_comm.h"
 #include "tuner/mpi_executor.h"
@@ -35,7 +36,21 @@ Json TuneSummary::to_json() const {
   j["trials_skipped"] = trials_skipped;
   j["timed_out"] = timed_out;
   j["rematerialized_accuracy"] = rematerialized_accuracy ? Json(*rematerialized_accuracy) : Json();
+  Json ex = Json::array();
+  for (const auto& e : exports) {
+    if (e.error.empty())
+      ex.push_back({{"format", e.format}, {"written", e.written.string()}, {"notes", e.notes}});
+    else
+      ex.push_back({{"format", e.format}, {"error", e.error}});
+  }
+  j["exports"] = ex;
   return j;
+}
+
+bool TuneSummary::export_failed() const {
+  for (const auto& e : exports)
+    if (!e.error.empty()) return true;
+  return false;
 }
 
 namespace {
@@ -259,6 +274,7 @@ struct Coordinator {
     } else {
       // A model left by an earlier run would pass for this run's result.
       std::filesystem::remove_all(options.out_dir / "best");
+      std::filesystem::remove_all(options.out_dir / "export");
     }
     db.finish_run(summary.run_id, summary.timed_out ? "INTERRUPTED" : "COMPLETED",
                   summary.best ? std::optional<int64_t>(summary.best->id) : std::nullopt);
@@ -327,7 +343,39 @@ struct Coordinator {
     // A previous run's files must not mix with this model's.
     std::filesystem::remove_all(summary.best_dir);
     save_model(*model, summary.best_dir, qc, reports, metrics);
+    export_best(*model, summary);
     if (best_model_out) *best_model_out = std::move(model);
+  }
+
+  // `model` is what was just saved to best_dir; best_dir holds a language
+  // model's config.json and tokenizer (save_model writes them there).
+  void export_best(const Model& model, TuneSummary& summary) {
+    const std::filesystem::path root = options.out_dir / "export";
+    // A previous run's export would pass for this run's.
+    std::filesystem::remove_all(root);
+    std::error_code ec;
+    ExportInput in;
+    in.model = &model;
+    if (std::filesystem::is_regular_file(summary.best_dir / "config.json", ec))
+      in.files_dir = summary.best_dir;
+    for (const std::string& name : config.exports) {
+      ExportOutcome outcome;
+      outcome.format = name;
+      try {
+        const ExportFormat& f = find_export_format(name);
+        std::filesystem::create_directories(root);
+        const std::filesystem::path out = root / (name + (f.writes_file ? ".gguf" : ""));
+        ExportReport report = f.run(in, out);
+        outcome.written = report.written.empty() ? out : report.written;
+        outcome.notes = std::move(report.notes);
+      } catch (const std::exception& e) {
+        const std::string what = e.what();
+        outcome.error = what.substr(0, what.find('\n'));
+        std::fprintf(stderr, "qtune: error: export %s: %s\n", name.c_str(), outcome.error.c_str());
+        std::fflush(stderr);
+      }
+      summary.exports.push_back(std::move(outcome));
+    }
   }
 
   size_t index_of_best(const TrialRecord& best) const {
@@ -356,6 +404,11 @@ void print_summary(const TuneSummary& s, const TuneOptions& options) {
   if (s.best) {
     std::cout << "best: trial " << s.best->index << " (" << s.best->algorithm << " "
               << describe_params(s.best->config) << "), saved to " << s.best_dir.string() << "\n";
+    for (const auto& e : s.exports) {
+      if (!e.error.empty()) continue;  // already on stderr
+      std::cout << "exported " << e.format << ": " << e.written.string() << "\n";
+      for (const auto& note : e.notes) std::cout << "  note: " << note << "\n";
+    }
   } else {
     std::cout << "no trial met the constraints; nothing saved\n";
   }

@@ -25,6 +25,14 @@ struct TuneOptions {
   bool json = false;                            ///< print a JSON summary instead of the table
 };
 
+/// One format of a config's `export:` applied to the saved best model.
+struct ExportOutcome {
+  std::string format;
+  std::filesystem::path written;   ///< OUT/export/F (F.gguf for a file format); empty on failure
+  std::vector<std::string> notes;  ///< the exporter's report
+  std::string error;               ///< one line when the export failed, else empty
+};
+
 struct TuneSummary {
   int64_t run_id = 0;
   Json baseline;                    ///< {"metric","value","latency_ms_p50",...}
@@ -40,9 +48,14 @@ struct TuneSummary {
   /// printed and the best trial's metrics carry "rematerialize_mismatch": true).
   std::optional<double> rematerialized_accuracy;
   bool is_coordinator = true;  ///< false on MPI worker ranks (the rest is empty)
+  /// The config's exports, in its order (none when no trial was saved). A
+  /// failed one leaves the database and best/ as they are.
+  std::vector<ExportOutcome> exports;
+  bool export_failed() const;
 
   /// {"run_id","db","baseline","best": trial json|null,"best_dir","trials":[...],
-  ///  "trials_run","trials_skipped","timed_out","rematerialized_accuracy"}
+  ///  "trials_run","trials_skipped","timed_out","rematerialized_accuracy",
+  ///  "exports":[{"format","written","notes"} | {"format","error"}]}
   Json to_json() const;
 };
 
@@ -53,6 +66,8 @@ struct TuneSummary {
 /// does both. Errors: a bad config or out_dir/results.db, or --resume with no
 /// matching run ("OUT/results.db: no run with this config to resume") throw
 /// qtune::Error before any trial runs; under MPI the CLI's handler aborts the job.
+/// An export that fails is recorded in the summary's exports (and printed on
+/// stderr), not thrown: the run's records and best/ stay.
 TuneSummary run_tuning(const TuningConfig& config, const TuneOptions& options);
 
 struct AutotuneResult {

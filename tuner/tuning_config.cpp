@@ -11,6 +11,7 @@
 #include "backends/backend_list.h"
 #include "common/error.h"
 #include "models/builtin.h"
+#include "storage/formats/export.h"
 #include "tuner/trial.h"
 
 namespace qtune {
@@ -262,9 +263,10 @@ class Parser {
     c.source = source_;
     if (!root.IsMap())
       fail("", "expected a mapping of tuning settings at the top level, got " + show(root));
-    expect_keys(root, "",
-                {"model", "calibration", "evaluation", "search_space", "constraints", "objective",
-                 "strategy", "max_trials", "timeout", "trial_timeout", "seed", "latency"});
+    expect_keys(
+        root, "",
+        {"model", "calibration", "evaluation", "search_space", "constraints", "objective",
+         "strategy", "max_trials", "timeout", "trial_timeout", "seed", "latency", "export"});
     const BuiltinInfo m = model(root["model"] ? root["model"] : YAML::Node(c.model), "model");
     c.model = m.spec;
     if (const auto n = root["calibration"]) {
@@ -327,7 +329,36 @@ class Parser {
       // The issue requires at least 20 timed runs per trial: fewer make p50/p90 noise.
       if (n["runs"]) c.latency_runs = static_cast<int>(integer(n["runs"], "latency.runs", 20));
     }
+    if (const auto n = root["export"]) c.exports = export_list(n);
     return c;
+  }
+
+  // Checked now: a typo must not surface only after hours of tuning.
+  std::vector<std::string> export_list(const YAML::Node& n) const {
+    std::vector<std::string> known;
+    for (const ExportFormat& f : export_formats()) known.push_back(f.name);
+    const std::string expected =
+        "an export format (known: " + (known.empty() ? std::string("none") : join(known)) + ")";
+    auto one = [&](const YAML::Node& v, const std::string& path) {
+      if (!v.IsScalar() || v.Scalar().empty())
+        fail(path, "expected " + expected + ", got " + show(v));
+      for (const auto& k : known)
+        if (k == v.Scalar()) return v.Scalar();
+      fail(path, "unknown format \"" + v.Scalar() + "\"; expected " + expected);
+    };
+    std::vector<std::string> out;
+    if (n.IsSequence()) {
+      for (size_t i = 0; i < n.size(); ++i) {
+        const std::string path = "export[" + std::to_string(i) + "]";
+        const std::string f = one(n[i], path);
+        for (const auto& seen : out)
+          if (seen == f) fail(path, "\"" + f + "\" is listed twice");
+        out.push_back(f);
+      }
+    } else {
+      out.push_back(one(n, "export"));
+    }
+    return out;
   }
 
  private:
@@ -391,6 +422,7 @@ Json TuningConfig::to_json() const {
                   {"warmup", latency_warmup},
                   {"runs", latency_runs},
                   {"metric", latency_metric}};
+  j["export"] = exports;
   return j;
 }
 
@@ -399,6 +431,7 @@ Json TuningConfig::identity_json() const {
   j.erase("max_trials");
   j.erase("timeout");
   j.erase("trial_timeout");
+  j.erase("export");
   return j;
 }
 

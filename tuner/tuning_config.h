@@ -21,6 +21,8 @@
 //   trial_timeout: 0                        # seconds per trial; 0 = none
 //   seed: 42
 //   latency: {batch: 64, warmup: 3, runs: 20}  # runs >= 20
+//   export: [hf-gptq, gguf]                 # or one name; written from the saved best
+//                                           # model to OUT/export/F (F.gguf for a file format)
 //   # language models also: metric: decode | prefill | forward (default decode;
 //   # classifiers: forward only). decode = ms per new token, batch 1, KV cache
 //   # (runs = timed tokens); prefill = ms per prompt of 128 tokens (runs = prompts);
@@ -79,10 +81,14 @@ struct TuningConfig {
   /// forward | prefill | decode (tuner/lm_latency.h); set from the model's kind
   /// when the config leaves it out: decode for language models, forward otherwise.
   std::string latency_metric = "forward";
+  /// Export formats (storage/formats/export.h) applied to the saved best model
+  /// at the end of a run, in this order; checked against export_formats().
+  std::vector<std::string> exports;
 
   Json to_json() const;  ///< canonical form, stored with the run
-  /// to_json() without the budget (max_trials, timeout, trial_timeout): what
-  /// identifies a run for --resume, so a run can be resumed with a larger budget.
+  /// to_json() without the budget (max_trials, timeout, trial_timeout) and the
+  /// exports: what identifies a run for --resume, so a run can be resumed with
+  /// a larger budget or other exports.
   Json identity_json() const;
 };
 

@@ -17,8 +17,6 @@ using nlohmann::json;
 
 constexpr const char* kIndex = "model.safetensors.index.json";
 constexpr const char* kSingle = "model.safetensors";
-const char* const kTokenizerFiles[] = {"tokenizer.json", "tokenizer.model", "tokenizer_config.json",
-                                       "special_tokens_map.json", "generation_config.json"};
 
 std::string shard_name(int k, int n) {
   char buf[64];
@@ -77,6 +75,34 @@ std::map<std::string, at::Tensor> read_sharded(const fs::path& dir) {
 
 }  // namespace
 
+at::ScalarType dtype_of_torch_dtype(const std::string& torch_dtype) {
+  if (torch_dtype == "float16") return at::kHalf;
+  if (torch_dtype == "bfloat16") return at::kBFloat16;
+  QT_CHECK(torch_dtype == "float32", "torch_dtype must be float32, float16 or bfloat16, got '",
+           torch_dtype, "'");
+  return at::kFloat;
+}
+
+std::string torch_dtype_name(at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kFloat:
+      return "float32";
+    case at::kHalf:
+      return "float16";
+    case at::kBFloat16:
+      return "bfloat16";
+    default:
+      return "";
+  }
+}
+
+const std::vector<std::string>& hf_tokenizer_files() {
+  static const std::vector<std::string> files{"tokenizer.json", "tokenizer.model",
+                                              "tokenizer_config.json", "special_tokens_map.json",
+                                              "generation_config.json"};
+  return files;
+}
+
 bool is_hf_checkpoint_dir(const fs::path& dir) {
   std::error_code ec;
   return fs::is_directory(dir, ec) && fs::is_regular_file(dir / "config.json", ec);
@@ -119,12 +145,41 @@ HfCheckpoint read_hf_checkpoint(const fs::path& dir) {
   // A tied checkpoint may still carry lm_head (some exporters write it); keep it.
   if (ck.config.tie_word_embeddings && all.count("lm_head.weight"))
     ck.tensors.emplace("lm_head.weight", all.at("lm_head.weight"));
+  // config.json's torch_dtype is often what the model was trained in, not how
+  // this copy stores it; the tensors say.
+  const std::string stored =
+      torch_dtype_name(ck.tensors.at("model.embed_tokens.weight").scalar_type());
+  if (!stored.empty()) ck.config.torch_dtype = stored;
   return ck;
 }
 
 std::unique_ptr<LlamaModel> load_hf_model(const fs::path& dir, const std::string& spec) {
   HfCheckpoint ck = read_hf_checkpoint(dir);
-  return std::make_unique<LlamaModel>(spec, std::move(ck.config), ck.tensors);
+  return std::make_unique<LlamaModel>(spec, std::move(ck.config), ck.tensors, dir);
+}
+
+void write_hf_side_files(const fs::path& dir, const LlamaConfig& config, const fs::path& from) {
+  std::error_code ec;
+  const bool same = !from.empty() && fs::equivalent(from, dir, ec);
+  if (!from.empty() && fs::is_regular_file(from / "config.json", ec)) {
+    json j = read_json(from / "config.json");
+    j["torch_dtype"] = config.torch_dtype;
+    if (j.contains("dtype")) j["dtype"] = config.torch_dtype;
+    // The weights written beside it are not in the source's quantized layout.
+    j.erase("quantization_config");
+    std::ofstream out(dir / "config.json", std::ios::trunc);
+    out << j.dump(2) << "\n";
+    out.flush();
+    QT_CHECK(out, (dir / "config.json").string(), ": write failed");
+  } else {
+    write_llama_config(dir / "config.json", config);
+  }
+  if (from.empty() || same) return;
+  for (const std::string& f : hf_tokenizer_files()) {
+    if (!fs::is_regular_file(from / f, ec)) continue;
+    fs::copy_file(from / f, dir / f, fs::copy_options::overwrite_existing, ec);
+    QT_CHECK(!ec, (dir / f).string(), ": cannot copy from ", from.string(), ": ", ec.message());
+  }
 }
 
 void save_hf_checkpoint(const fs::path& dir, const LlamaConfig& config,
@@ -163,7 +218,7 @@ void save_hf_checkpoint(const fs::path& dir, const LlamaConfig& config,
   }
   if (!options.tokenizer_from.empty() &&
       fs::absolute(options.tokenizer_from, ec) != fs::absolute(dir, ec)) {
-    for (const char* f : kTokenizerFiles) {
+    for (const std::string& f : hf_tokenizer_files()) {
       if (!fs::is_regular_file(options.tokenizer_from / f, ec)) continue;
       fs::copy_file(options.tokenizer_from / f, dir / f, fs::copy_options::overwrite_existing, ec);
       QT_CHECK(!ec, (dir / f).string(), ": cannot copy from ", options.tokenizer_from.string(),

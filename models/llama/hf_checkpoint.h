@@ -16,7 +16,18 @@
 
 namespace qtune {
 
+/// config.json's torch_dtype ("float32", "float16", "bfloat16") as an ATen
+/// dtype, and back ("" for any other dtype).
+at::ScalarType dtype_of_torch_dtype(const std::string& torch_dtype);
+std::string torch_dtype_name(at::ScalarType dtype);
+
+/// The files besides the weights that a checkpoint folder holds, copied
+/// wherever a model is saved: the tokenizer and the generation defaults.
+const std::vector<std::string>& hf_tokenizer_files();
+
 struct HfCheckpoint {
+  /// torch_dtype is that of the stored embeddings, whatever config.json claims:
+  /// a saved copy writes the unquantized tensors back in it.
   LlamaConfig config;
   /// Every tensor the config needs, as stored (mapped, original dtype).
   std::map<std::string, at::Tensor> tensors;
@@ -37,10 +48,16 @@ HfCheckpoint read_hf_checkpoint(const std::filesystem::path& dir);
 std::unique_ptr<LlamaModel> load_hf_model(const std::filesystem::path& dir,
                                           const std::string& spec);
 
+/// Writes into `dir` config.json -- `from`'s own file with torch_dtype set to
+/// config's (fields qtune does not model, such as pad_token_id, kept), or
+/// `config` written from scratch when `from` is empty or has none -- and copies
+/// the hf_tokenizer_files() present in `from`.
+void write_hf_side_files(const std::filesystem::path& dir, const LlamaConfig& config,
+                         const std::filesystem::path& from);
+
 struct HfSaveOptions {
   int shards = 1;  ///< > 1: model-0000k-of-0000n.safetensors + model.safetensors.index.json
-  /// Tokenizer files (tokenizer.json, tokenizer.model, tokenizer_config.json,
-  /// special_tokens_map.json, generation_config.json) present here are copied.
+  /// hf_tokenizer_files() present here are copied.
   std::filesystem::path tokenizer_from;
 };
 

@@ -1,6 +1,7 @@
 #include "models/llama/llama_model.h"
 
 #include "common/error.h"
+#include "models/llama/hf_checkpoint.h"
 #include "models/named_tensors.h"
 
 namespace qtune {
@@ -22,8 +23,9 @@ std::string norm_name(int64_t layer, bool post) {
 }  // namespace
 
 LlamaModel::LlamaModel(std::string spec, LlamaConfig config,
-                       const std::map<std::string, at::Tensor>& tensors)
-    : spec_(std::move(spec)), config_(std::move(config)) {
+                       const std::map<std::string, at::Tensor>& tensors,
+                       std::filesystem::path files_dir)
+    : spec_(std::move(spec)), config_(std::move(config)), files_dir_(std::move(files_dir)) {
   const LlamaConfig& c = config_;
   const int64_t hidden = c.hidden_size;
   inv_freq_ = rope_inv_freq(c.head_dim, c.rope_theta, c.rope_scaling);
@@ -148,6 +150,14 @@ std::map<std::string, at::Tensor> LlamaModel::hf_tensors() const {
     if (s.bias()) out[s.name() + ".bias"] = *s.bias();
   }
   return out;
+}
+
+at::ScalarType LlamaModel::source_dtype() const {
+  return dtype_of_torch_dtype(config_.torch_dtype);
+}
+
+void LlamaModel::save_files(const std::filesystem::path& dir) const {
+  write_hf_side_files(dir, config_, files_dir_);
 }
 
 std::unique_ptr<Model> LlamaModel::clone() const {

@@ -11,6 +11,7 @@
 // lm_head (in no block) stays fp32 by default, as INC does.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -29,8 +30,10 @@ class LlamaModel final : public Model {
   /// Builds the model from tensors named as in HF checkpoints (any float dtype,
   /// converted to fp32). "lm_head.weight" is optional when the embeddings are
   /// tied. A missing or misshapen tensor is a qtune::Error naming it and `spec`.
-  LlamaModel(std::string spec, LlamaConfig config,
-             const std::map<std::string, at::Tensor>& tensors);
+  /// `files_dir`: the folder holding its config.json and tokenizer files
+  /// (empty for a model built in memory); save_files copies them from there.
+  LlamaModel(std::string spec, LlamaConfig config, const std::map<std::string, at::Tensor>& tensors,
+             std::filesystem::path files_dir = {});
 
   const LlamaConfig& config() const { return config_; }
   std::string spec() const override { return spec_; }
@@ -45,6 +48,11 @@ class LlamaModel final : public Model {
   std::map<std::string, at::Tensor> extra_tensors() const override;
   std::unique_ptr<Model> clone() const override;
   std::vector<std::string> default_fp32_layers() const override { return {"lm_head"}; }
+  /// config().torch_dtype.
+  at::ScalarType source_dtype() const override;
+  /// config.json (config() as the source folder's own file states it, else as
+  /// written from scratch) and the tokenizer files found in the source folder.
+  void save_files(const std::filesystem::path& dir) const override;
 
   int64_t num_blocks() const override { return config_.num_hidden_layers; }
   std::vector<LayerSlot*> block_layers(int64_t block) override;
@@ -71,6 +79,7 @@ class LlamaModel final : public Model {
 
   std::string spec_;
   LlamaConfig config_;
+  std::filesystem::path files_dir_;
   at::Tensor inv_freq_;
   at::Tensor embed_;
   std::vector<at::Tensor> input_norms_, post_norms_;

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "storage/formats/export.h"
 #include "tuner/trial.h"
 
 namespace qtune {
@@ -306,6 +307,44 @@ TEST(TuningConfig, IdentityIgnoresTheBudgetOnly) {
   // The file name is not part of the run's identity.
   EXPECT_EQ(config_hash(parse_tuning_config(base, "a.yaml").identity_json()),
             config_hash(parse_tuning_config(base, "b.yaml").identity_json()));
+}
+
+// "known: a, b" as the parser lists export_formats(), "none" for an empty table.
+std::string known_formats() {
+  std::string s;
+  for (const ExportFormat& f : export_formats()) s += (s.empty() ? "" : ", ") + std::string(f.name);
+  return s.empty() ? "none" : s;
+}
+
+TEST(TuningConfig, ExportFormatsCheckedAtParseTime) {
+  const std::string expected = "expected an export format (known: " + known_formats() + ")";
+  EXPECT_EQ(error_with("export: nope"), "t.yaml: export: unknown format \"nope\"; " + expected);
+  EXPECT_EQ(error_with("export: [nope]"),
+            "t.yaml: export[0]: unknown format \"nope\"; " + expected);
+  EXPECT_EQ(error_with("export: [{format: gguf}]"),
+            "t.yaml: export[0]: " + expected + ", got a mapping");
+  EXPECT_EQ(error_with("export: {gguf: 1}"), "t.yaml: export: " + expected + ", got a mapping");
+  const std::string base = "search_space:\n  - algorithm: rtn\n";
+  EXPECT_TRUE(parse_tuning_config("export: []\n" + base, "e.yaml").exports.empty());
+  EXPECT_TRUE(parse_tuning_config(base, "e.yaml").exports.empty());
+}
+
+TEST(TuningConfig, ExportTakesOneNameOrAListAndStaysOutOfTheRunIdentity) {
+  if (export_formats().empty()) GTEST_SKIP() << "no export format in this build";
+  const std::string f = export_formats().front().name;
+  const std::string base = "search_space:\n  - algorithm: rtn\n";
+  const TuningConfig one = parse_tuning_config("export: " + f + "\n" + base, "e.yaml");
+  EXPECT_EQ(one.exports, std::vector<std::string>{f});
+  const TuningConfig list = parse_tuning_config("export: [" + f + "]\n" + base, "e.yaml");
+  EXPECT_EQ(list.exports, std::vector<std::string>{f});
+  EXPECT_EQ(list.to_json()["export"], Json::array({f}));
+  EXPECT_EQ(error_with("export: [" + f + ", " + f + "]"),
+            "t.yaml: export[1]: \"" + f + "\" is listed twice");
+  EXPECT_EQ(error_with("export: [" + f + ", nope]").rfind("t.yaml: export[1]: unknown format", 0),
+            0u);
+  // Exports are output, not what a run measures: adding one still resumes it.
+  EXPECT_EQ(config_hash(one.identity_json()),
+            config_hash(parse_tuning_config(base, "e.yaml").identity_json()));
 }
 
 // The configs shipped under configs/ are what users copy: each must load and
