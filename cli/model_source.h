@@ -15,10 +15,13 @@ struct LoadedModel {
   bool saved = false;            ///< came from a saved directory
   Json qconfig;                  ///< qconfig.json of a saved dir
   std::string backend_override;  ///< --backend given: the layers run on it, not the saved ones
+  /// "gptq" / "awq": a pre-quantized Hugging Face checkpoint (not to be quantized again).
+  std::string quantized_checkpoint;
 };
 
 /// `backend_override` (--backend, "" if absent) rebuilds a saved model's
-/// quantized layers on that backend; for anything but a saved model it is a UsageError.
+/// quantized layers on that backend, or runs a pre-quantized checkpoint's on
+/// it ("auto" when absent); for anything else it is a UsageError.
 LoadedModel load_model_arg(const std::string& arg, const std::filesystem::path& cache_dir,
                            bool progress, const std::string& backend_override = "");
 

@@ -245,6 +245,16 @@ TEST_F(HfRoundTrip, RefusesWhatTheFormatsCannotCarry) {
   mixed.overrides.push_back(o);
   expect_error([&] { export_to(*quantized(mixed), "hf-awq", tmp / "e"); },
                "layer 'model.layers.1.mlp.up_proj': group_size 64: the format has one group size");
+  QuantConfig head = config_of("rtn", {{"bits", 4}, {"group_size", 32}});
+  LayerOverride h;
+  h.name_regex = "lm_head";
+  head.overrides.push_back(h);
+  const ModelPtr with_head = quantized(head);
+  ASSERT_NE(with_head->layer("lm_head").kernel()->quantized_weight(), nullptr);
+  expect_error([&] { export_to(*with_head, "hf-gptq", tmp / "h"); },
+               "hf-gptq: layer 'lm_head': quantized while tied to the embeddings");
+  expect_error([&] { export_to(*with_head, "hf-awq", tmp / "h"); },
+               "hf-awq: layer 'lm_head': quantized: AWQ runtimes keep lm_head unquantized");
   expect_error([&] { export_to(*fp_, "hf-gptq", tmp / "f"); }, "has no quantized decoder layer");
   expect_error([&] { export_to(*b3, "hf-gptq", tmp / "g", "marlin"); },
                "checkpoint_format must be gptq (v1) or gptq_v2, got 'marlin'");
