@@ -78,6 +78,8 @@ int cmd_quantize(int argc, char** argv) {
                      stderr_is_terminal() && !json);
   QT_CHECK(!loaded.saved, args.required("model"),
            ": already a quantized model; quantize starts from an fp32 model spec");
+  QT_CHECK(loaded.quantized_checkpoint.empty(), args.required("model"), ": already quantized (",
+           loaded.quantized_checkpoint, " checkpoint): evaluate, bench or export it");
   CalibrationData calibration;
   if (quantizer_by_name(config.algorithm).needs_calibration()) {
     TaskData data = load_task_data(loaded.spec, calib, 1, /*seed=*/42,

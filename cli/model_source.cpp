@@ -4,7 +4,10 @@
 
 #include "common/error.h"
 #include "models/builtin.h"
+#include "models/llama/builtin_lm.h"
+#include "models/llama/hf_checkpoint.h"
 #include "storage/artifact.h"
+#include "storage/formats/hf_quantized_import.h"
 
 namespace qtune::cli {
 
@@ -29,6 +32,17 @@ LoadedModel load_model_arg(const std::string& arg, const std::filesystem::path& 
     out.saved = true;
     out.backend_override = backend_override;
     return out;
+  }
+  // A pre-quantized Hugging Face checkpoint (GPTQ, AWQ) keeps its quantized layers.
+  if (const auto dir = hf_dir_of_spec(spec); !dir.empty()) {
+    if (std::string method = hf_quant_method(dir); !method.empty()) {
+      out.model =
+          load_hf_quantized_model(dir, spec, backend_override.empty() ? "auto" : backend_override);
+      out.spec = spec;
+      out.files_dir = dir;
+      out.quantized_checkpoint = std::move(method);
+      return out;
+    }
   }
   if (!backend_override.empty())
     throw UsageError(arg +

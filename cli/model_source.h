@@ -19,10 +19,13 @@ struct LoadedModel {
   /// for a self-contained save); empty for other models. Task data, the
   /// tokenizer and export read it, never the spec's folder directly.
   std::filesystem::path files_dir;
+  /// "gptq" / "awq": a pre-quantized Hugging Face checkpoint (not to be quantized again).
+  std::string quantized_checkpoint;
 };
 
 /// `backend_override` (--backend, "" if absent) rebuilds a saved model's
-/// quantized layers on that backend; for anything but a saved model it is a UsageError.
+/// quantized layers on that backend, or runs a pre-quantized checkpoint's on
+/// it ("auto" when absent); for anything else it is a UsageError.
 LoadedModel load_model_arg(const std::string& arg, const std::filesystem::path& cache_dir,
                            bool progress, const std::string& backend_override = "");
 

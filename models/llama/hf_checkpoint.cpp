@@ -124,19 +124,39 @@ std::vector<std::string> llama_tensor_names(const LlamaConfig& c) {
   return names;
 }
 
+std::string hf_quant_method(const fs::path& dir) {
+  const json j = read_json(dir / "config.json");
+  if (!j.is_object() || !j.contains("quantization_config")) return "";
+  const json& q = j["quantization_config"];
+  QT_CHECK(q.is_object() && q.contains("quant_method") && q["quant_method"].is_string(),
+           (dir / "config.json").string(),
+           ": quantization_config: expected an object with a 'quant_method' string, got ",
+           q.dump());
+  return q["quant_method"].get<std::string>();
+}
+
+std::map<std::string, at::Tensor> read_hf_tensors(const fs::path& dir, std::string* source) {
+  std::error_code ec;
+  const bool sharded = fs::is_regular_file(dir / kIndex, ec);
+  QT_CHECK(sharded || fs::is_regular_file(dir / kSingle, ec), dir.string(), ": neither ", kSingle,
+           " nor ", kIndex, " found");
+  if (source) *source = (dir / (sharded ? kIndex : kSingle)).string();
+  return sharded ? read_sharded(dir) : map_safetensors(dir / kSingle).tensors;
+}
+
 HfCheckpoint read_hf_checkpoint(const fs::path& dir) {
   std::error_code ec;
   QT_CHECK(fs::is_directory(dir, ec), dir.string(), ": not a directory");
   QT_CHECK(fs::is_regular_file(dir / "config.json", ec), dir.string(),
            ": no config.json (not a Hugging Face checkpoint folder)");
+  const std::string method = hf_quant_method(dir);
+  QT_CHECK(method.empty(), dir.string(), ": already quantized (", method,
+           " checkpoint): qtune loads it with --model DIR to evaluate, bench, generate or "
+           "export it, but does not quantize or tune it again");
   HfCheckpoint ck;
   ck.config = read_llama_config(dir / "config.json");
-  const bool sharded = fs::is_regular_file(dir / kIndex, ec);
-  QT_CHECK(sharded || fs::is_regular_file(dir / kSingle, ec), dir.string(), ": neither ", kSingle,
-           " nor ", kIndex, " found");
-  std::map<std::string, at::Tensor> all =
-      sharded ? read_sharded(dir) : map_safetensors(dir / kSingle).tensors;
-  const std::string source = (dir / (sharded ? kIndex : kSingle)).string();
+  std::string source;
+  std::map<std::string, at::Tensor> all = read_hf_tensors(dir, &source);
   for (const std::string& name : llama_tensor_names(ck.config)) {
     auto it = all.find(name);
     QT_CHECK(it != all.end(), source, ": tensor '", name, "' is missing (config.json needs it)");

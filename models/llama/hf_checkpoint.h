@@ -36,6 +36,17 @@ struct HfCheckpoint {
 /// True when `dir` is a directory holding a config.json.
 bool is_hf_checkpoint_dir(const std::filesystem::path& dir);
 
+/// The `quant_method` of config.json's quantization_config ("gptq", "awq", ...),
+/// or "" when the checkpoint is not pre-quantized. Such a checkpoint's layers
+/// are not float weights: storage/formats/hf_quantized_import.h loads it.
+std::string hf_quant_method(const std::filesystem::path& dir);
+
+/// Every tensor of the checkpoint's weights (model.safetensors, or the shards
+/// an index names, validated as below), mapped. `source` gets the file to name
+/// in errors (the single file or the index).
+std::map<std::string, at::Tensor> read_hf_tensors(const std::filesystem::path& dir,
+                                                  std::string* source = nullptr);
+
 /// The tensor names a model with `config` needs (lm_head only when untied).
 std::vector<std::string> llama_tensor_names(const LlamaConfig& config);
 

@@ -1,11 +1,18 @@
 #include "storage/formats/export.h"
 
 #include "common/error.h"
+#include "storage/formats/hf_exporters.h"
 
 namespace qtune {
 
 const std::vector<ExportFormat>& export_formats() {
-  static const std::vector<ExportFormat> all = {};
+  static const std::vector<ExportFormat> all = {
+      {"hf-gptq",
+       "Hugging Face GPTQ checkpoint (AutoGPTQ/GPTQModel layout; transformers, vLLM): 2/3/4/8-bit",
+       false, export_hf_gptq},
+      {"hf-awq", "Hugging Face AWQ checkpoint (AutoAWQ GEMM layout; transformers, vLLM): 4-bit",
+       false, export_hf_awq},
+  };
   return all;
 }
 
