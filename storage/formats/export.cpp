@@ -1,11 +1,15 @@
 #include "storage/formats/export.h"
 
 #include "common/error.h"
+#include "storage/formats/gguf_export.h"
 
 namespace qtune {
 
 const std::vector<ExportFormat>& export_formats() {
-  static const std::vector<ExportFormat> all = {};
+  static const std::vector<ExportFormat> all = {
+      {"gguf", "llama.cpp's GGUF file: Q8_0/Q4_0/Q4_1 carrying the codes, F32/F16 for the rest",
+       true, export_gguf},
+  };
   return all;
 }
 
