@@ -72,6 +72,11 @@ struct Case {
   /// activations of a Q4_0/Q4_1/Q8_0 matmul to 8 bits (its Q8_0/Q8_1 dot
   /// products) where qtune computes in fp32, so near ties may flip.
   double min_agreement;
+  /// Largest |p_llama.cpp - p_qtune| of an agreed top-1 token. Measured: 6e-5
+  /// (F32), 6e-4 (Q8_0), 5e-3 (Q4_0), 2e-3 (Q4_1); the F32 file with its q/k
+  /// rows left in HF's order (no rope permutation) is off by 0.04 (and flips
+  /// 2 of 37 top-1 choices), so these bounds catch a wrong layout.
+  double max_dp;
 };
 
 std::ostream& operator<<(std::ostream& os, const Case& c) { return os << c.name; }
@@ -93,6 +98,12 @@ TEST_P(LlamaCppGguf, TokenizesAndPredictsAsQtune) {
   in.model = m.get();
   in.files_dir = micro_dir();
   find_export_format("gguf").run(in, dir / "micro.gguf");
+  // To look at what llama.cpp ran: QTUNE_GGUF_KEEP_DIR=DIR keeps a copy of each file.
+  if (const char* keep = std::getenv("QTUNE_GGUF_KEEP_DIR"))
+    std::filesystem::copy_file(
+        dir / "micro.gguf",
+        std::filesystem::path(keep) / (std::string("micro-") + c.name + ".gguf"),
+        std::filesystem::copy_options::overwrite_existing);
 
   const TokenizerPtr tok = load_tokenizer(micro_dir());
   std::vector<int64_t> ids = tok->encode(kText);
@@ -118,14 +129,16 @@ TEST_P(LlamaCppGguf, TokenizesAndPredictsAsQtune) {
   const at::Tensor p = std::get<0>(top), idx = std::get<1>(top);
   ASSERT_EQ(l["top1"].size(), ids.size());
   int64_t agree = 0;
+  double max_dp = 0;        // |p_llama.cpp - p_qtune| of the agreed top-1 token
   double worst_margin = 0;  // qtune's p1 - p2 where the choices differ
   for (size_t pos = 0; pos < ids.size(); ++pos) {
     const int64_t mine = idx[pos][0].item<int64_t>();
     const int64_t theirs = l["top1"][pos]["token"].get<int64_t>();
     if (mine == theirs) {
       ++agree;
-      EXPECT_NEAR(l["top1"][pos]["p"].get<double>(), p[pos][0].item<double>(), 0.05)
-          << "position " << pos;
+      const double dp = std::abs(l["top1"][pos]["p"].get<double>() - p[pos][0].item<double>());
+      max_dp = std::max(max_dp, dp);
+      EXPECT_LT(dp, c.max_dp) << "position " << pos;
     } else {
       worst_margin = std::max(worst_margin, p[pos][0].item<double>() - p[pos][1].item<double>());
     }
@@ -142,9 +155,9 @@ TEST_P(LlamaCppGguf, TokenizesAndPredictsAsQtune) {
     ++same;
   std::printf(
       "llama.cpp (%s) on %s: tokens %s, top-1 agrees at %lld of %zu positions (%.3f); "
-      "greedy agrees for %zu of %zu tokens\n",
+      "max |p - p_qtune| of the top-1 %.2g; greedy agrees for %zu of %zu tokens\n",
       l["binary"].get<std::string>().c_str(), c.name, llama_ids == ids ? "equal" : "DIFFER",
-      static_cast<long long>(agree), ids.size(), rate, same, mine.size());
+      static_cast<long long>(agree), ids.size(), rate, max_dp, same, mine.size());
   EXPECT_GE(rate, c.min_agreement);
   // A disagreement only where qtune's two best tokens are close.
   EXPECT_LT(worst_margin, 0.05);
@@ -152,11 +165,11 @@ TEST_P(LlamaCppGguf, TokenizesAndPredictsAsQtune) {
 
 INSTANTIATE_TEST_SUITE_P(
     Micro, LlamaCppGguf,
-    ::testing::Values(Case{"F32", Json(), 1.0},
-                      Case{"Q8_0", Json{{"bits", 8}, {"group_size", 32}, {"scheme", "sym"}}, 0.95},
-                      Case{"Q4_0", Json{{"bits", 4}, {"group_size", 32}, {"scheme", "sym"}}, 0.9},
-                      Case{"Q4_1", Json{{"bits", 4}, {"group_size", 128}, {"scheme", "asym"}},
-                           0.9}),
+    ::testing::Values(
+        Case{"F32", Json(), 1.0, 1e-3},
+        Case{"Q8_0", Json{{"bits", 8}, {"group_size", 32}, {"scheme", "sym"}}, 0.95, 5e-3},
+        Case{"Q4_0", Json{{"bits", 4}, {"group_size", 32}, {"scheme", "sym"}}, 0.9, 0.02},
+        Case{"Q4_1", Json{{"bits", 4}, {"group_size", 128}, {"scheme", "asym"}}, 0.9, 0.02}),
     [](const ::testing::TestParamInfo<Case>& i) { return std::string(i.param.name); });
 
 }  // namespace
