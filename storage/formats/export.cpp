@@ -1,6 +1,7 @@
 #include "storage/formats/export.h"
 
 #include "common/error.h"
+#include "storage/formats/gguf_export.h"
 #include "storage/formats/hf_exporters.h"
 
 namespace qtune {
@@ -12,6 +13,8 @@ const std::vector<ExportFormat>& export_formats() {
        false, export_hf_gptq},
       {"hf-awq", "Hugging Face AWQ checkpoint (AutoAWQ GEMM layout; transformers, vLLM): 4-bit",
        false, export_hf_awq},
+      {"gguf", "llama.cpp's GGUF file: Q8_0/Q4_0/Q4_1 carrying the codes, F32/F16 for the rest",
+       true, export_gguf},
   };
   return all;
 }
