@@ -126,7 +126,8 @@ std::vector<std::string> llama_tensor_names(const LlamaConfig& c) {
 
 std::string hf_quant_method(const fs::path& dir) {
   const json j = read_json(dir / "config.json");
-  if (!j.is_object() || !j.contains("quantization_config")) return "";
+  if (!j.is_object() || !j.contains("quantization_config") || j["quantization_config"].is_null())
+    return "";
   const json& q = j["quantization_config"];
   QT_CHECK(q.is_object() && q.contains("quant_method") && q["quant_method"].is_string(),
            (dir / "config.json").string(),
