@@ -12,11 +12,13 @@
 #include <fstream>
 #include <set>
 
+#include "backends/backend_list.h"
 #include "common/json.h"
 #include "models/builtin.h"
 #include "models/llama/llama_model.h"
 #include "models/text/sentencepiece_tokenizer.h"
 #include "models/text/tokenizer.h"
+#include "quantizers/core/packing.h"
 #include "quantizers/quantizer.h"
 #include "storage/artifact.h"
 #include "storage/formats/export.h"
@@ -452,6 +454,48 @@ TEST(GgufExport, RequantizesOnlyWhenAskedAndSaysSo) {
   const at::Tensor err = (got - want).abs().view({want.size(0), -1, 32});
   EXPECT_GT(want.abs().sum().item<double>(), 0.0);
   EXPECT_TRUE((err <= d * (1 + 8 * 0x1p-11) + 1e-7).all().item<bool>());
+}
+
+/// Every decoder layer of the micro LM as RTN W4 sym g32 with a g_idx (as GPTQ's
+/// act_order stores it): `reorder` false = each column in its own consecutive
+/// group (static groups), true = columns 0 and 32 of each layer swap groups.
+ModelPtr micro_with_g_idx(bool reorder) {
+  ModelPtr m = load_micro();
+  QuantSpec spec;
+  spec.bits = 4;
+  spec.group_size = 32;
+  for (LayerSlot* slot : m->layers()) {
+    if (slot->name() == "lm_head") continue;
+    const QuantizedWeight plain = QuantizedWeight::from_float(slot->weight(), spec);
+    const int64_t cols = slot->weight().size(1);
+    at::Tensor g = at::arange(cols, at::kInt).div(32, "floor").to(at::kInt);
+    if (reorder) {
+      g[0] = 1;
+      g[32] = 0;
+    }
+    QuantSpec with = spec;
+    with.has_g_idx = true;
+    const at::Tensor codes = from_unsigned(unpack_rows(plain.packed, 4, cols), spec);
+    const QuantizedWeight qw = QuantizedWeight::from_codes(
+        codes, {plain.scale, at::zeros_like(plain.scale, at::kInt)}, with, plain.shape, g);
+    slot->set_kernel(
+        backend_by_name("eager").make_kernel(slot->kind(), qw, slot->bias(), slot->geometry()));
+  }
+  return m;
+}
+
+TEST(GgufExport, CarriesActOrderOnlyWithConsecutiveGroups) {
+  TempDir dir;
+  const ModelPtr same = micro_with_g_idx(false);
+  export_to(*same, dir / "static.gguf");
+  const GgufFile f = testing::read_gguf(dir / "static.gguf");
+  const at::Tensor want =
+      same->layer("model.layers.0.mlp.up_proj").kernel()->quantized_weight()->dequantize();
+  const at::Tensor got = decoded(f, "blk.0.ffn_up.weight", 0);
+  EXPECT_TRUE(at::allclose(got, want, 0, 1e-3));
+  const ModelPtr reordered = micro_with_g_idx(true);
+  expect_error([&] { export_to(*reordered, dir / "act_order.gguf"); },
+               "layer 'model.layers.0.self_attn.q_proj' has act_order g_idx that reorders");
 }
 
 TEST(GgufExport, ASavedModelExportsTheSameFile) {
