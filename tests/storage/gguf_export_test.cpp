@@ -12,13 +12,18 @@
 #include <fstream>
 #include <set>
 
+#include "backends/backend_list.h"
 #include "common/json.h"
 #include "models/builtin.h"
 #include "models/llama/llama_model.h"
+#include "models/text/sentencepiece_tokenizer.h"
 #include "models/text/tokenizer.h"
+#include "quantizers/core/packing.h"
 #include "quantizers/quantizer.h"
+#include "storage/artifact.h"
 #include "storage/formats/export.h"
 #include "storage/formats/ggml_blocks.h"
+#include "storage/formats/gguf_tokenizer.h"
 #include "storage/formats/gguf_writer.h"
 #include "support/random_fmnist_cnn.h"
 #include "tests/storage/gguf_reader.h"
@@ -449,6 +454,116 @@ TEST(GgufExport, RequantizesOnlyWhenAskedAndSaysSo) {
   const at::Tensor err = (got - want).abs().view({want.size(0), -1, 32});
   EXPECT_GT(want.abs().sum().item<double>(), 0.0);
   EXPECT_TRUE((err <= d * (1 + 8 * 0x1p-11) + 1e-7).all().item<bool>());
+}
+
+/// Every decoder layer of the micro LM as RTN W4 sym g32 with a g_idx (as GPTQ's
+/// act_order stores it): `reorder` false = each column in its own consecutive
+/// group (static groups), true = columns 0 and 32 of each layer swap groups.
+ModelPtr micro_with_g_idx(bool reorder) {
+  ModelPtr m = load_micro();
+  QuantSpec spec;
+  spec.bits = 4;
+  spec.group_size = 32;
+  for (LayerSlot* slot : m->layers()) {
+    if (slot->name() == "lm_head") continue;
+    const QuantizedWeight plain = QuantizedWeight::from_float(slot->weight(), spec);
+    const int64_t cols = slot->weight().size(1);
+    at::Tensor g = at::arange(cols, at::kInt).div(32, "floor").to(at::kInt);
+    if (reorder) {
+      g[0] = 1;
+      g[32] = 0;
+    }
+    QuantSpec with = spec;
+    with.has_g_idx = true;
+    const at::Tensor codes = from_unsigned(unpack_rows(plain.packed, 4, cols), spec);
+    const QuantizedWeight qw = QuantizedWeight::from_codes(
+        codes, {plain.scale, at::zeros_like(plain.scale, at::kInt)}, with, plain.shape, g);
+    slot->set_kernel(
+        backend_by_name("eager").make_kernel(slot->kind(), qw, slot->bias(), slot->geometry()));
+  }
+  return m;
+}
+
+TEST(GgufExport, CarriesActOrderOnlyWithConsecutiveGroups) {
+  TempDir dir;
+  const ModelPtr same = micro_with_g_idx(false);
+  export_to(*same, dir / "static.gguf");
+  const GgufFile f = testing::read_gguf(dir / "static.gguf");
+  const at::Tensor want =
+      same->layer("model.layers.0.mlp.up_proj").kernel()->quantized_weight()->dequantize();
+  const at::Tensor got = decoded(f, "blk.0.ffn_up.weight", 0);
+  EXPECT_TRUE(at::allclose(got, want, 0, 1e-3));
+  const ModelPtr reordered = micro_with_g_idx(true);
+  expect_error([&] { export_to(*reordered, dir / "act_order.gguf"); },
+               "layer 'model.layers.0.self_attn.q_proj' has act_order g_idx that reorders");
+}
+
+TEST(GgufExport, ASavedModelExportsTheSameFile) {
+  TempDir dir;
+  ModelPtr m = load_micro();
+  const QuantConfig config = QuantConfig::from_json(
+      Json{{"algorithm", "rtn"}, {"params", {{"bits", 4}, {"group_size", 32}, {"scheme", "asym"}}}},
+      "test");
+  const std::vector<LayerReport> reports = quantize(*m, config);
+  save_model(*m, dir / "saved", config, reports);
+  const ModelPtr loaded = load_saved_model(dir / "saved");
+  export_to(*m, dir / "a.gguf");
+  export_to(*loaded, dir / "b.gguf");
+  const std::vector<uint8_t> a = testing::read_gguf(dir / "a.gguf").bytes;
+  EXPECT_GT(a.size(), 100000u);
+  EXPECT_TRUE(a == testing::read_gguf(dir / "b.gguf").bytes);
+}
+
+TEST(GgufTokenizer, SentencePieceAsLlamaCppReadsIt) {
+  // LibTorch (and its protobuf) is loaded and used before SentencePiece.
+  ASSERT_EQ(at::ones({3}).sum().item<float>(), 3.0f);
+  TempDir dir;
+  {
+    std::ofstream out(dir / "corpus.txt");
+    for (int i = 0; i < 4; ++i)
+      out << "In the beginning God created the heaven and the earth.\n"
+             "And God said, Let there be light: and there was light.\n";
+  }
+  train_sentencepiece("--input=" + (dir / "corpus.txt").string() +
+                      " --model_prefix=" + (dir / "tokenizer").string() +
+                      " --vocab_size=300 --hard_vocab_limit=false --model_type=bpe"
+                      " --byte_fallback=true --character_coverage=1.0 --minloglevel=2"
+                      " --num_threads=1");
+  SentencePieceTokenizer sp(dir / "tokenizer.model");
+  const int64_t n = sp.vocab_size();
+  GgufWriter w;
+  add_gguf_tokenizer(w, dir.path(), n + 3);  // a model with 3 ids more than the tokenizer
+  const GgufFile f = testing::parse_gguf(w.bytes());
+  EXPECT_EQ(f.at("tokenizer.ggml.model").s, "llama");
+  EXPECT_EQ(f.at("tokenizer.ggml.pre").s, "default");
+  const auto& tokens = f.at("tokenizer.ggml.tokens").strings;
+  const auto& types = f.at("tokenizer.ggml.token_type").ints;
+  const auto& scores = f.at("tokenizer.ggml.scores").floats;
+  ASSERT_EQ(static_cast<int64_t>(tokens.size()), n + 3);
+  ASSERT_EQ(types.size(), tokens.size());
+  ASSERT_EQ(scores.size(), tokens.size());
+  int normal = 0, bytes = 0;
+  for (int64_t id = 0; id < n; ++id) {
+    EXPECT_EQ(sp.token_to_id(tokens[id]), id) << tokens[id];
+    const std::string& t = tokens[id];
+    const int64_t want = t == "<unk>"                              ? 2
+                         : t == "<s>" || t == "</s>"               ? 3
+                         : t.size() == 6 && t.rfind("<0x", 0) == 0 ? 6
+                                                                   : 1;
+    EXPECT_EQ(types[id], want) << t;
+    normal += want == 1;
+    bytes += want == 6;
+  }
+  EXPECT_EQ(bytes, 256);
+  EXPECT_GT(normal, 10);
+  for (int64_t id = n; id < n + 3; ++id) {
+    EXPECT_EQ(tokens[id], "[PAD" + std::to_string(id) + "]");
+    EXPECT_EQ(types[id], 5);
+  }
+  EXPECT_EQ(f.at("tokenizer.ggml.bos_token_id").i, *sp.bos_id());
+  EXPECT_EQ(f.at("tokenizer.ggml.eos_token_id").i, *sp.eos_id());
+  EXPECT_EQ(f.at("tokenizer.ggml.unknown_token_id").i, *sp.token_to_id("<unk>"));
+  EXPECT_EQ(f.at("tokenizer.ggml.add_space_prefix").i, 1);
 }
 
 TEST(GgufExport, RefusesModelsItCannotWrite) {
