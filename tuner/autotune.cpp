@@ -351,9 +351,10 @@ struct Coordinator {
   // model's config.json and tokenizer (save_model writes them there).
   void export_best(const Model& model, TuneSummary& summary) {
     const std::filesystem::path root = options.out_dir / "export";
-    // A previous run's export would pass for this run's.
-    std::filesystem::remove_all(root);
+    // A previous run's export would pass for this run's. Nothing here may
+    // throw: the run is not finished in the database yet.
     std::error_code ec;
+    std::filesystem::remove_all(root, ec);
     ExportInput in;
     in.model = &model;
     if (std::filesystem::is_regular_file(summary.best_dir / "config.json", ec))
