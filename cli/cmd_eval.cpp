@@ -9,6 +9,7 @@
 #include "cli/model_source.h"
 #include "common/error.h"
 #include "models/builtin.h"
+#include "tuner/threads.h"
 
 namespace qtune::cli {
 
@@ -51,12 +52,13 @@ int cmd_eval(int argc, char** argv) {
 
   TaskData data = load_task_data(loaded.spec, /*calibration_samples=*/0, samples, /*seed=*/0, cache,
                                  loaded.files_dir);
-  // One intra-op thread: the tuner evaluates the same way, so the numbers agree
-  // exactly whatever the machine's core count.
-  const int threads = at::get_num_threads();
-  at::set_num_threads(1);
-  EvalResult r = data.evaluate(*loaded.model);
-  at::set_num_threads(threads);
+  // One thread for ATen and OpenBLAS alike: the tuner evaluates the same way,
+  // so the numbers agree exactly whatever the machine's core count.
+  EvalResult r;
+  {
+    ComputeThreadsScope one(1);
+    r = data.evaluate(*loaded.model);
+  }
 
   if (json) {
     Json out = {{"model", args.required("model")},
