@@ -41,6 +41,16 @@ at::Tensor as_tokens(const LayerSlot& slot, const at::Tensor& x) {
   return cols.transpose(1, 2).reshape({-1, cols.size(1)});  // [N*L, C*kh*kw]
 }
 
+/// The layer's spec: sym int codes on GPTQ's own grid (scale 2*absmax/(2^b-1),
+/// as INC's GPTQ and the GPTQ checkpoint format have it) unless the params ask
+/// for full_range; RTN's sym formula would leave code -2^(b-1) nearly unused.
+QuantSpec gptq_spec(const Json& params) {
+  QuantSpec s = woq_spec(params);
+  if (s.scheme == Scheme::kSym && s.dtype == DType::kInt && !s.full_range)
+    s.sym_grid = SymGrid::kGptq;
+  return s;
+}
+
 class GptqQuantizer final : public Quantizer {
  public:
   GptqQuantizer() {
@@ -152,7 +162,7 @@ class GptqQuantizer final : public Quantizer {
     opt.block_size = p.at("block_size").get<int64_t>();
     opt.act_order = p.at("act_order").get<bool>();
     opt.static_groups = p.at("static_groups").get<bool>();
-    GptqResult res = gptq_quantize(w2, acc.hessian(), woq_spec(p), opt, w.sizes().vec());
+    GptqResult res = gptq_quantize(w2, acc.hessian(), gptq_spec(p), opt, w.sizes().vec());
     install_quantized(slot, std::move(res.weight), backend, report);
     if (res.percdamp_used != opt.percdamp || res.float64) {
       // Recorded with the layer so a trial shows that its Hessian was ill-conditioned.

@@ -85,6 +85,7 @@ Json spec_to_json(const QuantSpec& spec) {
          {"dtype", to_string(spec.dtype)},
          {"group_dim", spec.group_dim}};
   // Written only when used, so files of plain layers stay as they were.
+  if (spec.sym_grid != SymGrid::kRtn) j["sym_grid"] = to_string(spec.sym_grid);
   if (spec.float_zero) j["float_zero"] = true;
   if (spec.has_g_idx) j["g_idx"] = true;
   auto pq_json = [](const ParamQuant& pq) {
@@ -120,6 +121,15 @@ QuantSpec spec_from_json(const Json& j, const std::string& where) {
     QT_CHECK(j["full_range"].is_boolean(), where, ".full_range: expected true or false, got ",
              j["full_range"].dump());
     s.full_range = j["full_range"].get<bool>();
+  }
+  if (j.contains("sym_grid")) {
+    // Absent in files written before GPTQ had its own grid: those used RTN's.
+    const std::string grid = string_field(j, "sym_grid", where);
+    try {
+      s.sym_grid = sym_grid_from_string(grid);
+    } catch (const Error& e) {
+      throw Error(where + ".sym_grid: " + e.what());
+    }
   }
   if (j.contains("clip_ratio")) {
     QT_CHECK(j["clip_ratio"].is_number(), where, ".clip_ratio: expected a number, got ",

@@ -11,8 +11,9 @@
 namespace qtune::storage_detail {
 
 /// {"bits", "scheme", "granularity", "group_size", "full_range", "clip_ratio", "dtype",
-/// "group_dim"}, plus "float_zero", "g_idx", "scale_quant" / "zero_quant"
-/// ({bits, scheme, group_size}) only when used; older files without them still load.
+/// "group_dim"}, plus "sym_grid" ("gptq"; absent = "rtn"), "float_zero", "g_idx",
+/// "scale_quant" / "zero_quant" ({bits, scheme, group_size}) only when used;
+/// older files without them still load.
 Json spec_to_json(const QuantSpec& spec);
 /// Inverse of spec_to_json; `where` names the file and field for errors.
 QuantSpec spec_from_json(const Json& j, const std::string& where);

@@ -17,6 +17,10 @@ void QuantSpec::validate() const {
   QT_CHECK(dtype == DType::kInt || (bits == 4 && scheme == Scheme::kSym && !full_range), "dtype ",
            to_string(dtype), " needs bits 4 and the sym scheme, got bits ", bits, " ",
            to_string(scheme));
+  QT_CHECK(
+      sym_grid == SymGrid::kRtn || (scheme == Scheme::kSym && dtype == DType::kInt && !full_range),
+      "the gptq sym grid needs the sym scheme, int codes and no full_range, got ",
+      to_string(scheme), " ", to_string(dtype), full_range ? " full_range" : "");
   QT_CHECK(group_dim == 0 || group_dim == 1, "group_dim must be 0 or 1, got ", group_dim);
   QT_CHECK(!float_zero || scheme == Scheme::kAsym, "a float zero point needs the asym scheme");
   QT_CHECK(!zero_quant.enabled() || float_zero,
@@ -57,6 +61,14 @@ Scheme scheme_from_string(const std::string& s) {
   if (s == "sym") return Scheme::kSym;
   if (s == "asym") return Scheme::kAsym;
   throw Error("unknown quantization scheme '" + s + "': expected sym or asym");
+}
+
+std::string to_string(SymGrid g) { return g == SymGrid::kGptq ? "gptq" : "rtn"; }
+
+SymGrid sym_grid_from_string(const std::string& s) {
+  if (s == "rtn") return SymGrid::kRtn;
+  if (s == "gptq") return SymGrid::kGptq;
+  throw Error("unknown sym grid '" + s + "': expected rtn or gptq");
 }
 
 std::string to_string(DType d) {

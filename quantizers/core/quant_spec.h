@@ -9,6 +9,17 @@ namespace qtune {
 
 enum class Scheme { kSym, kAsym };
 
+/// How the sym scheme derives a group's scale from its absmax `a`. Codes
+/// (-2^(b-1)..2^(b-1)-1) and values (code * scale) are the same for both; only
+/// the scale differs, so every kernel, packing and file layout reads both alike.
+enum class SymGrid {
+  kRtn,   ///< INC's RTN (and AWQ/TEQ): scale = a / (2^(b-1)-1); code -2^(b-1) is
+          ///< used only when clip_ratio < 1. full_range changes it to a / 2^(b-1).
+  kGptq,  ///< INC's GPTQ, the GPTQ reference and the GPTQ checkpoint format:
+          ///< scale = 2a / (2^b-1), i.e. unsigned codes 0..2^b-1 around the fixed
+          ///< zero point 2^(b-1). (1 bit: the full_range form, as for kRtn.)
+};
+
 /// What a code means. kInt: an integer step of the scale. kNf4 / kFp4: an index
 /// into a 16- (15-) entry table of normalised values (INC's NF4 and "fp4" =
 /// FP4_BNB tables), value = table[code] * scale, scale = absmax / max(table).
@@ -39,10 +50,11 @@ struct QuantSpec {
   int bits = 4;  ///< 1..8
   Scheme scheme = Scheme::kSym;
   Granularity granularity = Granularity::kPerGroup;
-  int64_t group_size = 32;    ///< columns per group; used with kPerGroup only
-  bool full_range = false;    ///< sym only: scale = absmax / 2^(b-1) (INC use_full_range)
-  double clip_ratio = 1.0;    ///< multiplies min/max before computing params (INC quantile)
-  DType dtype = DType::kInt;  ///< kNf4/kFp4 need bits 4 and scheme sym (no zero point)
+  int64_t group_size = 32;           ///< columns per group; used with kPerGroup only
+  bool full_range = false;           ///< sym only: scale = absmax / 2^(b-1) (INC use_full_range)
+  SymGrid sym_grid = SymGrid::kRtn;  ///< sym int only; kGptq excludes full_range
+  double clip_ratio = 1.0;           ///< multiplies min/max before computing params (INC quantile)
+  DType dtype = DType::kInt;         ///< kNf4/kFp4 need bits 4 and scheme sym (no zero point)
   /// INC's group_dim: 1 = groups run along the input channels (a row of the
   /// 2-D view); 0 = along the output channels (the weight is quantized as its
   /// transpose [cols, rows]; packed codes and params are stored in that layout).
@@ -65,9 +77,11 @@ struct QuantSpec {
 };
 
 std::string to_string(Scheme s);
-Scheme scheme_from_string(const std::string& s);  ///< "sym" | "asym", else qtune::Error
-std::string to_string(DType d);                   ///< "int" | "nf4" | "fp4"
-DType dtype_from_string(const std::string& s);    ///< inverse, else qtune::Error
+Scheme scheme_from_string(const std::string& s);     ///< "sym" | "asym", else qtune::Error
+std::string to_string(SymGrid g);                    ///< "rtn" | "gptq"
+SymGrid sym_grid_from_string(const std::string& s);  ///< inverse, else qtune::Error
+std::string to_string(DType d);                      ///< "int" | "nf4" | "fp4"
+DType dtype_from_string(const std::string& s);       ///< inverse, else qtune::Error
 
 /// The value table of a table dtype (ascending; empty for kInt).
 const std::vector<float>& dtype_table(DType d);

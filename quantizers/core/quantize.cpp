@@ -102,6 +102,12 @@ QuantParams compute_params(const at::Tensor& weight, const QuantSpec& spec) {
       // whenever max > 0 keeps such groups exact and changes nothing else.
       scale = amax / static_cast<double>(-spec.qmin());
       scale = at::where((mx > 0) & (mx.abs() >= mn.abs()), -scale, scale);
+    } else if (spec.sym_grid == SymGrid::kGptq) {
+      // INC's GPTQ computes (xmax - xmin) / (2^b-1) with xmin = -xmax; 2a is
+      // that difference exactly, so w / scale and its ties round as in INC.
+      // (INC leaves xmin = 0 for a group without negative values, which halves
+      // its scale and clamps its upper half; that group gets 2a here too.)
+      scale = amax * 2.0 / static_cast<double>((int64_t{1} << spec.bits) - 1);
     } else {
       scale = amax / static_cast<double>(spec.qmax());
     }

@@ -6,6 +6,9 @@
 //         full_range maps the larger-magnitude extreme to -2^(b-1) exactly, so the scale is
 //         negative when that extreme is positive (INC; ties flip too, see quantize.cpp).
 //         1-bit sym has qmax = 0 and always uses the full_range form (codes {-1, 0}).
+//         sym_grid kGptq (GPTQ's grid): scale = 2*absmax/(2^b-1), same codes and w'; the
+//         positive extreme (absmax/scale = 2^(b-1) - 0.5, a tie) rounds to 2^(b-1) and is
+//         clamped to 2^(b-1)-1, the negative one reaches -2^(b-1) (INC: round, +zero, clamp).
 // clip_ratio (INC quantile) multiplies min/max (asym) or absmax (sym) first.
 // Rounding is round-half-to-even (ATen's round), as torch.round in INC.
 // A group whose range is zero gets scale 1 (so all-zero weights stay zero, no NaN).

@@ -231,6 +231,62 @@ TEST(QuantizeGolden, FullRangeKeepsAnEqualPositiveGroupExact) {
   EXPECT_EQ(floats_of(fake_quantize(w, s)), std::vector<float>({-1, 0.5, 2}));
 }
 
+TEST(QuantizeGolden, GptqSymGridTiesAtBothExtremes) {
+  // GPTQ's grid, 4-bit: scale = 2 * absmax / (2^4 - 1) = 2 * 7.5 / 15 = 1 (RTN's would be
+  // 7.5 / 7). INC's GPTQ codes are clamp(round(w / scale) + 8, 0, 15), stored here minus 8:
+  //   7.5 -> round 8 (half to even) + 8 = 16 -> clamped 15 -> 7    (7.5 becomes 7)
+  //  -7.5 -> round -8 + 8 = 0                                  -> -8   (exact)
+  //   6.5 -> 6, -6.5 -> -6, 0.5 -> 0, -0.5 -> 0, 1.5 -> 2, 2.5 -> 2 (half to even)
+  const at::Tensor w = row({7.5, -7.5, 6.5, -6.5, 0.5, -0.5, 1.5, 2.5});
+  QuantSpec s = per_channel(4, Scheme::kSym);
+  s.sym_grid = SymGrid::kGptq;
+  const QuantParams p = compute_params(w, s);
+  EXPECT_EQ(floats_of(p.scale), std::vector<float>({1.0f}));
+  EXPECT_EQ(codes_of(p.zero), std::vector<int>({0}));
+  const at::Tensor q = quantize_codes(w, p, s);
+  EXPECT_EQ(codes_of(q), std::vector<int>({7, -8, 6, -6, 0, 0, 2, 2}));
+  EXPECT_EQ(floats_of(dequantize_codes(q, p, s)), std::vector<float>({7, -8, 6, -6, 0, 0, 2, 2}));
+}
+
+TEST(QuantizeGolden, GptqSymGridPerGroup3Bit) {
+  // 3-bit, groups of 4, scale = 2 * absmax / 7; codes in [-4, 3]:
+  //   {1.75, -1.75, 0.25, -0.75}: scale 0.5;  w/s = 3.5 -> 4 -> 3, -3.5 -> -4, 0.5 -> 0, -1.5 -> -2
+  //   {0.875, 0.25, -0.375, 0.5}: scale 0.25; w/s = 3.5 -> 3, 1, -1.5 -> -2, 2
+  //   {3.5} (trailing, no negative value): scale 1; 3.5 -> 4 -> 3. (INC's GPTQ keeps
+  //   xmin = 0 for such a group: scale 3.5 / 7 = 0.5 and 3.5 -> clamped to 3 -> 1.5.)
+  QuantSpec s;
+  s.bits = 3;
+  s.group_size = 4;
+  s.sym_grid = SymGrid::kGptq;
+  const at::Tensor w = row({1.75, -1.75, 0.25, -0.75, 0.875, 0.25, -0.375, 0.5, 3.5});
+  const QuantParams p = compute_params(w, s);
+  EXPECT_EQ(floats_of(p.scale), std::vector<float>({0.5f, 0.25f, 1.0f}));
+  const at::Tensor q = quantize_codes(w, p, s);
+  EXPECT_EQ(codes_of(q), std::vector<int>({3, -4, 0, -2, 3, 1, -2, 2, 3}));
+  EXPECT_EQ(floats_of(dequantize_codes(q, p, s)),
+            std::vector<float>({1.5, -2, 0, -1, 0.75, 0.25, -0.5, 0.5, 3}));
+  // RTN's sym formula on the first group: scale 1.75 / 3, so -1.75 -> -3, never -4.
+  s.sym_grid = SymGrid::kRtn;
+  EXPECT_EQ(codes_of(quantize_codes(w, compute_params(w, s), s)).at(1), -3);
+}
+
+TEST(QuantizeGolden, GptqSymGridNeedsSymIntWithoutFullRange) {
+  QuantSpec s;
+  s.sym_grid = SymGrid::kGptq;
+  EXPECT_NO_THROW(s.validate());
+  s.full_range = true;
+  EXPECT_THROW(s.validate(), Error);
+  s.full_range = false;
+  s.scheme = Scheme::kAsym;
+  EXPECT_THROW(s.validate(), Error);
+  s.scheme = Scheme::kSym;
+  s.dtype = DType::kNf4;
+  EXPECT_THROW(s.validate(), Error);
+  EXPECT_EQ(sym_grid_from_string(to_string(SymGrid::kGptq)), SymGrid::kGptq);
+  EXPECT_EQ(sym_grid_from_string("rtn"), SymGrid::kRtn);
+  EXPECT_THROW(sym_grid_from_string("full"), Error);
+}
+
 TEST(QuantizeGolden, PerTensorHasOneScale) {
   // absmax over the whole tensor 7 -> scale 1; 1.5 -> 2, -2.5 -> -2 (even), 0.5 -> 0.
   QuantSpec s = per_channel(4, Scheme::kSym);
