@@ -11,6 +11,7 @@
 #include "storage/formats/export.h"
 #include "storage/formats/hf_quantized_import.h"
 #include "tests/integration/run_command.h"
+#include "tuner/threads.h"
 
 namespace qtune::testing {
 namespace {
@@ -41,12 +42,13 @@ TEST(HfImportCli, EvalBenchGenerateAndQuantizeRefuses) {
   ASSERT_EQ(e.status, 0) << e.err;
   const Json ej = Json::parse(e.out);
   EXPECT_EQ(ej["metric"], "perplexity");
-  // The library, one thread as eval runs: the same number.
+  // The library, one thread (ATen and OpenBLAS) as eval runs: the same number.
   const ModelPtr m = load_hf_quantized_model(dir, spec);
-  const int threads = at::get_num_threads();
-  at::set_num_threads(1);
-  const double expected = load_task_data(spec, 0, 2, 0).evaluate(*m).value;
-  at::set_num_threads(threads);
+  double expected = 0;
+  {
+    ComputeThreadsScope one(1);
+    expected = load_task_data(spec, 0, 2, 0).evaluate(*m).value;
+  }
   EXPECT_EQ(ej["value"].get<double>(), expected);
   EXPECT_GT(expected, 1.0);
 
