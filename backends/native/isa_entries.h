@@ -42,4 +42,9 @@ void float_gemm_rows_avx2(const PackedWeight& w, const PreparedActivations& a, c
 void float_gemm_rows_avx512(const PackedWeight& w, const PreparedActivations& a, const float* bias,
                             float* y, int64_t ldy, int64_t r0, int64_t r1);
 
+// Decoding to fp32 (woq_decode.h; the reference twin is decode_rows there):
+// woq_float_avx2.cpp, woq_float_avx512.cpp.
+void float_decode_rows_avx2(const PackedWeight& w, int64_t r0, int64_t r1, float* out);
+void float_decode_rows_avx512(const PackedWeight& w, int64_t r0, int64_t r1, float* out);
+
 }  // namespace qtune::native

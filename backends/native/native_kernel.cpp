@@ -6,7 +6,6 @@
 #include <mutex>
 
 #include "backends/native/repack.h"
-#include "backends/native/woq_decode.h"
 #include "common/error.h"
 #include "quantizers/core/packing.h"
 
@@ -46,6 +45,9 @@ namespace {
 // width, so a split never cuts a register tile. Any split gives the same
 // result (rows are independent); this only sets the grain.
 constexpr int64_t kRowChunk = 64;
+// Floats of one decoded panel of a Linear's weights (kDequantized): 16 MB,
+// a 2048 x 2048 layer whole, a few hundred rows of a wide one.
+constexpr int64_t kPanelFloats = int64_t{4} << 20;
 
 class NativeKernel final : public LayerKernel {
  public:
@@ -105,17 +107,47 @@ class NativeKernel final : public LayerKernel {
     return stored_;
   }
 
-  /// The fp32 weights [rows, cols] (kDequantized), decoded in 64-row chunks
-  /// over the intra-op threads; each value is the same for any split.
+  /// Rows [r0, r1) of the fp32 weights into out [r1 - r0, cols], decoded in
+  /// 64-row chunks over the intra-op threads; each value is the same for any
+  /// split.
+  void decode_into(int64_t r0, int64_t r1, float* out) const {
+    const int64_t chunks = (r1 - r0 + kRowChunk - 1) / kRowChunk;
+    at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+      const int64_t lo = r0 + c0 * kRowChunk, hi = std::min(r1, r0 + c1 * kRowChunk);
+      kernels_->decode_rows(packed_, lo, hi, out + (lo - r0) * packed_.cols);
+    });
+  }
+
+  /// The fp32 weights [rows, cols] (kDequantized for a convolution).
   at::Tensor decoded() const {
     at::Tensor w = at::empty({packed_.rows, packed_.cols}, at::kFloat);
-    float* out = w.data_ptr<float>();
-    const int64_t chunks = (packed_.rows + kRowChunk - 1) / kRowChunk;
-    at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
-      const int64_t lo = c0 * kRowChunk, hi = std::min(packed_.rows, c1 * kRowChunk);
-      native::decode_rows(packed_, lo, hi, out + lo * packed_.cols);
-    });
+    decode_into(0, packed_.rows, w.data_ptr<float>());
     return w;
+  }
+
+  /// kDequantized for a Linear: the weights are decoded a panel of rows at a
+  /// time into a buffer reused across calls, each panel's product written by
+  /// LibTorch's GEMM straight into its columns of y. A whole decoded layer
+  /// would be a fresh allocation per call (the size of the fp32 layer, its
+  /// pages faulted in every time); a panel of at most kPanelFloats stays warm.
+  at::Tensor dequantized_linear(const at::Tensor& x2) const {
+    const int64_t M = x2.size(0), N = packed_.rows, K = packed_.cols;
+    const int64_t panel_rows = std::max<int64_t>(
+        kRowChunk, kPanelFloats / std::max<int64_t>(K, 1) / kRowChunk * kRowChunk);
+    static thread_local at::Tensor panel;
+    if (!panel.defined()) panel = at::empty({0}, at::kFloat);
+    at::Tensor y = at::empty({M, N}, x2.options());
+    for (int64_t r0 = 0; r0 < N; r0 += panel_rows) {
+      const int64_t n = std::min(panel_rows, N - r0);
+      panel.resize_({n, K});
+      decode_into(r0, r0 + n, panel.data_ptr<float>());
+      at::Tensor out = y.narrow(1, r0, n);
+      if (bias_)
+        at::addmm_out(out, bias_->narrow(0, r0, n), x2, panel.t());
+      else
+        at::mm_out(out, x2, panel.t());
+    }
+    return y;
   }
 
   at::Tensor bias_or_undefined() const { return bias_ ? *bias_ : at::Tensor(); }
@@ -148,7 +180,7 @@ class NativeKernel final : public LayerKernel {
     if (native::choose_path(M, packed_.format, isa_) == native::Path::kDequantized) {
       std::vector<int64_t> shape = x.sizes().vec();
       shape.back() = N;
-      return at::linear(x2, decoded(), bias_or_undefined()).view(shape);
+      return dequantized_linear(x2).view(shape);
     }
     at::Tensor y = at::empty({M, N}, x.options());
     gemm(x2.data_ptr<float>(), M, K, y.data_ptr<float>(), N, 0, N);

@@ -250,6 +250,33 @@ void run(const PackedWeight& w, const PreparedActivations& a, const float* bias,
 
 static_assert(kDotMaxM == 4, "run() dispatches M = 1..4 to dot_kernel");
 
+/// Rows [r0, r1) decoded to fp32 in input-column order (woq_decode.h).
+template <CodeFormat F, Mode M>
+void decode_all(const PackedWeight& w, int64_t r0, int64_t r1, float* out) {
+  const Layer l(w);
+  const __m256 gs = _mm256_set1_ps(w.global_scale);
+  const bool identity = w.column_of.empty();
+  for (int64_t r = r0; r < r1; ++r) {
+    float* row = out + (r - r0) * w.cols;
+    for (int64_t b = 0; b < w.blocks; ++b) {
+      __m256 v[4];
+      decode<F, M>(l, r, b, v);
+      const int64_t p0 = b * kBlock;
+      if (identity && p0 + kBlock <= w.cols) {
+        // global_scale is a power of two: the product is exact.
+        for (int s = 0; s < 4; ++s) _mm256_storeu_ps(row + p0 + 8 * s, _mm256_mul_ps(v[s], gs));
+        continue;
+      }
+      alignas(32) float tmp[kBlock];
+      for (int s = 0; s < 4; ++s) _mm256_store_ps(tmp + 8 * s, _mm256_mul_ps(v[s], gs));
+      for (int j = 0; j < kBlock; ++j) {
+        const int64_t col = identity ? (p0 + j < w.cols ? p0 + j : -1) : w.column_of[p0 + j];
+        if (col >= 0) row[col] = tmp[j];
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void float_gemm_rows_avx2(const PackedWeight& w, const PreparedActivations& a, const float* bias,
@@ -264,6 +291,19 @@ void float_gemm_rows_avx2(const PackedWeight& w, const PreparedActivations& a, c
     case CodeFormat::kS8:
       return w.has_min ? run<CodeFormat::kS8, Mode::kMin>(w, a, bias, y, ldy, r0, r1)
                        : run<CodeFormat::kS8, Mode::kOffset>(w, a, bias, y, ldy, r0, r1);
+  }
+}
+
+void float_decode_rows_avx2(const PackedWeight& w, int64_t r0, int64_t r1, float* out) {
+  switch (w.format) {
+    case CodeFormat::kTable4:
+      return decode_all<CodeFormat::kU4, Mode::kTable>(w, r0, r1, out);
+    case CodeFormat::kU4:
+      return w.has_min ? decode_all<CodeFormat::kU4, Mode::kMin>(w, r0, r1, out)
+                       : decode_all<CodeFormat::kU4, Mode::kOffset>(w, r0, r1, out);
+    case CodeFormat::kS8:
+      return w.has_min ? decode_all<CodeFormat::kS8, Mode::kMin>(w, r0, r1, out)
+                       : decode_all<CodeFormat::kS8, Mode::kOffset>(w, r0, r1, out);
   }
 }
 

@@ -230,6 +230,41 @@ void run(const PackedWeight& w, const PreparedActivations& a, const float* bias,
 
 static_assert(kDotMaxM == 4, "run() dispatches M = 1..4 to dot_kernel");
 
+/// Rows [r0, r1) decoded to fp32 in input-column order (woq_decode.h).
+template <CodeFormat F, Mode M>
+void decode_all(const PackedWeight& w, int64_t r0, int64_t r1, float* out) {
+  const Layer l(w);
+  const __m512 gs = _mm512_set1_ps(w.global_scale);
+  const bool identity = w.column_of.empty();
+  for (int64_t r = r0; r < r1; ++r) {
+    float* row = out + (r - r0) * w.cols;
+    for (int64_t b = 0; b < w.blocks; ++b) {
+      __m512 v[2];
+      decode<F, M>(l, r, b, v);
+      // global_scale is a power of two: the product is exact.
+      v[0] = _mm512_mul_ps(v[0], gs);
+      v[1] = _mm512_mul_ps(v[1], gs);
+      const int64_t p0 = b * kBlock;
+      if (identity && p0 + kBlock <= w.cols) {
+        // Plain stores: masked stores to memory are slow on AMD (2x here).
+        _mm512_storeu_ps(row + p0, v[0]);
+        _mm512_storeu_ps(row + p0 + 16, v[1]);
+      } else if (identity) {
+        _mm512_mask_storeu_ps(row + p0, lane_mask(w.cols - p0), v[0]);
+        _mm512_mask_storeu_ps(row + p0 + 16, lane_mask(w.cols - p0 - 16), v[1]);
+      } else {
+        alignas(64) float tmp[kBlock];
+        _mm512_store_ps(tmp, v[0]);
+        _mm512_store_ps(tmp + 16, v[1]);
+        for (int j = 0; j < kBlock; ++j) {
+          const int32_t col = w.column_of[p0 + j];
+          if (col >= 0) row[col] = tmp[j];
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void float_gemm_rows_avx512(const PackedWeight& w, const PreparedActivations& a, const float* bias,
@@ -244,6 +279,19 @@ void float_gemm_rows_avx512(const PackedWeight& w, const PreparedActivations& a,
     case CodeFormat::kS8:
       return w.has_min ? run<CodeFormat::kS8, Mode::kMin>(w, a, bias, y, ldy, r0, r1)
                        : run<CodeFormat::kS8, Mode::kOffset>(w, a, bias, y, ldy, r0, r1);
+  }
+}
+
+void float_decode_rows_avx512(const PackedWeight& w, int64_t r0, int64_t r1, float* out) {
+  switch (w.format) {
+    case CodeFormat::kTable4:
+      return decode_all<CodeFormat::kU4, Mode::kTable>(w, r0, r1, out);
+    case CodeFormat::kU4:
+      return w.has_min ? decode_all<CodeFormat::kU4, Mode::kMin>(w, r0, r1, out)
+                       : decode_all<CodeFormat::kU4, Mode::kOffset>(w, r0, r1, out);
+    case CodeFormat::kS8:
+      return w.has_min ? decode_all<CodeFormat::kS8, Mode::kMin>(w, r0, r1, out)
+                       : decode_all<CodeFormat::kS8, Mode::kOffset>(w, r0, r1, out);
   }
 }
 

@@ -67,6 +67,9 @@ struct IsaKernels {
   /// y[i, r] = sum over blocks (+ bias[r]) for rows r in [r0, r1), all m rows of `a`.
   void (*gemm_rows)(const PackedWeight& w, const PreparedActivations& a, Path path,
                     const float* bias, float* y, int64_t ldy, int64_t r0, int64_t r1);
+  /// kDequantized's decoding: decode_rows (woq_decode.h) on this ISA; the
+  /// same weights up to the rounding of one fused multiply-add (has_min).
+  void (*decode_rows)(const PackedWeight& w, int64_t r0, int64_t r1, float* out);
 };
 
 const IsaKernels& ref_kernels();

@@ -45,7 +45,7 @@ int32_t hsum_epi32(__m256i v) {
 }
 
 /// Codes of one kU4 block as 32 unsigned bytes in position order.
-__m256i load_u4(const uint8_t* p) {
+__attribute__((always_inline)) inline __m256i load_u4(const uint8_t* p) {
   const __m256i both =
       _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   // Low nibbles are positions 0..15 (lower half), high nibbles 16..31 (upper half).
@@ -54,13 +54,13 @@ __m256i load_u4(const uint8_t* p) {
 }
 
 /// 8 int32 lanes of sum (u - o) * q, u, o unsigned bytes <= 15.
-__m256i lanes_u4(__m256i u, __m256i opair, __m256i q) {
+__attribute__((always_inline)) inline __m256i lanes_u4(__m256i u, __m256i opair, __m256i q) {
   const __m256i pairs = _mm256_sub_epi16(_mm256_maddubs_epi16(u, q), opair);
   return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
 }
 
 /// 8 int32 lanes of sum c * q, c and q signed bytes (|q| <= 127).
-__m256i lanes_s8(__m256i c, __m256i q) {
+__attribute__((always_inline)) inline __m256i lanes_s8(__m256i c, __m256i q) {
   const __m256i pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(c), _mm256_sign_epi8(q, c));
   return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
 }
@@ -75,8 +75,10 @@ struct ChunkScales {
 };
 
 template <int NR, int MR>
-void load_scales(const PackedWeight& w, const PreparedActivations& a, int64_t r, int64_t i,
-                 int64_t b, int n, ChunkScales<NR, MR>* s) {
+__attribute__((always_inline)) inline void load_scales(const PackedWeight& w,
+                                                       const PreparedActivations& a, int64_t r,
+                                                       int64_t i, int64_t b, int n,
+                                                       ChunkScales<NR, MR>* s) {
   // A partial chunk goes through zero-padded copies; the padding's da is 0.
   const auto load_h = [n](const uint16_t* p) {
     if (n == kChunk) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
@@ -91,15 +93,17 @@ void load_scales(const PackedWeight& w, const PreparedActivations& a, int64_t r,
     return _mm256_load_ps(f);
   };
   __m256 as[MR];
-  for (int t = 0; t < MR; ++t) as[t] = load_f(a.scale.data() + (i + t) * w.blocks + b);
-  for (int k = 0; k < NR; ++k) {
+  _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) as[t] =
+      load_f(a.scale.data() + (i + t) * w.blocks + b);
+  _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k) {
     const __m256 d = load_h(w.d.data() + (r + k) * w.blocks + b);
-    for (int t = 0; t < MR; ++t) _mm256_store_ps(s->da[k][t], _mm256_mul_ps(d, as[t]));
+    _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t)
+        _mm256_store_ps(s->da[k][t], _mm256_mul_ps(d, as[t]));
     if (w.has_min) _mm256_store_ps(s->m[k], load_h(w.m.data() + (r + k) * w.blocks + b));
   }
   if (w.has_min)
-    for (int t = 0; t < MR; ++t)
-      _mm256_store_ps(s->sum[t], load_f(a.sum.data() + (i + t) * w.blocks + b));
+    _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t)
+        _mm256_store_ps(s->sum[t], load_f(a.sum.data() + (i + t) * w.blocks + b));
 }
 
 /// y[i..i+MR, r..r+NR] for one tile of rows and activation rows.
@@ -108,45 +112,48 @@ void tile(const PackedWeight& w, const PreparedActivations& a, const float* bias
           int64_t ldy, int64_t r, int64_t i) {
   constexpr int64_t bpb = F == CodeFormat::kS8 ? 32 : 16;
   const uint8_t* codes[NR];
-  for (int k = 0; k < NR; ++k) codes[k] = w.codes.data.get() + (r + k) * w.blocks * bpb;
+  _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k) codes[k] =
+      w.codes.data.get() + (r + k) * w.blocks * bpb;
   const int8_t* q[MR];
-  for (int t = 0; t < MR; ++t) q[t] = a.q.data() + (i + t) * a.padded_cols;
+  _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) q[t] = a.q.data() + (i + t) * a.padded_cols;
   __m256 acc[NR][MR];
-  for (int k = 0; k < NR; ++k)
-    for (int t = 0; t < MR; ++t) acc[k][t] = _mm256_setzero_ps();
+  _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k)
+      _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) acc[k][t] = _mm256_setzero_ps();
   ChunkScales<NR, MR> s;
   const __m256i const_off = _mm256_set1_epi8(static_cast<char>(w.code_offset));
   for (int64_t b0 = 0; b0 < w.blocks; b0 += kChunk) {
     const int n = static_cast<int>(std::min<int64_t>(kChunk, w.blocks - b0));
     load_scales<NR, MR>(w, a, r, i, b0, n, &s);
     if (w.has_min)
-      for (int k = 0; k < NR; ++k)
-        for (int t = 0; t < MR; ++t)
-          acc[k][t] = _mm256_fmadd_ps(_mm256_load_ps(s.m[k]), _mm256_load_ps(s.sum[t]), acc[k][t]);
+      _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k)
+          _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) acc[k][t] =
+              _mm256_fmadd_ps(_mm256_load_ps(s.m[k]), _mm256_load_ps(s.sum[t]), acc[k][t]);
     for (int j = 0; j < n; ++j) {
       const int64_t b = b0 + j;
       __m256i qv[MR];
-      for (int t = 0; t < MR; ++t)
-        qv[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q[t] + b * kBlock));
+      _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) qv[t] =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q[t] + b * kBlock));
       if constexpr (F == CodeFormat::kU4) {
         __m256i opair[MR];  // offset pair sums; a constant offset shares them over the rows
         if constexpr (!kZero)
-          for (int t = 0; t < MR; ++t) opair[t] = _mm256_maddubs_epi16(const_off, qv[t]);
-        for (int k = 0; k < NR; ++k) {
+          _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) opair[t] =
+              _mm256_maddubs_epi16(const_off, qv[t]);
+        _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k) {
           _mm_prefetch(reinterpret_cast<const char*>(codes[k] + (b + kPrefetchBlocks) * bpb),
                        _MM_HINT_T0);
           const __m256i u = load_u4(codes[k] + b * bpb);
           if constexpr (kZero) {
             const __m256i z = _mm256_set1_epi8(static_cast<char>(w.zero[(r + k) * w.blocks + b]));
-            for (int t = 0; t < MR; ++t) opair[t] = _mm256_maddubs_epi16(z, qv[t]);
+            _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) opair[t] =
+                _mm256_maddubs_epi16(z, qv[t]);
           }
-          for (int t = 0; t < MR; ++t) {
+          _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) {
             const __m256 f = _mm256_cvtepi32_ps(lanes_u4(u, opair[t], qv[t]));
             acc[k][t] = _mm256_fmadd_ps(f, _mm256_broadcast_ss(&s.da[k][t][j]), acc[k][t]);
           }
         }
       } else {
-        for (int k = 0; k < NR; ++k) {
+        _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k) {
           _mm_prefetch(reinterpret_cast<const char*>(codes[k] + (b + kPrefetchBlocks) * bpb),
                        _MM_HINT_T0);
           const __m256i c =
@@ -155,7 +162,7 @@ void tile(const PackedWeight& w, const PreparedActivations& a, const float* bias
           if constexpr (kZero)
             off =
                 _mm256_set1_epi8(static_cast<char>(w.code_offset + w.zero[(r + k) * w.blocks + b]));
-          for (int t = 0; t < MR; ++t) {
+          _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) {
             __m256i lanes = lanes_s8(c, qv[t]);
             // Apart from the code product: |c * q| and |offset * q| pairs each fit int16, not
             // their difference.
@@ -167,16 +174,22 @@ void tile(const PackedWeight& w, const PreparedActivations& a, const float* bias
       }
     }
   }
-  for (int k = 0; k < NR; ++k)
-    for (int t = 0; t < MR; ++t)
-      y[(i + t) * ldy + r + k] = w.global_scale * hsum(acc[k][t]) + (bias ? bias[r + k] : 0.0f);
+  _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k)
+      _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) y[(i + t) * ldy + r + k] =
+          w.global_scale * hsum(acc[k][t]) + (bias ? bias[r + k] : 0.0f);
 }
 
 template <CodeFormat F, bool kZero>
 void gemm_rows_for(const PackedWeight& w, const PreparedActivations& a, const float* bias, float* y,
                    int64_t ldy, int64_t r0, int64_t r1) {
   constexpr int NR = 4, MR = 2;
+  // A GEMV streams 8 rows at once: more cache lines in flight from memory
+  // (as in woq_gemm_avx512.cpp).
+  constexpr int kGemvRows = 8;
   int64_t r = r0;
+  if (a.m == 1)
+    for (; r + kGemvRows <= r1; r += kGemvRows)
+      tile<F, kZero, kGemvRows, 1>(w, a, bias, y, ldy, r, 0);
   for (; r + NR <= r1; r += NR) {
     int64_t i = 0;
     for (; i + MR <= a.m; i += MR) tile<F, kZero, NR, MR>(w, a, bias, y, ldy, r, i);

@@ -1,15 +1,22 @@
 // kInt8Activations on AVX-512 F/BW/VL/VNNI. Compiled with the AVX-512 flags
 // (CMakeLists.txt qtune_isa_sources); no ATen here.
 //
-// One zmm holds two blocks (64 codes against 64 int8 activations). vpdpbusd
-// multiplies unsigned by signed bytes and adds groups of 4 into int32 lanes
-// without intermediate saturation. Codes are made unsigned (kS8: c + 128) and
-// the offset is folded in per lane with a second vpdpbusd of the unsigned
+// A step covers 4 blocks of a row: one 64-byte load of 4-bit codes (kU4),
+// split into the low nibbles (positions 0-15 of each block) and the high ones
+// (16-31), against the activations of the same positions, which are
+// regrouped once per step and shared by the tile's rows. vpdpbusd multiplies
+// unsigned by signed bytes and adds groups of 4 into int32 lanes without
+// intermediate saturation. Codes are made unsigned (kS8: c + 128) and the
+// offset is folded in per lane by starting from a vpdpbusd of the unsigned
 // offset (offset, + 128 for kS8: 0..255) against -q (|q| <= 127 so -q is an
-// int8): lane = sum over its 4 positions of (c - offset) * q, exact. Each
-// lane converted to fp32 is then a partial sum of the real terms, scaled by
-// d * activation scale of its block into 16 fp32 accumulators, reduced once
-// per output.
+// int8): each lane = sum over its positions of (c - offset) * q, exact. The
+// lanes converted to fp32 are scaled by d * activation scale of their block
+// into one fp32 accumulator per output, reduced once at the end.
+//
+// The loops over the tile's rows and activation rows are unrolled so that
+// the accumulators live in registers: left to GCC, they stayed on the stack
+// and every step waited on a store and a reload (in-cache throughput 2.5x
+// lower, measured with a 256 x 4096 layer on one thread).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -22,128 +29,164 @@ namespace qtune::native {
 
 namespace {
 
-constexpr int kChunk = 8;  ///< blocks whose scales are converted together (one ymm of fp16)
+constexpr int kChunk = 16;  ///< blocks whose scales are converted together (one zmm of fp32)
+constexpr int kQuad = 4;    ///< blocks per step: 64 bytes of 4-bit codes, one cache line
 constexpr int64_t kPrefetchBlocks = 32;  ///< how far ahead of the loads the codes are prefetched
 
-/// Up to kChunk fp16 values from p, zero-padded, as fp32.
-__m256 load_h(const uint16_t* p, int n) {
-  const __mmask8 mask = static_cast<__mmask8>((1u << n) - 1);
-  return _mm256_cvtph_ps(_mm_maskz_loadu_epi16(mask, p));
-}
+__mmask64 first_bytes(int64_t n) { return n >= 64 ? ~0ull : n <= 0 ? 0ull : (1ull << n) - 1; }
 
-/// Up to kChunk floats from p, zero-padded.
-__m256 load_f(const float* p, int n) {
-  return _mm256_maskz_loadu_ps(static_cast<__mmask8>((1u << n) - 1), p);
-}
-
-/// Codes of blocks b, b+1 (`two` false: b only, the rest 0) as 64 unsigned bytes.
+/// The activations of blocks b..b+nb-1 (nb <= 4) of one row in the lanes the
+/// codes of the same blocks occupy (zero past nb):
+///   kU4: qa 128-bit lane k = q of block b+k, positions 0..15; qb = 16..31
+///        (a code byte holds positions j and j + 16 of its block);
+///   kS8: the natural order, qa = blocks b, b+1 and qb = blocks b+2, b+3.
 template <CodeFormat F>
-__m512i load_codes(const uint8_t* p, bool two) {
+__attribute__((always_inline)) inline void load_quad_activations(const int8_t* q, int nb,
+                                                                 __m512i* qa, __m512i* qb) {
+  const int64_t bytes = nb * kBlock;
+  // Unmasked loads where the step is whole: measurably faster in cache.
+  const __m512i z0 =
+      nb == kQuad ? _mm512_loadu_si512(q) : _mm512_maskz_loadu_epi8(first_bytes(bytes), q);
+  const __m512i z1 = nb == kQuad ? _mm512_loadu_si512(q + 64)
+                                 : _mm512_maskz_loadu_epi8(first_bytes(bytes - 64), q + 64);
   if constexpr (F == CodeFormat::kU4) {
-    const __m256i raw = _mm256_maskz_loadu_epi8(two ? ~0u : 0xFFFFu, p);
-    // qwords of the two 16-byte blocks: [b lo, b lo, b+1 lo, b+1 lo]; the upper
-    // copy of each block is shifted by 4 to bring its high nibbles down.
-    const __m512i spread = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 1, 0, 1, 2, 3, 2, 3),
-                                                    _mm512_castsi256_si512(raw));
-    const __m512i shifted = _mm512_srlv_epi64(spread, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4));
-    return _mm512_and_si512(shifted, _mm512_set1_epi8(0x0F));
+    *qa = _mm512_shuffle_i64x2(z0, z1, _MM_SHUFFLE(2, 0, 2, 0));
+    *qb = _mm512_shuffle_i64x2(z0, z1, _MM_SHUFFLE(3, 1, 3, 1));
   } else {
-    const __m512i raw = _mm512_maskz_loadu_epi8(two ? ~0ull : 0xFFFFFFFFull, p);
-    // c + 128 as unsigned; the padding block (zero codes) becomes 128 against q = 0.
-    return _mm512_xor_si512(raw, _mm512_set1_epi8(static_cast<char>(0x80)));
+    *qa = z0;
+    *qb = z1;
   }
 }
 
-/// [v[j] x8 | v[j+1] x8]: the scale of each of a pair's blocks over its 8
-/// lanes; `idx` = pair_index(j), built once per pair and shared by the tile.
-__m512i pair_index(int j) {
-  return _mm512_add_epi32(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-                          _mm512_set1_epi32(j));
-}
-
 /// y[i..i+MR, r..r+NR] for one tile of rows and activation rows.
+///
+/// Per step of 4 blocks and row, the int32 lanes of a zmm collect the code
+/// products of one block each (kU4: lane k*4..k*4+3 = block b+k; kS8: two zmm
+/// of 8 lanes per block), starting from -offset * q so that each lane sums
+/// (c - offset) * q exactly. The lanes then meet d * activation scale of their
+/// block, spread from one zmm that holds the chunk's 16 block scales.
 template <CodeFormat F, bool kZero, int NR, int MR>
 void tile(const PackedWeight& w, const PreparedActivations& a, const float* bias, float* y,
           int64_t ldy, int64_t r, int64_t i) {
   constexpr int64_t bpb = F == CodeFormat::kS8 ? 32 : 16;
   constexpr int kBias = F == CodeFormat::kS8 ? 128 : 0;  // added to codes and offsets
+  constexpr int kLanesPerBlock = F == CodeFormat::kS8 ? 8 : 4;
   const uint8_t* codes[NR];
   const uint16_t* d[NR];
-  for (int k = 0; k < NR; ++k) {
+  _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k) {
     codes[k] = w.codes.data.get() + (r + k) * w.blocks * bpb;
     d[k] = w.d.data() + (r + k) * w.blocks;
   }
   const int8_t* q[MR];
-  for (int t = 0; t < MR; ++t) q[t] = a.q.data() + (i + t) * a.padded_cols;
+  _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) q[t] = a.q.data() + (i + t) * a.padded_cols;
   __m512 acc[NR][MR];
-  for (int k = 0; k < NR; ++k)
-    for (int t = 0; t < MR; ++t) acc[k][t] = _mm512_setzero_ps();
+  _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k)
+      _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) acc[k][t] = _mm512_setzero_ps();
   const __m512i const_off = _mm512_set1_epi8(static_cast<char>(w.code_offset + kBias));
-  // Within each 128-bit lane, byte 0 (lower 256 bits) or byte 1 (upper 256 bits)
-  // of a broadcast pair of zero points.
-  const __m512i zero_pick = _mm512_set_epi64(0x0101010101010101, 0x0101010101010101,
-                                             0x0101010101010101, 0x0101010101010101, 0, 0, 0, 0);
+  const __m512i nibble = _mm512_set1_epi8(0x0F);
+  const __m512i lane_block =
+      _mm512_srli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                        kLanesPerBlock == 4 ? 2 : 3);
+  // Zero points: byte picks that spread zero[b + k] over the lanes of block b + k.
+  const __m512i zero_pick_a =
+      F == CodeFormat::kU4
+          ? _mm512_set_epi32(0x03030303, 0x03030303, 0x03030303, 0x03030303, 0x02020202, 0x02020202,
+                             0x02020202, 0x02020202, 0x01010101, 0x01010101, 0x01010101, 0x01010101,
+                             0, 0, 0, 0)
+          : _mm512_set_epi32(0x01010101, 0x01010101, 0x01010101, 0x01010101, 0x01010101, 0x01010101,
+                             0x01010101, 0x01010101, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m512i zero_pick_b = _mm512_add_epi8(zero_pick_a, _mm512_set1_epi8(2));
   for (int64_t b0 = 0; b0 < w.blocks; b0 += kChunk) {
     const int n = static_cast<int>(std::min<int64_t>(kChunk, w.blocks - b0));
-    __m512 as[MR], sum[MR];
-    for (int t = 0; t < MR; ++t) {
-      as[t] = _mm512_castps256_ps512(load_f(a.scale.data() + (i + t) * w.blocks + b0, n));
-      if (w.has_min)
-        sum[t] = _mm512_castps256_ps512(load_f(a.sum.data() + (i + t) * w.blocks + b0, n));
-    }
-    __m512 da[NR][MR];  // d * activation scale of the chunk's blocks (lanes 0..7)
-    for (int k = 0; k < NR; ++k) {
-      const __m512 dk = _mm512_castps256_ps512(load_h(d[k] + b0, n));
-      for (int t = 0; t < MR; ++t) da[k][t] = _mm512_mul_ps(dk, as[t]);
+    const __mmask16 chunk_mask = static_cast<__mmask16>((1u << n) - 1);
+    __m512 ds[NR][MR];  // d * activation scale of the chunk's blocks
+    __m512 as[MR];
+    _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) as[t] =
+        _mm512_maskz_loadu_ps(chunk_mask, a.scale.data() + (i + t) * w.blocks + b0);
+    _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k) {
+      const __m512 dk = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(chunk_mask, d[k] + b0));
+      _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) ds[k][t] = _mm512_mul_ps(dk, as[t]);
       if (w.has_min) {
-        const __m256 mk = load_h(w.m.data() + (r + k) * w.blocks + b0, n);
-        for (int t = 0; t < MR; ++t)
-          acc[k][t] = _mm512_add_ps(
-              acc[k][t], _mm512_zextps256_ps512(_mm256_mul_ps(mk, _mm512_castps512_ps256(sum[t]))));
+        const __m512 mk = _mm512_cvtph_ps(
+            _mm256_maskz_loadu_epi16(chunk_mask, w.m.data() + (r + k) * w.blocks + b0));
+        _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) acc[k][t] = _mm512_fmadd_ps(
+            mk, _mm512_maskz_loadu_ps(chunk_mask, a.sum.data() + (i + t) * w.blocks + b0),
+            acc[k][t]);
       }
     }
-    for (int j = 0; j < n; j += 2) {
+    for (int j = 0; j < n; j += kQuad) {
       const int64_t b = b0 + j;
-      const bool two = j + 1 < n;
-      const __m512i idx = pair_index(j);
-      __m512i qv[MR], negq[MR], base[MR];
-      for (int t = 0; t < MR; ++t) {
-        qv[t] = _mm512_maskz_loadu_epi8(two ? ~0ull : 0xFFFFFFFFull, q[t] + b * kBlock);
-        negq[t] = _mm512_sub_epi8(_mm512_setzero_si512(), qv[t]);
-        if constexpr (!kZero)
-          base[t] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), const_off, negq[t]);
+      const int nb = std::min(kQuad, n - j);
+      const __m512i idx_a = _mm512_add_epi32(lane_block, _mm512_set1_epi32(j));
+      const __m512i idx_b = _mm512_add_epi32(idx_a, _mm512_set1_epi32(2));
+      __m512i qa[MR], qb[MR], nqa[MR], nqb[MR], base_a[MR], base_b[MR];
+      _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) {
+        load_quad_activations<F>(q[t] + b * kBlock, nb, &qa[t], &qb[t]);
+        nqa[t] = _mm512_sub_epi8(_mm512_setzero_si512(), qa[t]);
+        nqb[t] = _mm512_sub_epi8(_mm512_setzero_si512(), qb[t]);
+        if constexpr (!kZero) {
+          base_a[t] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), const_off, nqa[t]);
+          if constexpr (F == CodeFormat::kU4)
+            base_a[t] = _mm512_dpbusd_epi32(base_a[t], const_off, nqb[t]);
+          else
+            base_b[t] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), const_off, nqb[t]);
+        }
       }
-      for (int k = 0; k < NR; ++k) {
+      _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k) {
         // NR rows stream at once; the hardware prefetcher alone left the
         // loads of a GEMV waiting on memory (perf: the first use of the codes
         // was the hottest instruction).
         _mm_prefetch(reinterpret_cast<const char*>(codes[k] + (b + kPrefetchBlocks) * bpb),
                      _MM_HINT_T0);
-        const __m512i u = load_codes<F>(codes[k] + b * bpb, two);
-        __m512i zoff;
-        if constexpr (kZero) {
-          const uint8_t* z = w.zero.data() + (r + k) * w.blocks + b;
-          const uint16_t pair = static_cast<uint16_t>(z[0] | (two ? z[1] << 8 : 0));
-          zoff = _mm512_add_epi8(
-              _mm512_shuffle_epi8(_mm512_set1_epi16(static_cast<short>(pair)), zero_pick),
-              const_off);
+        __m512i ca, cb;
+        if constexpr (F == CodeFormat::kU4) {
+          const __m512i v =
+              nb == kQuad ? _mm512_loadu_si512(codes[k] + b * bpb)
+                          : _mm512_maskz_loadu_epi8(first_bytes(nb * bpb), codes[k] + b * bpb);
+          ca = _mm512_and_si512(v, nibble);
+          cb = _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble);
+        } else {
+          // c + 128 as unsigned; missing blocks read 128 against q = 0.
+          const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+          ca = _mm512_xor_si512(_mm512_maskz_loadu_epi8(first_bytes(nb * bpb), codes[k] + b * bpb),
+                                flip);
+          cb = _mm512_xor_si512(
+              _mm512_maskz_loadu_epi8(first_bytes(nb * bpb - 64), codes[k] + b * bpb + 64), flip);
         }
-        for (int t = 0; t < MR; ++t) {
-          __m512i lanes;
-          if constexpr (kZero)
-            lanes = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), zoff, negq[t]),
-                                        u, qv[t]);
-          else
-            lanes = _mm512_dpbusd_epi32(base[t], u, qv[t]);
-          acc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lanes),
-                                      _mm512_permutexvar_ps(idx, da[k][t]), acc[k][t]);
+        __m512i zoff_a, zoff_b;
+        if constexpr (kZero) {
+          const __m512i z = _mm512_broadcastd_epi32(_mm_maskz_loadu_epi8(
+              static_cast<__mmask16>((1u << nb) - 1), w.zero.data() + (r + k) * w.blocks + b));
+          zoff_a = _mm512_add_epi8(_mm512_shuffle_epi8(z, zero_pick_a), const_off);
+          zoff_b = _mm512_add_epi8(_mm512_shuffle_epi8(z, zero_pick_b), const_off);
+        }
+        _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) {
+          if constexpr (F == CodeFormat::kU4) {
+            __m512i lanes = kZero ? _mm512_dpbusd_epi32(
+                                        _mm512_dpbusd_epi32(_mm512_setzero_si512(), zoff_a, nqa[t]),
+                                        zoff_a, nqb[t])
+                                  : base_a[t];
+            lanes = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(lanes, ca, qa[t]), cb, qb[t]);
+            acc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lanes),
+                                        _mm512_permutexvar_ps(idx_a, ds[k][t]), acc[k][t]);
+          } else {
+            const __m512i la = _mm512_dpbusd_epi32(
+                kZero ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), zoff_a, nqa[t]) : base_a[t], ca,
+                qa[t]);
+            const __m512i lb = _mm512_dpbusd_epi32(
+                kZero ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), zoff_b, nqb[t]) : base_b[t], cb,
+                qb[t]);
+            acc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(la),
+                                        _mm512_permutexvar_ps(idx_a, ds[k][t]), acc[k][t]);
+            acc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lb),
+                                        _mm512_permutexvar_ps(idx_b, ds[k][t]), acc[k][t]);
+          }
         }
       }
     }
   }
-  for (int k = 0; k < NR; ++k)
-    for (int t = 0; t < MR; ++t)
-      y[(i + t) * ldy + r + k] =
+  _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k)
+      _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) y[(i + t) * ldy + r + k] =
           w.global_scale * _mm512_reduce_add_ps(acc[k][t]) + (bias ? bias[r + k] : 0.0f);
 }
 
@@ -151,7 +194,14 @@ template <CodeFormat F, bool kZero>
 void gemm_rows_for(const PackedWeight& w, const PreparedActivations& a, const float* bias, float* y,
                    int64_t ldy, int64_t r0, int64_t r1) {
   constexpr int NR = 4, MR = 2;
+  // A GEMV streams 8 rows at once: more rows in flight kept more cache lines
+  // coming from memory (4096 x 14336 int4 on one thread: 2.0 against 3.0 ms
+  // with 4 rows). With two activation rows, 8 rows would not fit the registers.
+  constexpr int kGemvRows = 8;
   int64_t r = r0;
+  if (a.m == 1)
+    for (; r + kGemvRows <= r1; r += kGemvRows)
+      tile<F, kZero, kGemvRows, 1>(w, a, bias, y, ldy, r, 0);
   for (; r + NR <= r1; r += NR) {
     int64_t i = 0;
     for (; i + MR <= a.m; i += MR) tile<F, kZero, NR, MR>(w, a, bias, y, ldy, r, i);
