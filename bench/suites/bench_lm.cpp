@@ -12,7 +12,8 @@
 // from an empty KV cache; 128 and 512) and Decode/<variant> (one new token
 // against a KV cache of 128..191 positions; refilled untimed). Counter
 // tokens_per_s; the label names each layer kind's backends.
-// QTUNE_BENCH_CACHE_DIR: where the model is built and cached (default: qtune's cache).
+// QTUNE_BENCH_CACHE_DIR: where the model is built and cached (default: qtune's cache);
+// QTUNE_BENCH_THREADS: intra-op threads (default: every core).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
@@ -156,8 +157,12 @@ void BM_Decode(benchmark::State& state, const Variant* v) {
 
 int main(int argc, char** argv) {
   // Every core, as `qtune bench` uses by default (ATen's own default came out
-  // as 1 thread in this process).
-  at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  // as 1 thread in this process); QTUNE_BENCH_THREADS=N sets another count
+  // (one thread shows where the time goes without threads waiting on each other).
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (const char* t = std::getenv("QTUNE_BENCH_THREADS"); t && std::atoi(t) > 0)
+    threads = std::atoi(t);
+  at::set_num_threads(threads);
   for (const Variant& v : kVariants) {
     benchmark::RegisterBenchmark((std::string("Prefill/") + v.name).c_str(), BM_Prefill, &v)
         ->Arg(128)

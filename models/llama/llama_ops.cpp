@@ -71,6 +71,15 @@ at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::
   QT_ASSERT(q.dim() == 4 && k.dim() == 4 && v.dim() == 4);
   const int64_t hq = q.size(1), hkv = k.size(1), t = q.size(2), s = k.size(2), d = q.size(3);
   QT_ASSERT(hq % hkv == 0 && s == offset + t, "hq ", hq, " hkv ", hkv, " s ", s, " t ", t);
+  if (t == 1 && hq != hkv) {
+    // One query per head (a decode step): the query heads that share a KV
+    // head become rows of one product with that head's keys and values,
+    // instead of copying the cache once per query head (repeat_kv) every step.
+    const int64_t b = q.size(0), g = hq / hkv;
+    const at::Tensor scores =
+        at::matmul(q.reshape({b, hkv, g, d}), k.transpose(-2, -1)) / std::sqrt(double(d));
+    return at::matmul(at::softmax(scores, -1), v).view({b, hq, 1, d});
+  }
   const at::Tensor kr = repeat_kv(k, hq / hkv), vr = repeat_kv(v, hq / hkv);
   at::Tensor scores = at::matmul(q, kr.transpose(-2, -1)) / std::sqrt(static_cast<double>(d));
   if (t > 1) {
