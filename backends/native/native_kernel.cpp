@@ -13,28 +13,45 @@ namespace qtune {
 
 namespace native {
 
-// Measured with bench_native (BM_NativePath, int4 g32 sym, 4096 x 4096, 2
-// threads, AVX-512 Zen 5, load ~5 from other builds, medians of 3
-// interleaved repetitions): int8-act vs fma 0.89 vs 1.49 ms at M = 1, 3.37 vs
-// 2.36 ms at M = 4, 16.5 vs 31.1 ms at M = 32, 54.1 vs 50.7 ms at M = 128,
-// 247 vs 168 ms at M = 512. int8-act streams the weight with integer dot
-// products and wins while the product is bandwidth-bound (M = 4 is within this
-// machine's noise); fma's register-tiled panel wins once each decoded weight
-// is reused over enough activation rows, between M = 32 and 128.
-//
-// dequant+gemm (decode the layer to fp32 once per call, then LibTorch's GEMM or
-// convolution), same benchmark, AVX-512 Zen 5, 2 threads, load ~5, medians of
-// 3 interleaved: 73.7 ms at M = 4 (the decode dominates), 80.2 vs fma 55.9 ms
-// at M = 128, 166 vs fma 256 ms at M = 512. A convolution's rows are output
-// pixels (batch x H' x W'), tens of thousands for a CNN batch, where skipping
-// im2col matters more still.
+// Measured with bench_native (BM_NativePath, int4 g32 sym, 4096 x 4096, one
+// thread, AVX-512 Zen 5, load ~3 from other builds, medians of 3 interleaved
+// repetitions), int8-act / fma / dequant+gemm:
+//   AVX-512 VNNI  M = 4: 0.92 / 1.85 / 23.4 ms;  M = 32: 5.75 / 17.4 / 25.8;
+//                 M = 128: 21.3 / 42.8 / 50.0;   M = 512: 92.3 / 111 / 115
+//                 (fp32 at M = 512: ATen 108, oneDNN 112 ms);
+//   AVX2 (QTUNE_MAX_ISA=avx2; OpenBLAS keeps its AVX-512 GEMM)
+//                 M = 4: 1.60 / 3.21 / 23.0;     M = 32: 11.9 / 20.1 / 30.1;
+//                 M = 128: 51.5 / 58.9 / 47.5;   M = 512: 190 / 223 / 134.
+// With VNNI the int8 dot products win at every M, so a Linear always takes
+// them; on AVX2 up to kDequantizedMinM, where a tuned fp32 GEMM on the decoded
+// layer takes over. A convolution's rows are output pixels (batch x H' x W',
+// tens of thousands for a CNN batch) and its K is often a few taps, padded to
+// whole blocks: there dequant+gemm also spares the im2col copy, and the
+// thresholds stay those measured for it (int8-act up to kInt8ActMaxM, fma up
+// to kDequantizedMinM).
 constexpr int64_t kInt8ActMaxM = 32;
 constexpr int64_t kDequantizedMinM = 256;
 
-Path choose_path(int64_t m, CodeFormat format, Isa isa) {
+Path choose_path(LayerKind kind, int64_t m, CodeFormat format, Isa isa) {
+  const bool int8 = path_supports(Path::kInt8Activations, format);
+  const bool linear = kind == LayerKind::kLinear;
+  if (int8 && linear && isa == Isa::kAvx512) return Path::kInt8Activations;
   if (m >= kDequantizedMinM) return Path::kDequantized;
-  if (!path_supports(Path::kInt8Activations, format)) return Path::kFloat;
+  if (!int8) return Path::kFloat;
+  if (linear && isa == Isa::kAvx2) return Path::kInt8Activations;
   return m <= kInt8ActMaxM ? Path::kInt8Activations : Path::kFloat;
+}
+
+std::string path_rule(LayerKind kind, CodeFormat format, Isa isa) {
+  const std::string below = " (M < " + std::to_string(kDequantizedMinM) + ")";
+  const std::string dequant = ", " + to_string(Path::kDequantized) + " (larger M)";
+  const std::string int8 = to_string(Path::kInt8Activations);
+  if (!path_supports(Path::kInt8Activations, format))
+    return to_string(Path::kFloat) + below + dequant;
+  if (kind == LayerKind::kLinear && isa == Isa::kAvx512) return int8 + " (every M)";
+  if (kind == LayerKind::kLinear && isa == Isa::kAvx2) return int8 + below + dequant;
+  return int8 + " (M <= " + std::to_string(kInt8ActMaxM) + "), " + to_string(Path::kFloat) + below +
+         dequant;
 }
 
 }  // namespace native
@@ -73,15 +90,8 @@ class NativeKernel final : public LayerKernel {
 
   std::string backend() const override { return "native"; }
   std::string backend_detail() const override {
-    using native::Path;
-    const bool int8 = native::path_supports(Path::kInt8Activations, packed_.format);
-    const std::string below = std::to_string(native::kDequantizedMinM);
-    const std::string path = (int8 ? to_string(Path::kInt8Activations) +
-                                         " (M <= " + std::to_string(native::kInt8ActMaxM) + "), " +
-                                         to_string(Path::kFloat) + " (M < " + below + ")"
-                                   : to_string(Path::kFloat) + " (M < " + below + ")") +
-                             ", " + to_string(Path::kDequantized) + " (larger M)";
-    return "native:" + native::to_string(isa_) + "/" + path + " [" + isa_reason_ + "]";
+    return "native:" + native::to_string(isa_) + "/" +
+           native::path_rule(kind_, packed_.format, isa_) + " [" + isa_reason_ + "]";
   }
 
   const QuantizedWeight* quantized_weight() const override { return &stored(); }
@@ -156,7 +166,7 @@ class NativeKernel final : public LayerKernel {
   void gemm(const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy, int64_t r0,
             int64_t r1) const {
     if (m == 0 || r0 == r1) return;
-    const native::Path path = native::choose_path(m, packed_.format, isa_);
+    const native::Path path = native::choose_path(kind_, m, packed_.format, isa_);
     // One buffer per calling thread, grown to the largest shape seen: no
     // allocation per call once warm. Workers read it through `a` (a
     // thread_local named inside the lambda would be each worker's own).
@@ -177,7 +187,7 @@ class NativeKernel final : public LayerKernel {
              "], got ", x.sizes());
     const at::Tensor x2 = x.reshape({-1, K}).contiguous();
     const int64_t M = x2.size(0);
-    if (native::choose_path(M, packed_.format, isa_) == native::Path::kDequantized) {
+    if (native::choose_path(kind_, M, packed_.format, isa_) == native::Path::kDequantized) {
       std::vector<int64_t> shape = x.sizes().vec();
       shape.back() = N;
       return dequantized_linear(x2).view(shape);
@@ -201,7 +211,7 @@ class NativeKernel final : public LayerKernel {
     const int64_t OH = (x.size(2) + 2 * pd[0] - dl[0] * (kh - 1) - 1) / st[0] + 1;
     const int64_t OW = (x.size(3) + 2 * pd[1] - dl[1] * (kw - 1) - 1) / st[1] + 1;
     QT_CHECK(OH > 0 && OW > 0, "native Conv2d: input ", x.sizes(), " is smaller than the kernel");
-    if (native::choose_path(N * OH * OW, packed_.format, isa_) == native::Path::kDequantized)
+    if (native::choose_path(kind_, N * OH * OW, packed_.format, isa_) == native::Path::kDequantized)
       return at::conv2d(x, decoded().view(ws), bias_or_undefined(), st, pd, dl, groups);
     const int64_t L = OH * OW, CK = Cg * groups * kh * kw, Kg = Cg * kh * kw, Og = O / groups;
     // im2col gives [N, C*kh*kw, L] (column order c, i, j: the weight's flattening);

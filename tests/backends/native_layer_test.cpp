@@ -140,8 +140,8 @@ TEST(NativeLayer, LinearMatchesEagerOnBothPaths) {
       ASSERT_EQ(got.sizes(), want.sizes());
       ASSERT_GT(want.abs().sum().item<double>(), 0.0) << "all-zero outputs prove nothing";
       const at::Tensor B = weight_magnitude(q);
-      const native::Path path =
-          native::choose_path(m, native::repack(q).format, native::active_isa());
+      const native::Path path = native::choose_path(LayerKind::kLinear, m, native::repack(q).format,
+                                                    native::active_isa());
       at::Tensor tol;
       if (path != native::Path::kInt8Activations) {
         tol = float_tolerance(at::matmul(x.abs(), B.t()), want, k);
@@ -218,8 +218,9 @@ TEST(NativeLayer, Conv2dMatchesEager) {
       ASSERT_GT(want.abs().sum().item<double>(), 0.0);
       // Every output pixel is one GEMM row: these shapes have more than the
       // int8-activation path's M (both other paths take the float tolerance).
-      const native::Path path = native::choose_path(want.size(0) * want.size(2) * want.size(3),
-                                                    native::repack(q).format, native::active_isa());
+      const native::Path path =
+          native::choose_path(LayerKind::kConv2d, want.size(0) * want.size(2) * want.size(3),
+                              native::repack(q).format, native::active_isa());
       ASSERT_NE(path, native::Path::kInt8Activations);
       ++(path == native::Path::kFloat ? float_checked : dequantized_checked);
       const at::Tensor B = weight_magnitude(q).reshape(w.sizes());
