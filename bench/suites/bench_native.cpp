@@ -1,7 +1,8 @@
 // Native weight-only kernels against fp32, side by side in one run (issue 10):
 // Linear y[M, N] = x[M, K] · Wᵀ with W 4096 x 4096 and 4096 outputs x 14336
 // inputs, M in {1, 4, 32, 128, 512}, on
-//  - fp32 ATen (at::linear, OpenBLAS) and fp32 oneDNN (matmul on its own
+//  - fp32 ATen (qtune's fp32 Linear: at::mv at M = 1, at::linear above; OpenBLAS) and fp32 oneDNN
+//  (matmul on its own
 //    blocked weights): the baselines;
 //  - the native LayerKernel (what `auto` runs: its path chosen per M) for
 //    int4 g32/g128 sym/asym, int3 g128, int2 g128, int8 per channel;
@@ -31,6 +32,7 @@
 #include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "backends/layer_kernel.h"
 #include "backends/native/native_kernel.h"
 #include "backends/native/repack.h"
 #include "backends/native/woq_decode.h"
@@ -197,7 +199,10 @@ void BM_Fp32Aten(benchmark::State& state) {
   const at::Tensor x = input(m, k);
   const at::Tensor& w = weight(k);
   const std::string self = key("aten", k, m);
-  timed(state, self, [&] { benchmark::DoNotOptimize(at::linear(x, w).data_ptr()); });
+  // qtune's fp32 Linear (at::mv at M = 1, at::linear otherwise): the baseline
+  // a user's fp32 model runs on.
+  const qtune::LayerKernelPtr fp32 = qtune::make_fp32_kernel(qtune::LayerKind::kLinear, w, {}, {});
+  timed(state, self, [&] { benchmark::DoNotOptimize(fp32->forward(x).data_ptr()); });
   counters(state, self, k, m, kN * k * 4);
 }
 
