@@ -13,6 +13,9 @@
 // fp32 is a partial sum of the real terms and no cancellation of large
 // numbers happens in fp32). Lanes are scaled by d * activation scale into 8
 // fp32 accumulators, reduced once per output.
+//
+// The loops over a tile's rows and activation rows are unrolled so that its
+// accumulators stay in registers (see woq_gemm_avx512.cpp).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -93,17 +96,19 @@ __attribute__((always_inline)) inline void load_scales(const PackedWeight& w,
     return _mm256_load_ps(f);
   };
   __m256 as[MR];
-  _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) as[t] =
-      load_f(a.scale.data() + (i + t) * w.blocks + b);
-  _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k) {
+#pragma GCC unroll 8
+  for (int t = 0; t < MR; ++t) as[t] = load_f(a.scale.data() + (i + t) * w.blocks + b);
+#pragma GCC unroll 8
+  for (int k = 0; k < NR; ++k) {
     const __m256 d = load_h(w.d.data() + (r + k) * w.blocks + b);
-    _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t)
-        _mm256_store_ps(s->da[k][t], _mm256_mul_ps(d, as[t]));
+#pragma GCC unroll 8
+    for (int t = 0; t < MR; ++t) _mm256_store_ps(s->da[k][t], _mm256_mul_ps(d, as[t]));
     if (w.has_min) _mm256_store_ps(s->m[k], load_h(w.m.data() + (r + k) * w.blocks + b));
   }
   if (w.has_min)
-    _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t)
-        _mm256_store_ps(s->sum[t], load_f(a.sum.data() + (i + t) * w.blocks + b));
+#pragma GCC unroll 8
+    for (int t = 0; t < MR; ++t)
+      _mm256_store_ps(s->sum[t], load_f(a.sum.data() + (i + t) * w.blocks + b));
 }
 
 /// y[i..i+MR, r..r+NR] for one tile of rows and activation rows.
@@ -112,48 +117,57 @@ void tile(const PackedWeight& w, const PreparedActivations& a, const float* bias
           int64_t ldy, int64_t r, int64_t i) {
   constexpr int64_t bpb = F == CodeFormat::kS8 ? 32 : 16;
   const uint8_t* codes[NR];
-  _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k) codes[k] =
-      w.codes.data.get() + (r + k) * w.blocks * bpb;
+#pragma GCC unroll 8
+  for (int k = 0; k < NR; ++k) codes[k] = w.codes.data.get() + (r + k) * w.blocks * bpb;
   const int8_t* q[MR];
-  _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) q[t] = a.q.data() + (i + t) * a.padded_cols;
+#pragma GCC unroll 8
+  for (int t = 0; t < MR; ++t) q[t] = a.q.data() + (i + t) * a.padded_cols;
   __m256 acc[NR][MR];
-  _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k)
-      _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) acc[k][t] = _mm256_setzero_ps();
+#pragma GCC unroll 8
+  for (int k = 0; k < NR; ++k)
+#pragma GCC unroll 8
+    for (int t = 0; t < MR; ++t) acc[k][t] = _mm256_setzero_ps();
   ChunkScales<NR, MR> s;
   const __m256i const_off = _mm256_set1_epi8(static_cast<char>(w.code_offset));
   for (int64_t b0 = 0; b0 < w.blocks; b0 += kChunk) {
     const int n = static_cast<int>(std::min<int64_t>(kChunk, w.blocks - b0));
     load_scales<NR, MR>(w, a, r, i, b0, n, &s);
     if (w.has_min)
-      _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k)
-          _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) acc[k][t] =
-              _mm256_fmadd_ps(_mm256_load_ps(s.m[k]), _mm256_load_ps(s.sum[t]), acc[k][t]);
+#pragma GCC unroll 8
+      for (int k = 0; k < NR; ++k)
+#pragma GCC unroll 8
+        for (int t = 0; t < MR; ++t)
+          acc[k][t] = _mm256_fmadd_ps(_mm256_load_ps(s.m[k]), _mm256_load_ps(s.sum[t]), acc[k][t]);
     for (int j = 0; j < n; ++j) {
       const int64_t b = b0 + j;
       __m256i qv[MR];
-      _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) qv[t] =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q[t] + b * kBlock));
+#pragma GCC unroll 8
+      for (int t = 0; t < MR; ++t)
+        qv[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q[t] + b * kBlock));
       if constexpr (F == CodeFormat::kU4) {
         __m256i opair[MR];  // offset pair sums; a constant offset shares them over the rows
         if constexpr (!kZero)
-          _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) opair[t] =
-              _mm256_maddubs_epi16(const_off, qv[t]);
-        _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k) {
+#pragma GCC unroll 8
+          for (int t = 0; t < MR; ++t) opair[t] = _mm256_maddubs_epi16(const_off, qv[t]);
+#pragma GCC unroll 8
+        for (int k = 0; k < NR; ++k) {
           _mm_prefetch(reinterpret_cast<const char*>(codes[k] + (b + kPrefetchBlocks) * bpb),
                        _MM_HINT_T0);
           const __m256i u = load_u4(codes[k] + b * bpb);
           if constexpr (kZero) {
             const __m256i z = _mm256_set1_epi8(static_cast<char>(w.zero[(r + k) * w.blocks + b]));
-            _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) opair[t] =
-                _mm256_maddubs_epi16(z, qv[t]);
+#pragma GCC unroll 8
+            for (int t = 0; t < MR; ++t) opair[t] = _mm256_maddubs_epi16(z, qv[t]);
           }
-          _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) {
+#pragma GCC unroll 8
+          for (int t = 0; t < MR; ++t) {
             const __m256 f = _mm256_cvtepi32_ps(lanes_u4(u, opair[t], qv[t]));
             acc[k][t] = _mm256_fmadd_ps(f, _mm256_broadcast_ss(&s.da[k][t][j]), acc[k][t]);
           }
         }
       } else {
-        _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k) {
+#pragma GCC unroll 8
+        for (int k = 0; k < NR; ++k) {
           _mm_prefetch(reinterpret_cast<const char*>(codes[k] + (b + kPrefetchBlocks) * bpb),
                        _MM_HINT_T0);
           const __m256i c =
@@ -162,7 +176,8 @@ void tile(const PackedWeight& w, const PreparedActivations& a, const float* bias
           if constexpr (kZero)
             off =
                 _mm256_set1_epi8(static_cast<char>(w.code_offset + w.zero[(r + k) * w.blocks + b]));
-          _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) {
+#pragma GCC unroll 8
+          for (int t = 0; t < MR; ++t) {
             __m256i lanes = lanes_s8(c, qv[t]);
             // Apart from the code product: |c * q| and |offset * q| pairs each fit int16, not
             // their difference.
@@ -174,9 +189,11 @@ void tile(const PackedWeight& w, const PreparedActivations& a, const float* bias
       }
     }
   }
-  _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k)
-      _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) y[(i + t) * ldy + r + k] =
-          w.global_scale * hsum(acc[k][t]) + (bias ? bias[r + k] : 0.0f);
+#pragma GCC unroll 8
+  for (int k = 0; k < NR; ++k)
+#pragma GCC unroll 8
+    for (int t = 0; t < MR; ++t)
+      y[(i + t) * ldy + r + k] = w.global_scale * hsum(acc[k][t]) + (bias ? bias[r + k] : 0.0f);
 }
 
 template <CodeFormat F, bool kZero>

@@ -73,15 +73,19 @@ void tile(const PackedWeight& w, const PreparedActivations& a, const float* bias
   constexpr int kLanesPerBlock = F == CodeFormat::kS8 ? 8 : 4;
   const uint8_t* codes[NR];
   const uint16_t* d[NR];
-  _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k) {
+#pragma GCC unroll 8
+  for (int k = 0; k < NR; ++k) {
     codes[k] = w.codes.data.get() + (r + k) * w.blocks * bpb;
     d[k] = w.d.data() + (r + k) * w.blocks;
   }
   const int8_t* q[MR];
-  _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) q[t] = a.q.data() + (i + t) * a.padded_cols;
+#pragma GCC unroll 8
+  for (int t = 0; t < MR; ++t) q[t] = a.q.data() + (i + t) * a.padded_cols;
   __m512 acc[NR][MR];
-  _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k)
-      _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) acc[k][t] = _mm512_setzero_ps();
+#pragma GCC unroll 8
+  for (int k = 0; k < NR; ++k)
+#pragma GCC unroll 8
+    for (int t = 0; t < MR; ++t) acc[k][t] = _mm512_setzero_ps();
   const __m512i const_off = _mm512_set1_epi8(static_cast<char>(w.code_offset + kBias));
   const __m512i nibble = _mm512_set1_epi8(0x0F);
   const __m512i lane_block =
@@ -101,17 +105,22 @@ void tile(const PackedWeight& w, const PreparedActivations& a, const float* bias
     const __mmask16 chunk_mask = static_cast<__mmask16>((1u << n) - 1);
     __m512 ds[NR][MR];  // d * activation scale of the chunk's blocks
     __m512 as[MR];
-    _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) as[t] =
-        _mm512_maskz_loadu_ps(chunk_mask, a.scale.data() + (i + t) * w.blocks + b0);
-    _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k) {
+#pragma GCC unroll 8
+    for (int t = 0; t < MR; ++t)
+      as[t] = _mm512_maskz_loadu_ps(chunk_mask, a.scale.data() + (i + t) * w.blocks + b0);
+#pragma GCC unroll 8
+    for (int k = 0; k < NR; ++k) {
       const __m512 dk = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(chunk_mask, d[k] + b0));
-      _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) ds[k][t] = _mm512_mul_ps(dk, as[t]);
+#pragma GCC unroll 8
+      for (int t = 0; t < MR; ++t) ds[k][t] = _mm512_mul_ps(dk, as[t]);
       if (w.has_min) {
         const __m512 mk = _mm512_cvtph_ps(
             _mm256_maskz_loadu_epi16(chunk_mask, w.m.data() + (r + k) * w.blocks + b0));
-        _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) acc[k][t] = _mm512_fmadd_ps(
-            mk, _mm512_maskz_loadu_ps(chunk_mask, a.sum.data() + (i + t) * w.blocks + b0),
-            acc[k][t]);
+#pragma GCC unroll 8
+        for (int t = 0; t < MR; ++t)
+          acc[k][t] = _mm512_fmadd_ps(
+              mk, _mm512_maskz_loadu_ps(chunk_mask, a.sum.data() + (i + t) * w.blocks + b0),
+              acc[k][t]);
       }
     }
     for (int j = 0; j < n; j += kQuad) {
@@ -120,7 +129,8 @@ void tile(const PackedWeight& w, const PreparedActivations& a, const float* bias
       const __m512i idx_a = _mm512_add_epi32(lane_block, _mm512_set1_epi32(j));
       const __m512i idx_b = _mm512_add_epi32(idx_a, _mm512_set1_epi32(2));
       __m512i qa[MR], qb[MR], nqa[MR], nqb[MR], base_a[MR], base_b[MR];
-      _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) {
+#pragma GCC unroll 8
+      for (int t = 0; t < MR; ++t) {
         load_quad_activations<F>(q[t] + b * kBlock, nb, &qa[t], &qb[t]);
         nqa[t] = _mm512_sub_epi8(_mm512_setzero_si512(), qa[t]);
         nqb[t] = _mm512_sub_epi8(_mm512_setzero_si512(), qb[t]);
@@ -132,7 +142,8 @@ void tile(const PackedWeight& w, const PreparedActivations& a, const float* bias
             base_b[t] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), const_off, nqb[t]);
         }
       }
-      _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k) {
+#pragma GCC unroll 8
+      for (int k = 0; k < NR; ++k) {
         // NR rows stream at once; the hardware prefetcher alone left the
         // loads of a GEMV waiting on memory (perf: the first use of the codes
         // was the hottest instruction).
@@ -160,7 +171,8 @@ void tile(const PackedWeight& w, const PreparedActivations& a, const float* bias
           zoff_a = _mm512_add_epi8(_mm512_shuffle_epi8(z, zero_pick_a), const_off);
           zoff_b = _mm512_add_epi8(_mm512_shuffle_epi8(z, zero_pick_b), const_off);
         }
-        _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) {
+#pragma GCC unroll 8
+        for (int t = 0; t < MR; ++t) {
           if constexpr (F == CodeFormat::kU4) {
             __m512i lanes = kZero ? _mm512_dpbusd_epi32(
                                         _mm512_dpbusd_epi32(_mm512_setzero_si512(), zoff_a, nqa[t]),
@@ -185,8 +197,11 @@ void tile(const PackedWeight& w, const PreparedActivations& a, const float* bias
       }
     }
   }
-  _Pragma("GCC unroll 8") for (int k = 0; k < NR; ++k)
-      _Pragma("GCC unroll 8") for (int t = 0; t < MR; ++t) y[(i + t) * ldy + r + k] =
+#pragma GCC unroll 8
+  for (int k = 0; k < NR; ++k)
+#pragma GCC unroll 8
+    for (int t = 0; t < MR; ++t)
+      y[(i + t) * ldy + r + k] =
           w.global_scale * _mm512_reduce_add_ps(acc[k][t]) + (bias ? bias[r + k] : 0.0f);
 }
 
