@@ -147,8 +147,10 @@ void tile(const PackedWeight& w, const PreparedActivations& a, const float* bias
         // NR rows stream at once; the hardware prefetcher alone left the
         // loads of a GEMV waiting on memory (perf: the first use of the codes
         // was the hottest instruction).
-        _mm_prefetch(reinterpret_cast<const char*>(codes[k] + (b + kPrefetchBlocks) * bpb),
-                     _MM_HINT_T0);
+        // A step reads kQuad * bpb bytes: one line of kU4 codes, two of kS8.
+        const char* ahead = reinterpret_cast<const char*>(codes[k] + (b + kPrefetchBlocks) * bpb);
+        _mm_prefetch(ahead, _MM_HINT_T0);
+        if constexpr (F == CodeFormat::kS8) _mm_prefetch(ahead + 64, _MM_HINT_T0);
         __m512i ca, cb;
         if constexpr (F == CodeFormat::kU4) {
           const __m512i v =
@@ -159,10 +161,14 @@ void tile(const PackedWeight& w, const PreparedActivations& a, const float* bias
         } else {
           // c + 128 as unsigned; missing blocks read 128 against q = 0.
           const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-          ca = _mm512_xor_si512(_mm512_maskz_loadu_epi8(first_bytes(nb * bpb), codes[k] + b * bpb),
+          const uint8_t* p = codes[k] + b * bpb;
+          const bool whole = nb == kQuad;
+          ca = _mm512_xor_si512(
+              whole ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(first_bytes(nb * bpb), p),
+              flip);
+          cb = _mm512_xor_si512(whole ? _mm512_loadu_si512(p + 64)
+                                      : _mm512_maskz_loadu_epi8(first_bytes(nb * bpb - 64), p + 64),
                                 flip);
-          cb = _mm512_xor_si512(
-              _mm512_maskz_loadu_epi8(first_bytes(nb * bpb - 64), codes[k] + b * bpb + 64), flip);
         }
         __m512i zoff_a, zoff_b;
         if constexpr (kZero) {
