@@ -17,9 +17,10 @@ struct GzCloser {
 };
 using GzFile = std::unique_ptr<gzFile_s, GzCloser>;
 
-// Reads exactly `n` bytes or throws; gzread also passes plain (uncompressed) files through.
-void read_exact(gzFile f, const std::filesystem::path& path, void* dst, int64_t n,
-                const char* what) {
+// Reads exactly `n` bytes or throws; gzread also passes plain (uncompressed)
+// files through. `before` bytes of `what` were read by earlier calls (messages count them).
+void read_exact(gzFile f, const std::filesystem::path& path, void* dst, int64_t n, const char* what,
+                int64_t before = 0, int64_t total = -1) {
   auto* out = static_cast<unsigned char*>(dst);
   int64_t done = 0;
   while (done < n) {
@@ -33,7 +34,8 @@ void read_exact(gzFile f, const std::filesystem::path& path, void* dst, int64_t 
     }
     if (got == 0) {
       throw Error(detail::concat("IDX file ", path.string(), ": truncated while reading ", what,
-                                 ": expected ", n, " bytes, got ", done));
+                                 ": expected ", total < 0 ? n : total, " bytes, got ",
+                                 before + done));
     }
     done += got;
   }
@@ -74,8 +76,15 @@ IdxArray read_idx_file(const std::filesystem::path& path) {
     if (d == 0) total = 0;
   }
 
-  out.data.resize(static_cast<size_t>(total));
-  read_exact(f.get(), path, out.data.data(), total, "the data");
+  // Grown as the data arrives: a header that declares 2 GiB over a few bytes
+  // of data must not allocate 2 GiB first.
+  constexpr int64_t kChunk = int64_t{1} << 24;
+  for (int64_t done = 0; done < total;) {
+    const int64_t n = std::min(kChunk, total - done);
+    out.data.resize(static_cast<size_t>(done + n));
+    read_exact(f.get(), path, out.data.data() + done, n, "the data", done, total);
+    done += n;
+  }
   unsigned char extra = 0;
   const int more = gzread(f.get(), &extra, 1);
   QT_CHECK(more == 0, "IDX file ", path.string(), ": ",

@@ -240,6 +240,9 @@ class Parser {
   TuningConfig parse(const YAML::Node& root) const {
     TuningConfig c;
     c.source = source_;
+    if (root.IsNull())
+      fail("",
+           "the file is empty (expected a mapping of tuning settings: model, search_space, ...)");
     if (!root.IsMap())
       fail("", "expected a mapping of tuning settings at the top level, got " + show(root));
     expect_keys(
@@ -263,7 +266,8 @@ class Parser {
     const YAML::Node space = root["search_space"];
     if (!space) fail("search_space", "missing (a list of algorithm blocks)");
     if (!space.IsSequence() || space.size() == 0)
-      fail("search_space", "expected a non-empty list of algorithm blocks, got " + show(space));
+      fail("search_space", "expected a non-empty list of algorithm blocks, got " +
+                               (space.IsSequence() ? std::string("an empty list") : show(space)));
     for (size_t i = 0; i < space.size(); ++i)
       c.search_space.push_back(block(space[i], "search_space[" + std::to_string(i) + "]"));
     if (const auto n = root["constraints"]) {
