@@ -78,7 +78,7 @@ IdxArray read_idx_file(const std::filesystem::path& path) {
 
   // Grown as the data arrives: a header that declares 2 GiB over a few bytes
   // of data must not allocate 2 GiB first.
-  constexpr int64_t kChunk = int64_t{1} << 24;
+  constexpr int64_t kChunk = int64_t{1} << 20;
   for (int64_t done = 0; done < total;) {
     const int64_t n = std::min(kChunk, total - done);
     out.data.resize(static_cast<size_t>(done + n));
