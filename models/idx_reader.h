@@ -8,10 +8,8 @@
 
 namespace qtune {
 
-/// An unsigned-byte IDX array: the tensor is uint8 with the file's dimensions.
-/// Validates the magic (0x00 0x00 0x08 ndim), 1 <= ndim <= 4, the declared
-/// size against the data and that nothing follows it; any problem, including
-/// a truncated or corrupt gzip stream, is a qtune::Error naming the file.
+/// An unsigned-byte IDX array (models/idx_file.h: read_idx_file and its
+/// checks) as a uint8 tensor with the file's dimensions.
 at::Tensor read_idx_ubyte(const std::filesystem::path& path);
 
 /// IDX images [N, rows, cols] -> uint8 [N, rows, cols]; rows/cols must match.

@@ -36,6 +36,8 @@ install_node_llama_cpp() {
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git clang-format
+  # libFuzzer (clang -fsanitize=fuzzer) for scripts/fuzz.sh and its short run in the tests.
+  clang
   libtorch-dev
   # Without OpenBLAS LibTorch falls back to reference BLAS: matmul ~25x slower.
   libopenblas0-pthread

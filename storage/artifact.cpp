@@ -14,20 +14,24 @@
 #include "models/builtin.h"
 #include "models/llama/hf_checkpoint.h"
 #include "models/safetensors.h"
+#include "storage/qconfig_file.h"
 #include "storage/quant_spec_json.h"
+#include "storage/quantized_layout_check.h"
 
 namespace qtune {
 
 namespace fs = std::filesystem;
 using storage_detail::check_quantized_layout;
-using storage_detail::spec_from_json;
+using storage_detail::kQconfigFormat;
+using storage_detail::kQconfigFormatVersion;
+using storage_detail::parse_qconfig;
+using storage_detail::Qconfig;
+using storage_detail::QconfigLayer;
 using storage_detail::spec_from_params;
 using storage_detail::spec_to_json;
 
 namespace {
 
-constexpr const char* kFormat = "qtune-model";
-constexpr int kFormatVersion = 1;
 constexpr const char* kQconfigFile = "qconfig.json";
 constexpr const char* kTensorsFile = "model.safetensors";
 
@@ -54,11 +58,6 @@ std::optional<at::Tensor> take_tensor(std::map<std::string, at::Tensor>& tensors
   at::Tensor t = std::move(it->second);
   tensors.erase(it);
   return t;
-}
-
-const Json& required(const Json& j, const char* key, const std::string& where) {
-  QT_CHECK(j.contains(key), where, ": missing field '", key, "'");
-  return j.at(key);
 }
 
 /// The QuantSpec and shape of a quantized layer being saved: from the kernel
@@ -158,8 +157,8 @@ void save_model(const Model& model, const fs::path& dir_in, const QuantConfig& c
   for (const auto& [name, t] : model.extra_tensors()) add(name, in_source_dtype(t, source_dtype));
 
   Json qconfig = Json::object();
-  qconfig["format"] = kFormat;
-  qconfig["format_version"] = kFormatVersion;
+  qconfig["format"] = kQconfigFormat;
+  qconfig["format_version"] = kQconfigFormatVersion;
   qconfig["model"] = model.spec();
   qconfig["source_dtype"] = source_dtype_name;
   qconfig["quant_config"] = config.to_json();
@@ -188,7 +187,7 @@ void save_model(const Model& model, const fs::path& dir_in, const QuantConfig& c
   fs::create_directory(tmp, ec);
   QT_CHECK(!ec, tmp.string(), ": cannot create directory: ", ec.message());
   try {
-    write_safetensors(tmp / kTensorsFile, tensors, {{"format", kFormat}});
+    write_safetensors(tmp / kTensorsFile, tensors, {{"format", kQconfigFormat}});
     model.save_files(tmp);
     write_text_file(tmp / kQconfigFile, qconfig.dump(2) + "\n");
     if (exists) {
@@ -224,42 +223,15 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info,
   QT_CHECK(fs::is_regular_file(qpath, ec), where, ": not a saved qtune model (no ", kQconfigFile,
            ")");
 
-  Json q;
+  Qconfig qc;
   {
     std::ifstream in(qpath, std::ios::binary);
     QT_CHECK(in, qfile, ": cannot open: ", std::strerror(errno));
     std::stringstream text;
     text << in.rdbuf();
-    try {
-      q = Json::parse(text.str());
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(qfile + ": not valid JSON (" + e.what() + ")");
-    }
+    qc = parse_qconfig(text.str(), qfile);
   }
-  QT_CHECK(q.is_object(), qfile, ": expected a JSON object, got ", q.type_name());
-  const Json& format = required(q, "format", qfile);
-  QT_CHECK(format == kFormat, qfile, ": format: expected \"", kFormat, "\", got ", format.dump());
-  const Json& version = required(q, "format_version", qfile);
-  QT_CHECK(version.is_number_integer(), qfile, ": format_version: expected an integer, got ",
-           version.dump());
-  QT_CHECK(version.get<int64_t>() <= kFormatVersion, qfile, ": format_version ",
-           version.get<int64_t>(), " is newer than this qtune reads (", kFormatVersion,
-           "); upgrade qtune");
-  QT_CHECK(version.get<int64_t>() == kFormatVersion, qfile, ": format_version: expected ",
-           kFormatVersion, ", got ", version.get<int64_t>());
-  const Json& spec_json = required(q, "model", qfile);
-  QT_CHECK(spec_json.is_string() && !spec_json.get<std::string>().empty(), qfile,
-           ": model: expected a model spec string, got ", spec_json.dump());
-  const std::string spec = spec_json.get<std::string>();
-  QT_CHECK(required(q, "quant_config", qfile).is_object(), qfile,
-           ": quant_config: expected an object, got ", q["quant_config"].dump());
-  if (q.contains("source_dtype")) {
-    const Json& d = q.at("source_dtype");
-    QT_CHECK(d == "float32" || d == "float16" || d == "bfloat16", qfile,
-             ": source_dtype: expected \"float32\", \"float16\" or \"bfloat16\", got ", d.dump());
-  }
-  const Json& layers = required(q, "layers", qfile);
-  QT_CHECK(layers.is_object(), qfile, ": layers: expected an object, got ", layers.type_name());
+  const std::string& spec = qc.model_spec;
 
   const fs::path tpath = dir / kTensorsFile;
   const std::string tfile = tpath.string();
@@ -273,32 +245,16 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info,
     std::optional<ActivationQuant> int8;  ///< set for an int8 (W8A8) layer
   };
   std::vector<QuantizedLayer> quantized;
-  for (const auto& [name, e] : layers.items()) {
-    const std::string lw = qfile + ": layers." + name;
-    QT_CHECK(e.is_object(), lw, ": expected an object, got ", e.type_name());
-    const Json& kind_json = required(e, "kind", lw);
-    QT_CHECK(kind_json == "Linear" || kind_json == "Conv2d", lw,
-             ".kind: expected \"Linear\" or \"Conv2d\", got ", kind_json.dump());
-    const Json& is_quantized = required(e, "quantized", lw);
-    QT_CHECK(is_quantized.is_boolean(), lw, ".quantized: expected true or false, got ",
-             is_quantized.dump());
-    if (!is_quantized.get<bool>()) continue;
-
+  for (const QconfigLayer& entry : qc.quantized) {
+    const std::string& name = entry.name;
     QuantizedLayer l;
     l.name = name;
-    l.kind = layer_kind_from_string(kind_json.get<std::string>());
-    const Json& backend = required(e, "backend", lw);
-    QT_CHECK(backend.is_string(), lw, ".backend: expected a backend name, got ", backend.dump());
-    l.backend = backend.get<std::string>();
-    if (e.contains("int8")) {
-      const Json& j = e.at("int8");
-      QT_CHECK(j.is_object() && j.contains("dynamic") && j.at("dynamic").is_boolean() &&
-                   j.contains("signed") && j.at("signed").is_boolean(),
-               lw, ".int8: expected {\"dynamic\": true|false, \"signed\": true|false}, got ",
-               j.dump());
+    l.kind = layer_kind_from_string(entry.kind);
+    l.backend = entry.backend;
+    if (entry.int8) {
       ActivationQuant a;
-      a.dynamic = j.at("dynamic").get<bool>();
-      a.is_signed = j.at("signed").get<bool>();
+      a.dynamic = entry.int8_dynamic;
+      a.is_signed = entry.int8_signed;
       const auto s = take_tensor(tensors, name + ".input_scale");
       const auto z = take_tensor(tensors, name + ".input_zero_point");
       QT_CHECK(s && z && s->numel() == 1 && z->numel() == 1, tfile, ": int8 layer '", name,
@@ -308,15 +264,8 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info,
       a.zero_point = z->to(at::kInt).item<int32_t>();
       l.int8 = a;
     }
-    l.weight.spec = spec_from_json(e, lw);
-    const Json& shape = required(e, "shape", lw);
-    QT_CHECK(shape.is_array(), lw, ".shape: expected a list of positive integers, got ",
-             shape.dump());
-    for (const Json& d : shape) {
-      QT_CHECK(d.is_number_integer() && d.get<int64_t>() > 0, lw,
-               ".shape: expected a list of positive integers, got ", shape.dump());
-      l.weight.shape.push_back(d.get<int64_t>());
-    }
+    l.weight.spec = entry.spec;
+    l.weight.shape = entry.shape;
     std::map<std::string, at::Tensor> parts;
     for (const std::string& suffix : QuantizedWeight::tensor_suffixes())
       if (auto t = take_tensor(tensors, name + "." + suffix)) parts[suffix] = *t;
@@ -427,7 +376,7 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info,
   }
   if (info) {
     info->model_spec = spec;
-    info->qconfig = std::move(q);
+    info->qconfig = std::move(qc.json);
     info->files_dir = own_files.empty() ? model_files_dir(spec) : own_files;
   }
   return model;

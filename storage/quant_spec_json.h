@@ -1,12 +1,13 @@
-// Private to storage/: a layer's QuantSpec as it is written in qconfig.json,
-// and the checks that a set of saved tensors fits it.
+// Private to storage/: a layer's QuantSpec as it is written in qconfig.json
+// (no ATen, so the fuzz targets can link it; storage/quantized_layout_check.h
+// checks that a set of saved tensors fits a spec).
 #pragma once
 
 #include <optional>
 #include <string>
 
 #include "common/json.h"
-#include "quantizers/core/quantized_weight.h"
+#include "quantizers/core/quant_spec.h"
 
 namespace qtune::storage_detail {
 
@@ -22,10 +23,5 @@ QuantSpec spec_from_json(const Json& j, const std::string& where);
 /// group_size with -1 = per channel, use_sym or scheme, use_full_range), for
 /// kernels that do not expose their QuantizedWeight. Null if `bits` is absent.
 std::optional<QuantSpec> spec_from_params(const Json& params);
-
-/// Checks dtypes and shapes of packed/scale/zero against spec and shape:
-/// int32 packed [rows, ceil(cols/P)], float32 scale [rows or 1, groups],
-/// int32 zero like scale for asym and absent for sym.
-void check_quantized_layout(const QuantizedWeight& w, const std::string& where);
 
 }  // namespace qtune::storage_detail

@@ -13,6 +13,7 @@
 #include "models/builtin.h"
 #include "storage/formats/export.h"
 #include "tuner/trial.h"
+#include "tuner/yaml_document.h"
 
 namespace qtune {
 namespace {
@@ -54,30 +55,8 @@ class Parser {
     return path.empty() ? key : path + "." + key;
   }
 
-  // YAML scalars are untyped text; a quoted one stays a string so that
-  // bits: "8" is reported as a string where an integer was expected.
-  static Json scalar(const YAML::Node& n) {
-    if (n.IsNull()) return nullptr;
-    const std::string& s = n.Scalar();
-    if (n.Tag() == "!") return s;
-    static const std::regex int_re("[-+]?[0-9]+");
-    static const std::regex float_re("[-+]?([0-9]+\\.[0-9]*|\\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?");
-    if (std::regex_match(s, int_re)) {
-      try {
-        return static_cast<int64_t>(std::stoll(s));
-      } catch (const std::out_of_range&) {
-        return s;
-      }
-    }
-    if (std::regex_match(s, float_re)) return std::stod(s);
-    if (s == "true" || s == "True" || s == "TRUE") return true;
-    if (s == "false" || s == "False" || s == "FALSE") return false;
-    if (s == "null" || s == "~" || s == "Null" || s == "NULL") return nullptr;
-    return s;
-  }
-
   int64_t integer(const YAML::Node& n, const std::string& path, int64_t min) const {
-    const Json v = n.IsScalar() ? scalar(n) : Json();
+    const Json v = n.IsScalar() ? yaml_scalar(n) : Json();
     if (!v.is_number_integer() || v.get<int64_t>() < min)
       fail(path, "expected an integer >= " + std::to_string(min) + ", got " + show(n));
     return v.get<int64_t>();
@@ -85,7 +64,7 @@ class Parser {
 
   int64_t integer_in(const YAML::Node& n, const std::string& path, int64_t min, int64_t max,
                      const std::string& why) const {
-    const Json v = n.IsScalar() ? scalar(n) : Json();
+    const Json v = n.IsScalar() ? yaml_scalar(n) : Json();
     if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > max)
       fail(path, "expected an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
                      "] (" + why + "), got " + show(n));
@@ -111,7 +90,7 @@ class Parser {
   }
 
   double number(const YAML::Node& n, const std::string& path, double min, bool strict) const {
-    const Json v = n.IsScalar() ? scalar(n) : Json();
+    const Json v = n.IsScalar() ? yaml_scalar(n) : Json();
     if (!v.is_number() || v.get<double>() < min || (strict && v.get<double>() == min)) {
       std::ostringstream m;
       m << "expected a number " << (strict ? "> " : ">= ") << min << ", got " << show(n);
@@ -202,13 +181,13 @@ class Parser {
           if (!v[i].IsScalar())
             fail(child(path, key) + "[" + std::to_string(i) + "]",
                  "expected a value, got " + show(v[i]));
-          const Json value = scalar(v[i]);
+          const Json value = yaml_scalar(v[i]);
           check_param(q, key, value, path);
           list.push_back(value);
         }
         out[key] = list;
       } else if (v.IsScalar() || v.IsNull()) {
-        const Json value = scalar(v);
+        const Json value = yaml_scalar(v);
         check_param(q, key, value, path);
         out[key] = value;
       } else {
@@ -261,6 +240,9 @@ class Parser {
   TuningConfig parse(const YAML::Node& root) const {
     TuningConfig c;
     c.source = source_;
+    if (root.IsNull())
+      fail("",
+           "the file is empty (expected a mapping of tuning settings: model, search_space, ...)");
     if (!root.IsMap())
       fail("", "expected a mapping of tuning settings at the top level, got " + show(root));
     expect_keys(
@@ -284,7 +266,8 @@ class Parser {
     const YAML::Node space = root["search_space"];
     if (!space) fail("search_space", "missing (a list of algorithm blocks)");
     if (!space.IsSequence() || space.size() == 0)
-      fail("search_space", "expected a non-empty list of algorithm blocks, got " + show(space));
+      fail("search_space", "expected a non-empty list of algorithm blocks, got " +
+                               (space.IsSequence() ? std::string("an empty list") : show(space)));
     for (size_t i = 0; i < space.size(); ++i)
       c.search_space.push_back(block(space[i], "search_space[" + std::to_string(i) + "]"));
     if (const auto n = root["constraints"]) {
@@ -368,14 +351,7 @@ class Parser {
 }  // namespace
 
 TuningConfig parse_tuning_config(const std::string& yaml_text, const std::string& source) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    // yaml-cpp's marks are 0-based; editors count from 1.
-    throw Error(source + ":" + std::to_string(e.mark.line + 1) + ":" +
-                std::to_string(e.mark.column + 1) + ": malformed YAML: " + e.msg);
-  }
+  const YAML::Node root = load_yaml_document(yaml_text, source);
   return Parser(source).parse(root);
 }
 

@@ -1,7 +1,6 @@
 #include "storage/formats/hf_gptq_layout.h"
 
 #include <cmath>
-#include <regex>
 
 #include "common/error.h"
 #include "quantizers/core/packing.h"
@@ -11,112 +10,8 @@ namespace qtune {
 
 namespace {
 
-bool bits_supported(int bits) { return bits == 2 || bits == 3 || bits == 4 || bits == 8; }
-
-int64_t groups_of(int64_t group_size, int64_t in) {
-  return group_size == -1 ? 1 : (in + group_size - 1) / group_size;
-}
-
-/// Python's re.match: the pattern must match at the start of the name.
-bool re_match(const std::string& pattern, const std::string& name) {
-  return std::regex_search(name, std::regex(pattern), std::regex_constants::match_continuous);
-}
-
-GptqLayerFormat apply_override(GptqLayerFormat f, const Json& o) {
-  if (o.contains("bits")) f.bits = o["bits"].get<int>();
-  if (o.contains("group_size")) f.group_size = o["group_size"].get<int64_t>();
-  if (o.contains("desc_act")) f.desc_act = o["desc_act"].get<bool>();
-  if (o.contains("sym")) f.sym = o["sym"].get<bool>();
-  return f;
-}
-
-/// Validates the per-layer fields present in `j` (the base config or a dynamic entry).
-void check_format_fields(const Json& j, const std::string& where) {
-  if (j.contains("bits"))
-    QT_CHECK(j["bits"].is_number_integer() && bits_supported(j["bits"].get<int>()), where,
-             ".bits: expected 2, 3, 4 or 8, got ", j["bits"].dump());
-  if (j.contains("group_size"))
-    QT_CHECK(j["group_size"].is_number_integer() &&
-                 (j["group_size"].get<int64_t>() == -1 || j["group_size"].get<int64_t>() > 0),
-             where, ".group_size: expected -1 or a positive integer, got ", j["group_size"].dump());
-  for (const char* key : {"desc_act", "sym"})
-    if (j.contains(key))
-      QT_CHECK(j[key].is_boolean(), where, ".", key, ": expected true or false, got ",
-               j[key].dump());
-}
 
 }  // namespace
-
-std::optional<GptqLayerFormat> GptqConfig::layer(const std::string& name) const {
-  if (name == "lm_head" && !lm_head) return std::nullopt;
-  for (const auto& [key, fields] : dynamic) {
-    if (key.rfind("-:", 0) == 0) {
-      if (re_match(key.substr(2), name)) return std::nullopt;
-    } else if (re_match(key.rfind("+:", 0) == 0 ? key.substr(2) : key, name)) {
-      return apply_override(base, fields);
-    }
-  }
-  return base;
-}
-
-Json GptqConfig::to_json() const {
-  Json j = {
-      {"quant_method", "gptq"},    {"bits", base.bits}, {"group_size", base.group_size},
-      {"desc_act", base.desc_act}, {"sym", base.sym},   {"checkpoint_format", checkpoint_format},
-      {"lm_head", lm_head}};
-  if (!dynamic.empty()) {
-    Json d = Json::object();
-    for (const auto& [key, fields] : dynamic) d[key] = fields;
-    j["dynamic"] = d;
-  }
-  return j;
-}
-
-GptqConfig GptqConfig::from_json(const Json& j, const std::string& file) {
-  const std::string where = file + ": quantization_config";
-  QT_CHECK(j.is_object(), where, ": expected an object, got ", j.dump());
-  QT_CHECK(j.value("quant_method", "") == "gptq", where, ".quant_method: expected \"gptq\", got ",
-           j.contains("quant_method") ? j["quant_method"].dump() : "nothing");
-  for (const char* key : {"bits", "group_size"})
-    QT_CHECK(j.contains(key), where, ": missing field '", key, "'");
-  check_format_fields(j, where);
-  GptqConfig c;
-  c.base = apply_override(c.base, j);
-  // GPTQModel writes both spellings; older files only "format", AutoGPTQ only checkpoint_format.
-  for (const char* key : {"format", "checkpoint_format"}) {
-    if (!j.contains(key) || j[key].is_null()) continue;
-    QT_CHECK(j[key].is_string() &&
-                 (j[key].get<std::string>() == "gptq" || j[key].get<std::string>() == "gptq_v2"),
-             where, ".", key,
-             ": expected \"gptq\" or \"gptq_v2\" (qtune reads no other GPTQ "
-             "layout), got ",
-             j[key].dump());
-    c.checkpoint_format = j[key].get<std::string>();
-  }
-  if (j.contains("lm_head")) {
-    QT_CHECK(j["lm_head"].is_boolean(), where, ".lm_head: expected true or false, got ",
-             j["lm_head"].dump());
-    c.lm_head = j["lm_head"].get<bool>();
-  }
-  if (j.contains("dynamic") && !j["dynamic"].is_null()) {
-    QT_CHECK(j["dynamic"].is_object(), where, ".dynamic: expected an object, got ",
-             j["dynamic"].dump());
-    for (const auto& [key, fields] : j["dynamic"].items()) {
-      const std::string w = where + ".dynamic[\"" + key + "\"]";
-      QT_CHECK(fields.is_object(), w, ": expected an object, got ", fields.dump());
-      check_format_fields(fields, w);
-      const std::string pattern =
-          key.rfind("-:", 0) == 0 || key.rfind("+:", 0) == 0 ? key.substr(2) : key;
-      try {
-        std::regex re(pattern);
-      } catch (const std::regex_error& e) {
-        throw Error(w + ": not a regular expression qtune reads (" + e.what() + ")");
-      }
-      c.dynamic.emplace_back(key, fields);
-    }
-  }
-  return c;
-}
 
 at::Tensor gptq_pack_stream(const at::Tensor& codes, int bits) {
   QT_ASSERT(codes.dim() == 2 && codes.size(1) * bits % 32 == 0);
@@ -168,7 +63,7 @@ std::string gptq_cannot_carry(const QuantSpec& spec, const std::vector<int64_t>&
   if (spec.group_dim != 1)
     return "group_dim " + std::to_string(spec.group_dim) +
            ": the format groups along the input channels (group_dim 1)";
-  if (!bits_supported(spec.bits))
+  if (!gptq_bits_supported(spec.bits))
     return "bits " + std::to_string(spec.bits) + ": the format packs 2, 3, 4 or 8 bits";
   if (spec.granularity == Granularity::kPerTensor)
     return "a per-tensor scale: the format has per-channel (group_size -1) or per-group scales";
@@ -236,7 +131,7 @@ QuantizedWeight gptq_unpack(const GptqTensors& t, const GptqLayerFormat& f, bool
            in, "] cannot be stored at ", bits,
            " bits (in and out features * bits must be "
            "multiples of 32)");
-  const int64_t G = groups_of(f.group_size, in);
+  const int64_t G = gptq_group_count(f.group_size, in);
   const std::string geometry = std::to_string(bits) + "-bit, group_size " +
                                std::to_string(f.group_size) + ", layer [" + std::to_string(out) +
                                ", " + std::to_string(in) + "]";

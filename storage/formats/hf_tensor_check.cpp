@@ -1,56 +1,52 @@
 #include "storage/formats/hf_tensor_check.h"
 
-#include <sstream>
-
-#include "common/error.h"
-
 namespace qtune {
 
-std::string describe_tensor(const at::Tensor& t) {
-  const char* dtype = "another dtype";
+namespace {
+
+HfTensorDesc desc_of(const at::Tensor& t) {
+  HfTensorDesc d;
+  if (!t.defined()) return d;
+  d.present = true;
   switch (t.scalar_type()) {
     case at::kInt:
-      dtype = "int32";
+      d.dtype = "int32";
       break;
     case at::kLong:
-      dtype = "int64";
+      d.dtype = "int64";
       break;
     case at::kShort:
-      dtype = "int16";
+      d.dtype = "int16";
       break;
     case at::kChar:
-      dtype = "int8";
+      d.dtype = "int8";
       break;
     case at::kByte:
-      dtype = "uint8";
+      d.dtype = "uint8";
       break;
     case at::kHalf:
-      dtype = "float16";
+      d.dtype = "float16";
       break;
     case at::kBFloat16:
-      dtype = "bfloat16";
+      d.dtype = "bfloat16";
       break;
     case at::kFloat:
-      dtype = "float32";
+      d.dtype = "float32";
       break;
     default:
       break;
   }
-  std::ostringstream s;
-  s << dtype << " " << t.sizes();
-  return s.str();
+  d.shape = t.sizes().vec();
+  return d;
 }
+
+}  // namespace
+
+std::string describe_tensor(const at::Tensor& t) { return describe_tensor_desc(desc_of(t)); }
 
 void check_hf_tensor(const at::Tensor& t, HfTensorKind kind, const std::vector<int64_t>& shape,
                      const std::string& where, const std::string& name, const std::string& why) {
-  QT_CHECK(t.defined(), where, ": tensor '", name, "' is missing (", why, ")");
-  const at::ScalarType d = t.scalar_type();
-  const bool dtype_ok = kind == HfTensorKind::kInt32
-                            ? d == at::kInt
-                            : (d == at::kHalf || d == at::kBFloat16 || d == at::kFloat);
-  QT_CHECK(dtype_ok && t.sizes() == at::IntArrayRef(shape), where, ": tensor '", name,
-           "': expected ", kind == HfTensorKind::kInt32 ? "int32" : "float16", " ",
-           at::IntArrayRef(shape), " (", why, "), got ", describe_tensor(t));
+  check_hf_tensor_desc(desc_of(t), kind, shape, where, name, why);
 }
 
 }  // namespace qtune

@@ -1,5 +1,6 @@
 // Shared by the GPTQ and AWQ layouts: one check of a checkpoint tensor's
-// presence, dtype and shape, with the one-line error both formats give.
+// presence, dtype and shape, with the one-line error both formats give
+// (storage/formats/hf_tensor_desc.h holds the check itself).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -7,12 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "storage/formats/hf_tensor_desc.h"
+
 namespace qtune {
 
-enum class HfTensorKind { kInt32, kFloat };  ///< kFloat: fp16, bf16 or fp32
-
-/// qtune::Error "<where>: tensor '<name>': expected int32 [a, b] (<why>), got ..."
-/// (or "... is missing (<why>)") unless `t` is defined with that kind and shape.
+/// check_hf_tensor_desc of what `t` is (undefined = missing).
 void check_hf_tensor(const at::Tensor& t, HfTensorKind kind, const std::vector<int64_t>& shape,
                      const std::string& where, const std::string& name, const std::string& why);
 

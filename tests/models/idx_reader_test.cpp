@@ -143,6 +143,19 @@ TEST(IdxReader, HugeDeclaredSizeIsRejectedBeforeAllocating) {
   expect_error([&] { read_idx_ubyte(p); }, p, "exceeds");
 }
 
+// Within the 2 GiB limit but over a few bytes of data: the reader used to
+// allocate the declared size before reading (found by fuzz/idx_fuzz.cpp: slow,
+// and an out-of-memory crash under a memory limit).
+TEST(IdxReader, DeclaredSizeOverFewBytesFailsWithoutAllocatingIt) {
+  testing::TempDir dir;
+  const auto p = dir.path() / "liar.gz";
+  Bytes b = idx_header(0x08, {0x7fffffffu});
+  b.insert(b.end(), {1, 2, 3});
+  write_gz(p, b);
+  expect_error([&] { read_idx_ubyte(p); }, p,
+               "truncated while reading the data: expected 2147483647 bytes, got 3");
+}
+
 TEST(IdxReader, WrongShapeOrLabelRangeIsAnError) {
   testing::TempDir dir;
   const auto p = dir.path() / "img.gz";

@@ -201,8 +201,9 @@ TEST(TuningConfig, BadTopLevelValues) {
   EXPECT_EQ(error_with("calibration: 5"), "t.yaml: calibration: expected a mapping, got 5");
   EXPECT_EQ(error_of("model: builtin:fmnist-cnn-tiny\n"),
             "t.yaml: search_space: missing (a list of algorithm blocks)");
-  EXPECT_EQ(error_of("search_space: []\n"),
-            "t.yaml: search_space: expected a non-empty list of algorithm blocks, got a list");
+  EXPECT_EQ(
+      error_of("search_space: []\n"),
+      "t.yaml: search_space: expected a non-empty list of algorithm blocks, got an empty list");
   EXPECT_EQ(error_of("- a\n- b\n"),
             "t.yaml: expected a mapping of tuning settings at the top level, got a list");
 }
