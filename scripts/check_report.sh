@@ -46,7 +46,7 @@ fail() {
 "$browser" "${flags[@]}" --dump-dom "file://$report" >"$work/dom.html" 2>"$work/dom.err" ||
   fail "chromium --dump-dom failed: $(tail -n 3 "$work/dom.err")"
 
-got=$(grep -o 'data-point="' "$work/dom.html" | wc -l)
+got=$(grep -o '<circle class="pt[^"]*" data-point="' "$work/dom.html" | wc -l)
 [[ "$got" -eq "$points" ]] || fail "expected $points plotted points, the rendered page has $got"
 
 rows=$(grep -o '<tr data-trial="' "$work/dom.html" | wc -l)

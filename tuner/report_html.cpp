@@ -291,7 +291,9 @@ struct Page {
       if (const auto limit = metric_limit())
         p.lines.push_back({false, *limit, limit_text(), "limit"});
       if (base_size && base_p50)
-        p.marks.push_back({x_of(*base_size, *base_p50), *base, "fp32",
+        p.marks.push_back({x_of(*base_size, *base_p50), *base,
+                           "fp32 " + (latency ? fixed(*base_p50, 3) + " ms"
+                                              : human_bytes(static_cast<int64_t>(*base_size))),
                            "fp32 baseline \xC2\xB7 " + metric + " " + fixed(*base, 4) +
                                " \xC2\xB7 " + human_bytes(static_cast<int64_t>(*base_size)) +
                                " \xC2\xB7 p50 " + fixed(*base_p50, 3) + " ms"});

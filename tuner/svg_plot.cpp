@@ -70,7 +70,10 @@ std::string render_scatter_svg(const ScatterPlot& p) {
     ymin = std::min(ymin, y), ymax = std::max(ymax, y);
   };
   for (const auto& pt : p.points) take(pt.x, pt.y);
-  for (const auto& m : p.marks) take(m.x, m.y);
+  // A reference mark sets the y range only: the fp32 model, 4-8x larger than
+  // any quantized one, would squeeze the trials into a corner; it is drawn at
+  // the edge with an arrow instead.
+  for (const auto& m : p.marks) ymin = std::min(ymin, m.y), ymax = std::max(ymax, m.y);
   for (const auto& l : p.lines) {
     if (l.vertical)
       xmin = std::min(xmin, l.at), xmax = std::max(xmax, l.at);
@@ -126,19 +129,26 @@ std::string render_scatter_svg(const ScatterPlot& p) {
       const double ty = y - 5 < top + 12 ? y + 14 : y - 5;
       s += "<line class=\"" + cls + "\" x1=\"" + num(left) + "\" y1=\"" + num(y) + "\" x2=\"" +
            num(right) + "\" y2=\"" + num(y) + "\"/>";
-      s += "<text class=\"" + cls + "-label\" text-anchor=\"end\" x=\"" + num(right - 6) +
-           "\" y=\"" + num(ty) + "\">" + html_escape(l.label) + "</text>\n";
+      // Limits labelled at the right, the baseline at the left: they never collide.
+      const bool at_left = l.css_class == "base";
+      s += "<text class=\"" + cls + "-label\" text-anchor=\"" + (at_left ? "start" : "end") +
+           "\" x=\"" + num(at_left ? left + 6 : right - 6) + "\" y=\"" + num(ty) + "\">" +
+           html_escape(l.label) + "</text>\n";
     }
   }
   for (const auto& m : p.marks) {
-    const double x = sx(m.x), y = sy(m.y);
+    const bool beyond = m.x > xt.back();
+    const double x = sx(std::max(xt.front(), std::min(m.x, xt.back()))), y = sy(m.y);
     s += "<path class=\"mark\" d=\"M" + num(x) + " " + num(y - 7) + "L" + num(x + 7) + " " +
          num(y) + "L" + num(x) + " " + num(y + 7) + "L" + num(x - 7) + " " + num(y) +
          "Z\"><title>" + html_escape(m.title) + "</title></path>";
+    // At the edge the label goes below the mark, clear of the trials beside it.
     const bool near_right = x > right - 110;
-    s += "<text class=\"mark-label\" text-anchor=\"" + std::string(near_right ? "end" : "start") +
-         "\" x=\"" + num(near_right ? x - 11 : x + 11) + "\" y=\"" + num(y + 4) + "\">" +
-         html_escape(m.label) + "</text>\n";
+    const double lx = beyond ? x : near_right ? x - 11 : x + 11;
+    const double ly = beyond ? y + (y + 24 > bottom ? -12 : 20) : y + 4;
+    s += "<text class=\"mark-label\" text-anchor=\"" +
+         std::string(beyond || near_right ? "end" : "start") + "\" x=\"" + num(lx) + "\" y=\"" +
+         num(ly) + "\">" + html_escape(m.label) + (beyond ? " \xE2\x86\x92" : "") + "</text>\n";
   }
   // Paint order: plain points, then the front, then the labelled (best) on top.
   std::vector<const PlotPoint*> order;

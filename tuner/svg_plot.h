@@ -26,7 +26,9 @@ struct PlotLine {
   std::string css_class;  ///< styles it: "limit" (constraint), "base" (baseline)
 };
 
-/// A marker that is not a data point (the fp32 baseline): a diamond.
+/// A marker that is not a data point (the fp32 baseline): a diamond. It widens
+/// the y range but not the x range: beyond the last x tick it sits at the
+/// edge, its label followed by an arrow.
 struct PlotMark {
   double x = 0, y = 0;
   std::string label, title;

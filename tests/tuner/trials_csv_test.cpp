@@ -81,9 +81,9 @@ TEST(TrialsCsv, EveryFieldReadsBack) {
   b.run_id = 3;
   b.index = 8;
   b.status = "FAILED";
-  b.algorithm = "gptq";
+  b.algorithm = "rtn";
   b.backend = "auto";
-  b.config = Json{{"algorithm", "gptq"}, {"params", {{"bits", 2}}}};
+  b.config = Json{{"algorithm", "rtn"}, {"params", {{"bits", 2}}}};
   b.config_hash = config_hash(b.config);
   b.error = "line one\r\nline \"two\", with a comma";
 
@@ -118,8 +118,8 @@ TEST(TrialsCsv, EveryFieldReadsBack) {
   EXPECT_EQ(ra[col("ended_at")], a.ended_at);
   EXPECT_EQ(ra[col("config_hash")], a.config_hash);
   EXPECT_EQ(Json::parse(ra[col("config")]), a.config);
-  // bits varies between the two trials, so it is shown; group_size=32 too
-  // (only a has it).
+  // bits varies between the two rtn trials, so it is shown although 4 is
+  // rtn's default; group_size=32 too (only a has it).
   EXPECT_EQ(ra[col("parameters")], "bits=4 group_size=32");
 
   const auto& rb = rows[2];
