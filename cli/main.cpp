@@ -27,7 +27,7 @@ constexpr const char* kUsage =
     "  bench      measure a model's latency\n"
     "  export     write a saved model as a runtime's format (hf-gptq, hf-awq, gguf)\n"
     "  models     list the built-in models and their cache state\n"
-    "  db         query a results database: runs | trials | best\n"
+    "  db         query a results database: runs | trials | best | pareto | compare | report\n"
     "\n"
     "Run 'qtune COMMAND --help' for a command's options.\n"
     "Under MPI: mpirun -np N qtune tune ... (rank 0 coordinates, ranks 1..N-1 work).\n";

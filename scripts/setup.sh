@@ -53,6 +53,8 @@ PACKAGES=(
   bible-kjv
   # Tokenizers: SentencePiece models, and the regex pre-tokenizers of byte-level BPE.
   libsentencepiece-dev libpcre2-dev
+  # scripts/check_report.sh renders `qtune db report` pages in a headless browser.
+  chromium
 )
 
 missing=()

@@ -267,7 +267,7 @@ struct Coordinator {
     std::vector<TrialRecord> in_space;
     for (const auto& t : summary.trials)
       if (index_of.count(t.config_hash)) in_space.push_back(t);
-    const auto best = select_best(in_space, config.objective, config.strategy);
+    const auto best = select_best(in_space, config.objective, config.strategy, config.select);
     if (best) {
       summary.best = in_space[*best];
       rematerialize(db, summary, best_model_out);
@@ -282,8 +282,9 @@ struct Coordinator {
 
   void progress_line(const TrialRecord& rec, int64_t done, int64_t n, double elapsed,
                      int64_t run_here) {
-    std::string line = "[" + std::to_string(done) + "/" + std::to_string(n) + "] " + rec.algorithm +
-                       " " + describe_params(rec.config, varying) +
+    std::string line = "[" + std::to_string(done) + "/" + std::to_string(n) + "] trial " +
+                       std::to_string(rec.index) + " " + rec.algorithm + " " +
+                       describe_params(rec.config, varying) +
                        (rec.backend != "auto" ? " backend=" + rec.backend : "");
     char buf[160];
     if (rec.status == "COMPLETED" && rec.accuracy) {

@@ -24,10 +24,13 @@ std::string fixed(double v, int digits) {
 
 std::set<std::string> varying_params(const std::vector<Json>& configs) {
   std::set<std::string> out;
+  const auto algorithm = [](const Json& c) { return c.value("algorithm", Json()); };
   for (const Json& c : configs) {
     if (!c.contains("params") || !c["params"].is_object()) continue;
     for (const auto& [k, v] : c["params"].items())
       for (const Json& other : configs) {
+        // Another algorithm's params are another schema: a key it lacks is no variation.
+        if (algorithm(other) != algorithm(c)) continue;
         const Json* ov =
             other.contains("params") && other["params"].contains(k) ? &other["params"][k] : nullptr;
         if (!ov || *ov != v) out.insert(k);

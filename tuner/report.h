@@ -20,7 +20,8 @@ namespace qtune {
 /// present; a config with nothing to show reads "defaults".
 std::string describe_params(const Json& trial_config, const std::set<std::string>& varying = {});
 
-/// Param keys whose values differ between `configs` (trial config JSONs).
+/// Param keys whose values differ between `configs` (trial config JSONs) of
+/// the same algorithm.
 std::set<std::string> varying_params(const std::vector<Json>& configs);
 
 /// An aligned table, one row per trial, columns:

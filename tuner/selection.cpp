@@ -1,5 +1,6 @@
 #include "tuner/selection.h"
 
+#include <array>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -55,8 +56,50 @@ Verdict judge_trial(const std::string& status, std::optional<double> accuracy,
   return v;
 }
 
+bool dominates(const TrialRecord& a, const TrialRecord& b) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  const auto key = [&](const TrialRecord& t) {
+    return std::array<double, 3>{
+        t.accuracy_loss.value_or(kInf),
+        t.size_bytes ? static_cast<double>(*t.size_bytes) : kInf,
+        t.latency_ms_p50.value_or(kInf),
+    };
+  };
+  const auto ka = key(a), kb = key(b);
+  bool strictly = false;
+  for (size_t i = 0; i < ka.size(); ++i) {
+    if (ka[i] > kb[i]) return false;
+    strictly = strictly || ka[i] < kb[i];
+  }
+  return strictly;
+}
+
+std::vector<size_t> pareto_front(const std::vector<TrialRecord>& trials) {
+  std::vector<size_t> ok;
+  for (size_t i = 0; i < trials.size(); ++i)
+    if (trials[i].status == "COMPLETED" && trials[i].passed.value_or(false)) ok.push_back(i);
+  std::vector<size_t> front;
+  for (size_t i : ok) {
+    bool dominated = false;
+    for (size_t j : ok) dominated = dominated || dominates(trials[j], trials[i]);
+    if (!dominated) front.push_back(i);
+  }
+  return front;
+}
+
 std::optional<size_t> select_best(const std::vector<TrialRecord>& trials,
-                                  const std::string& objective, const std::string& strategy) {
+                                  const std::string& objective, const std::string& strategy,
+                                  const std::string& select) {
+  if (objective == "pareto" && strategy != "first-pass") {
+    QT_CHECK(select == "size" || select == "accuracy" || select == "latency", "unknown select \"",
+             select, "\" (expected size, accuracy or latency)");
+    const std::vector<size_t> front = pareto_front(trials);
+    std::vector<TrialRecord> on_front;
+    for (size_t i : front) on_front.push_back(trials[i]);
+    const auto pick = select_best(on_front, select, strategy);
+    if (!pick) return std::nullopt;
+    return front[*pick];
+  }
   std::vector<size_t> ok;
   for (size_t i = 0; i < trials.size(); ++i)
     if (trials[i].status == "COMPLETED" && trials[i].passed.value_or(false)) ok.push_back(i);
@@ -103,7 +146,8 @@ std::optional<size_t> select_best(const std::vector<TrialRecord>& trials,
       return index(a) < index(b);
     };
   } else {
-    throw Error("unknown objective \"" + objective + "\" (expected latency, size or accuracy)");
+    throw Error("unknown objective \"" + objective +
+                "\" (expected latency, size, accuracy or pareto)");
   }
   size_t best = ok.front();
   for (size_t i : ok)

@@ -247,7 +247,7 @@ class Parser {
       fail("", "expected a mapping of tuning settings at the top level, got " + show(root));
     expect_keys(
         root, "",
-        {"model", "calibration", "evaluation", "search_space", "constraints", "objective",
+        {"model", "calibration", "evaluation", "search_space", "constraints", "objective", "select",
          "strategy", "max_trials", "timeout", "trial_timeout", "seed", "latency", "export"});
     const BuiltinInfo m = model(root["model"] ? root["model"] : YAML::Node(c.model), "model");
     c.model = m.spec;
@@ -287,7 +287,15 @@ class Parser {
             integer(n["max_size_bytes"], "constraints.max_size_bytes", 1);
     }
     if (root["objective"])
-      c.objective = choice(root["objective"], "objective", {"latency", "size", "accuracy"});
+      c.objective =
+          choice(root["objective"], "objective", {"latency", "size", "accuracy", "pareto"});
+    if (root["select"]) {
+      c.select = choice(root["select"], "select", {"size", "accuracy", "latency"});
+      if (c.objective != "pareto")
+        fail("select",
+             "picks the best of a Pareto front: needs objective: pareto, got objective: " +
+                 c.objective);
+    }
     if (root["strategy"])
       c.strategy = choice(root["strategy"], "strategy", {"exhaustive", "first-pass"});
     if (root["max_trials"]) c.max_trials = integer(root["max_trials"], "max_trials", 1);
@@ -389,6 +397,8 @@ Json TuningConfig::to_json() const {
   cons["max_size_bytes"] = constraints.max_size_bytes ? Json(*constraints.max_size_bytes) : Json();
   j["constraints"] = cons;
   j["objective"] = objective;
+  // Only with pareto, so that the identity (--resume) of other runs is unchanged.
+  if (objective == "pareto") j["select"] = select;
   j["strategy"] = strategy;
   j["max_trials"] = max_trials;
   j["timeout"] = timeout_s;

@@ -14,7 +14,9 @@
 //     loss_type: relative                   # or absolute
 //     max_latency_ms: 5                     # optional, on p50
 //     max_size_bytes: 1000000               # optional
-//   objective: latency                      # latency | size | accuracy
+//   objective: latency                      # latency | size | accuracy | pareto
+//   select: size                            # pareto only: which front trial is saved,
+//                                           # size | accuracy | latency (default size)
 //   strategy: exhaustive                    # exhaustive | first-pass
 //   max_trials: 100
 //   timeout: 0                              # seconds for the whole run; 0 = none
@@ -69,7 +71,10 @@ struct TuningConfig {
   int64_t eval_samples = 0;
   std::vector<AlgorithmBlock> search_space;
   Constraints constraints;
-  std::string objective = "latency";  ///< latency | size | accuracy
+  std::string objective = "latency";  ///< latency | size | accuracy | pareto
+  /// With objective pareto: the rule (size | accuracy | latency) that picks the
+  /// saved best among the non-dominated trials (tuner/selection.h).
+  std::string select = "size";
   std::string strategy = "exhaustive";
   int64_t max_trials = 100;
   double timeout_s = 0;

@@ -33,6 +33,9 @@ TEST(Report, VaryingParams) {
   const Json b = {{"params", {{"bits", 8}, {"scheme", "sym"}}}};
   EXPECT_EQ(varying_params({a, b}), (std::set<std::string>{"bits"}));
   EXPECT_TRUE(varying_params({a}).empty());
+  // Keys of another algorithm do not vary by being absent from this one's configs.
+  const Json other = {{"algorithm", "dynamic"}, {"params", {{"w_sym", true}}}};
+  EXPECT_EQ(varying_params({a, b, other}), (std::set<std::string>{"bits"}));
 }
 
 TEST(Report, HumanBytes) {

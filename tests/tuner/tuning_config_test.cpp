@@ -181,7 +181,7 @@ TEST(TuningConfig, OverridesAndBackendsValidated) {
 
 TEST(TuningConfig, BadTopLevelValues) {
   EXPECT_EQ(error_with("objective: speed"),
-            "t.yaml: objective: expected one of latency, size, accuracy, got speed");
+            "t.yaml: objective: expected one of latency, size, accuracy, pareto, got speed");
   EXPECT_EQ(error_with("strategy: random"),
             "t.yaml: strategy: expected one of exhaustive, first-pass, got random");
   EXPECT_EQ(error_with("max_trials: 0"), "t.yaml: max_trials: expected an integer >= 1, got 0");

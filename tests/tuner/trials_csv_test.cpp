@@ -1,0 +1,142 @@
+// `qtune db trials --csv`: read back with a plain RFC 4180 reader, every field
+// equals the record it came from; numbers read back exactly.
+#include "tuner/trials_csv.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "tuner/trial.h"
+
+namespace qtune {
+namespace {
+
+// RFC 4180, section 2: records end in CRLF; a quoted field may hold commas,
+// CRLF and doubled quotes.
+std::vector<std::vector<std::string>> read_csv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows(1, std::vector<std::string>(1));
+  bool quoted = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    auto& field = rows.back().back();
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"')
+        field += '"', ++i;
+      else if (c == '"')
+        quoted = false;
+      else
+        field += c;
+    } else if (c == '"') {
+      EXPECT_TRUE(field.empty()) << "a quote inside an unquoted field at byte " << i;
+      quoted = true;
+    } else if (c == ',') {
+      rows.back().emplace_back();
+    } else if (c == '\r') {
+      EXPECT_EQ(text.at(i + 1), '\n') << "a bare CR at byte " << i;
+      ++i;
+      rows.emplace_back(1);
+    } else {
+      EXPECT_NE(c, '\n') << "a bare LF at byte " << i;
+      field += c;
+    }
+  }
+  EXPECT_FALSE(quoted) << "unterminated quoted field";
+  EXPECT_EQ(rows.back(), std::vector<std::string>(1)) << "the last record must end in CRLF";
+  rows.pop_back();
+  return rows;
+}
+
+TEST(CsvField, QuotesOnlyWhenNeeded) {
+  EXPECT_EQ(csv_field("plain text"), "plain text");
+  EXPECT_EQ(csv_field(""), "");
+  EXPECT_EQ(csv_field("a,b"), "\"a,b\"");
+  EXPECT_EQ(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(csv_field("two\nlines"), "\"two\nlines\"");
+  EXPECT_EQ(csv_field("cr\r"), "\"cr\r\"");
+}
+
+TEST(TrialsCsv, EveryFieldReadsBack) {
+  TrialRecord a;
+  a.id = 41;
+  a.run_id = 3;
+  a.index = 7;
+  a.status = "COMPLETED";
+  a.algorithm = "rtn";
+  a.backend = "native";
+  a.config = Json{{"algorithm", "rtn"}, {"params", {{"bits", 4}, {"group_size", 32}}}};
+  a.config_hash = config_hash(a.config);
+  a.accuracy = 0.1 + 0.2;  // not representable in few digits: must survive exactly
+  a.accuracy_loss = 1.0 / 3.0;
+  a.latency_ms_p50 = 0.4125;
+  a.latency_ms_p90 = 0.5;
+  a.size_bytes = 123456789012;
+  a.passed = false;
+  a.metrics["reject_reason"] = "accuracy loss 33.3% > 1%, and \"more\"";
+  a.rank = 2;
+  a.host = "node,1";
+  a.started_at = "2026-01-01T00:00:00.000Z";
+  a.ended_at = "2026-01-01T00:00:01.000Z";
+  TrialRecord b;
+  b.id = 42;
+  b.run_id = 3;
+  b.index = 8;
+  b.status = "FAILED";
+  b.algorithm = "rtn";
+  b.backend = "auto";
+  b.config = Json{{"algorithm", "rtn"}, {"params", {{"bits", 2}}}};
+  b.config_hash = config_hash(b.config);
+  b.error = "line one\r\nline \"two\", with a comma";
+
+  const auto rows = read_csv(format_trials_csv({a, b}));
+  ASSERT_EQ(rows.size(), 3u);
+  const auto& head = rows[0];
+  ASSERT_EQ(head, trials_csv_columns());
+  const auto col = [&](const std::string& name) {
+    for (size_t i = 0; i < head.size(); ++i)
+      if (head[i] == name) return i;
+    ADD_FAILURE() << "no column " << name;
+    return size_t{0};
+  };
+  for (const auto& r : rows) ASSERT_EQ(r.size(), head.size());
+  const auto& ra = rows[1];
+  EXPECT_EQ(ra[col("trial")], "7");
+  EXPECT_EQ(ra[col("run")], "3");
+  EXPECT_EQ(ra[col("status")], "COMPLETED");
+  EXPECT_EQ(ra[col("passed")], "false");
+  EXPECT_EQ(ra[col("algorithm")], "rtn");
+  EXPECT_EQ(ra[col("backend")], "native");
+  EXPECT_EQ(std::strtod(ra[col("accuracy")].c_str(), nullptr), *a.accuracy);
+  EXPECT_EQ(std::strtod(ra[col("accuracy_loss")].c_str(), nullptr), *a.accuracy_loss);
+  EXPECT_EQ(std::strtod(ra[col("latency_ms_p50")].c_str(), nullptr), *a.latency_ms_p50);
+  EXPECT_EQ(std::strtod(ra[col("latency_ms_p90")].c_str(), nullptr), *a.latency_ms_p90);
+  EXPECT_EQ(ra[col("size_bytes")], "123456789012");
+  EXPECT_EQ(ra[col("reject_reason")], a.metrics["reject_reason"].get<std::string>());
+  EXPECT_EQ(ra[col("error")], "");
+  EXPECT_EQ(ra[col("rank")], "2");
+  EXPECT_EQ(ra[col("host")], "node,1");
+  EXPECT_EQ(ra[col("started_at")], a.started_at);
+  EXPECT_EQ(ra[col("ended_at")], a.ended_at);
+  EXPECT_EQ(ra[col("config_hash")], a.config_hash);
+  EXPECT_EQ(Json::parse(ra[col("config")]), a.config);
+  // bits varies between the two rtn trials, so it is shown although 4 is
+  // rtn's default; group_size=32 too (only a has it).
+  EXPECT_EQ(ra[col("parameters")], "bits=4 group_size=32");
+
+  const auto& rb = rows[2];
+  EXPECT_EQ(rb[col("trial")], "8");
+  EXPECT_EQ(rb[col("status")], "FAILED");
+  EXPECT_EQ(rb[col("passed")], "");
+  EXPECT_EQ(rb[col("accuracy")], "");
+  EXPECT_EQ(rb[col("size_bytes")], "");
+  EXPECT_EQ(rb[col("error")], b.error);
+  EXPECT_EQ(Json::parse(rb[col("config")]), b.config);
+}
+
+TEST(TrialsCsv, NoTrialsIsAHeaderOnly) {
+  const auto rows = read_csv(format_trials_csv({}));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0], trials_csv_columns());
+}
+
+}  // namespace
+}  // namespace qtune
