@@ -1,5 +1,7 @@
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -9,6 +11,7 @@
 #include "models/builtin.h"
 #include "quantizers/quantizer.h"
 #include "storage/artifact.h"
+#include "tuner/tuning_config.h"
 
 namespace qtune::cli {
 
@@ -19,8 +22,12 @@ QuantConfig build_config(const Args& args) {
   Json j = Json::object();
   std::string where = "qtune quantize: config";
   if (auto file = args.get("config")) {
-    j = read_yaml_file(*file);
-    QT_CHECK(j.is_object(), *file, ": expected a mapping with algorithm, params, ...");
+    // The parser of a tune search_space block: a block works in both commands.
+    std::ifstream in(*file, std::ios::binary);
+    QT_CHECK(in, *file, ": cannot open the quantization config");
+    std::ostringstream text;
+    text << in.rdbuf();
+    j = parse_quantization_block(text.str(), *file, args.get_or("algorithm", ""));
     where = *file;
   }
   if (!j.contains("params")) j["params"] = Json::object();
@@ -51,7 +58,8 @@ int cmd_quantize(int argc, char** argv) {
       {"scheme", true, false, "sym | asym"},
       {"backend", true, false, "auto (default) or a backend name"},
       {"set", true, true, "any algorithm parameter: --set key=value (repeatable)"},
-      {"config", true, false, "YAML with algorithm, params, overrides, fp32_layers, backend"},
+      {"config", true, false,
+       "YAML with algorithm, params, overrides, fp32_layers, backend (a tune search_space block)"},
       {"calibration-samples", true, false, "calibration inputs (default 256)"},
       {"out", true, false, "directory to write the quantized model to"},
       {"json", false, false, "print JSON"},

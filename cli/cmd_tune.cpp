@@ -1,12 +1,15 @@
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/model_source.h"
 #include "common/error.h"
 #include "tuner/autotune.h"
+#include "tuner/report.h"
 
 namespace qtune::cli {
 
@@ -30,6 +33,40 @@ void check_some_trial_completed(const TuneSummary& s) {
                              s.trials.size(), "): ", error.empty() ? "no message" : error));
 }
 
+// The whole space, not cut at max_trials: the sampling strategies draw from all of it.
+void print_space(const TuningConfig& config, bool json) {
+  const std::vector<QuantConfig> space = expand_search_space(config, /*cut_at_max_trials=*/false);
+  const bool grid = config.strategy == "exhaustive" || config.strategy == "first-pass";
+  const int64_t size = static_cast<int64_t>(space.size());
+  const int64_t runs = std::min(size, config.max_trials);
+  if (json) {
+    Json configs = Json::array();
+    for (const auto& c : space) configs.push_back(c.to_json());
+    std::cout << Json{{"size", size},
+                      {"strategy", config.strategy},
+                      {"max_trials", config.max_trials},
+                      {"trials_at_most", runs},
+                      {"configs", configs}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::vector<Json> as_json;
+  for (const auto& c : space) as_json.push_back(c.to_json());
+  const std::set<std::string> varying = varying_params(as_json);
+  for (size_t i = 0; i < space.size(); ++i) {
+    std::string line = std::to_string(i) + "  " + space[i].algorithm + "  " +
+                       describe_params(as_json[i], varying) + "  backend=" + space[i].backend;
+    for (const auto& o : space[i].overrides)
+      line += "  override[" + (o.name_regex.empty() ? o.layer_type : o.name_regex) +
+              "]=" + o.params.dump();
+    std::cout << line << "\n";
+  }
+  std::cout << "search space: " << size << " configs; strategy " << config.strategy
+            << " runs at most " << runs
+            << (grid ? " (the first max_trials)" : " (drawn from all of them)") << "\n";
+}
+
 }  // namespace
 
 int cmd_tune(int argc, char** argv) {
@@ -40,15 +77,22 @@ int cmd_tune(int argc, char** argv) {
        "continue the run with this config in --out, skipping finished trials"},
       {"json", false, false, "print a JSON summary instead of the results table"},
       {"cache-dir", true, false, "where trained built-in models are cached"},
+      {"print-space", false, false,
+       "print the expanded search space and its size, run nothing (with --json: as JSON)"},
       {"help", false, false, "show this help"},
   };
   Args args("tune", flags, argc, argv, 2);
   if (args.has("help")) {
-    std::cout << usage("tune", "[--config FILE] [--out DIR] [--resume] [--json]", flags);
+    std::cout << usage("tune", "[--config FILE] [--out DIR] [--resume] [--json] [--print-space]",
+                       flags);
     return 0;
   }
   args.reject_positionals();
   TuningConfig config = load_tuning_config(args.get_or("config", "configs/default.yaml"));
+  if (args.has("print-space")) {
+    print_space(config, args.has("json"));
+    return 0;
+  }
   TuneOptions options;
   options.out_dir = args.get_or("out", "qtune-out");
   options.cache_dir = args.get_or("cache-dir", "");

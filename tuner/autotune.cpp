@@ -102,8 +102,9 @@ struct Coordinator {
   const TuningConfig& config;
   const TuneOptions& options;
   std::string model_name;
-  const std::vector<QuantConfig>& trials;
+  const std::vector<QuantConfig>& space;  ///< the whole expanded space
   TrialRunner& runner;
+  std::unique_ptr<Strategy> strategy = {};
   std::set<std::string> varying = {};  ///< params that differ across the space (progress lines)
 
   /// `startup_done` is called once the model is loaded (or start-up failed,
@@ -182,20 +183,28 @@ struct Coordinator {
 
   void tune(ResultsDb& db, TuneSummary& summary, const std::optional<RunRecord>& resumed,
             TrialExecutor& executor, ModelPtr* best_model_out) {
+    StrategyOptions so;
+    so.max_trials = config.max_trials;
+    so.seed = config.seed;
+    so.objective = config.objective;
+    strategy = Strategy::create(config.strategy, space, so);
+    const std::vector<QuantConfig>& trials = strategy->trials();
     std::vector<Json> space_json;
     for (const auto& t : trials) space_json.push_back(t.to_json());
     varying = varying_params(space_json);
-    std::map<std::string, int64_t> index_of;
-    for (size_t i = 0; i < trials.size(); ++i)
-      index_of[config_hash(trials[i])] = static_cast<int64_t>(i);
 
-    auto strategy = Strategy::create(config.strategy, static_cast<int64_t>(trials.size()));
     int64_t done = 0;
     if (resumed) {
-      for (const auto& t : db.trials(summary.run_id)) {
-        auto it = index_of.find(t.config_hash);
-        if (it == index_of.end() || !finished_status(t.status)) continue;  // RUNNING: re-run
-        strategy->mark_finished(it->second, t.passed.value_or(false));
+      for (TrialRecord t : db.trials(summary.run_id)) {
+        if (!finished_status(t.status)) continue;  // RUNNING: re-run
+        const auto index = strategy->index_of(t.config_hash);
+        if (!index) {
+          // A config the strategy proposed beyond the space (basic's fallbacks).
+          strategy->remember_finished(t);
+          continue;
+        }
+        t.index = *index;
+        strategy->mark_finished(t);
         ++done;
       }
       summary.trials_skipped = done;
@@ -203,7 +212,7 @@ struct Coordinator {
 
     const auto t0 = Clock::now();
     const auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
-    const auto n = static_cast<int64_t>(trials.size());
+    const int64_t n = std::min<int64_t>(strategy->budget(), strategy->num_trials());
 
     FarmCallbacks cb;
     cb.out_of_time = [&] {
@@ -212,14 +221,14 @@ struct Coordinator {
       return out;
     };
     cb.on_start = [&](int64_t index, int worker) {
-      TrialRecord rec = base_record(summary.run_id, index, trials[index]);
+      TrialRecord rec = base_record(summary.run_id, index, strategy->trials()[index]);
       rec.status = "RUNNING";
       rec.started_at = iso8601_utc_now();
       rec.host = host_name();
       db.record_trial(rec);
     };
-    cb.on_result = [&](const TrialResult& r) -> bool {
-      const QuantConfig& qc = trials[r.index];
+    cb.on_result = [&](const TrialResult& r) -> TrialRecord {
+      const QuantConfig& qc = strategy->trials()[r.index];
       TrialRecord rec = base_record(summary.run_id, r.index, qc);
       rec.status = r.status;
       rec.error = r.error;
@@ -250,9 +259,9 @@ struct Coordinator {
       ++done;
       ++summary.trials_run;
       if (options.progress) progress_line(rec, done, n, seconds(), summary.trials_run);
-      return v.passed;
+      return rec;
     };
-    run_farm(*strategy, executor, trials, cb);
+    run_farm(*strategy, executor, cb);
     // The clock is checked before every hand-out, also when nothing was left:
     // only a run that left trials unrun was stopped by the timeout.
     if (summary.timed_out && !strategy->next()) summary.timed_out = false;
@@ -266,7 +275,7 @@ struct Coordinator {
     // max_trials) stay in the report but cannot be chosen: no config to rebuild.
     std::vector<TrialRecord> in_space;
     for (const auto& t : summary.trials)
-      if (index_of.count(t.config_hash)) in_space.push_back(t);
+      if (strategy->index_of(t.config_hash)) in_space.push_back(t);
     const auto best = select_best(in_space, config.objective, config.strategy, config.select);
     if (best) {
       summary.best = in_space[*best];
@@ -306,7 +315,9 @@ struct Coordinator {
   // must reproduce the recorded accuracy exactly (DESIGN.md "Contracts").
   void rematerialize(ResultsDb& db, TuneSummary& summary, ModelPtr* best_model_out) {
     TrialRecord& best = *summary.best;
-    const QuantConfig qc = trials.at(index_of_best(best));
+    const auto index = strategy->index_of(best.config_hash);
+    QT_ASSERT(index, "best trial ", best.index, " is outside the search space");
+    const QuantConfig qc = strategy->trials().at(static_cast<size_t>(*index));
     const Workload& w = runner.workload();
     std::vector<LayerReport> reports;
     ModelPtr model = quantize_clone(*w.model, qc, w.calibration, &reports);
@@ -379,13 +390,6 @@ struct Coordinator {
       summary.exports.push_back(std::move(outcome));
     }
   }
-
-  size_t index_of_best(const TrialRecord& best) const {
-    for (size_t i = 0; i < trials.size(); ++i)
-      if (config_hash(trials[i]) == best.config_hash) return i;
-    QT_ASSERT(false, "best trial ", best.index, " is outside the search space");
-    return 0;
-  }
 };
 
 void print_summary(const TuneSummary& s, const TuneOptions& options) {
@@ -419,7 +423,7 @@ void print_summary(const TuneSummary& s, const TuneOptions& options) {
 }
 
 std::vector<QuantConfig> expand_checked(const TuningConfig& config) {
-  auto trials = expand_search_space(config);
+  auto trials = expand_search_space(config, /*cut_at_max_trials=*/false);
   QT_CHECK(!trials.empty(), config.source, ": search_space: expands to no trial");
   return trials;
 }

@@ -1,5 +1,7 @@
 #include "tuner/coordinator.h"
 
+#include <deque>
+
 #include "common/error.h"
 
 namespace qtune {
@@ -19,29 +21,34 @@ void LocalExecutor::submit(int worker, int64_t index, const QuantConfig& config)
   pending_.emplace(index, config);
 }
 
-void run_farm(Strategy& strategy, TrialExecutor& executor, const std::vector<QuantConfig>& trials,
-              const FarmCallbacks& cb) {
-  QT_ASSERT(strategy.num_trials() == static_cast<int64_t>(trials.size()),
-            "strategy and trial list disagree");
+void run_farm(Strategy& strategy, TrialExecutor& executor, const FarmCallbacks& cb) {
   int active = executor.num_workers();
+  std::deque<int> idle;  // workers waiting for an answer, first come first served
   while (active > 0) {
     TrialExecutor::Event e = executor.wait();
     if (e.result) {
       const int64_t idx = e.result->index;
       QT_ASSERT(idx >= 0 && idx < strategy.num_trials(), "result for unknown trial ", idx);
-      strategy.on_result(idx, cb.on_result(*e.result));
+      strategy.on_result(cb.on_result(*e.result));
     }
-    // Once next() has nothing it never will (the strategies only narrow), so
-    // an idle worker can be stopped right away while others finish.
-    std::optional<int64_t> next;
-    if (!(cb.out_of_time && cb.out_of_time())) next = strategy.next();
-    if (next) {
-      if (cb.on_start) cb.on_start(*next, e.worker);
-      executor.submit(e.worker, *next, trials[*next]);
-    } else {
-      executor.stop(e.worker);
-      --active;
+    idle.push_back(e.worker);
+    const bool out_of_time = cb.out_of_time && cb.out_of_time();
+    while (!idle.empty() && !out_of_time) {
+      const std::optional<int64_t> next = strategy.next();
+      if (!next) break;
+      if (cb.on_start) cb.on_start(*next, idle.front());
+      executor.submit(idle.front(), *next, strategy.trials()[static_cast<size_t>(*next)]);
+      idle.pop_front();
     }
+    // Done (or out of time) never turns back: idle workers can go now while
+    // others finish. Otherwise they wait for the generation's last results.
+    if (out_of_time || strategy.done()) {
+      for (int w : idle) executor.stop(w);
+      active -= static_cast<int>(idle.size());
+      idle.clear();
+    }
+    QT_ASSERT(active == 0 || strategy.in_flight() > 0 || idle.empty(),
+              "every worker idle, none stopped, and nothing in flight");
   }
   QT_ASSERT(strategy.in_flight() == 0, "farm ended with trials in flight");
 }

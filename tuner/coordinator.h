@@ -47,16 +47,18 @@ class LocalExecutor : public TrialExecutor {
 struct FarmCallbacks {
   /// A trial is handed out (record it as RUNNING).
   std::function<void(int64_t index, int worker)> on_start;
-  /// A trial ended; returns whether it passed the constraints.
-  std::function<bool(const TrialResult& result)> on_result;
+  /// A trial ended; returns it as recorded (judged against the constraints):
+  /// what the strategy is told.
+  std::function<TrialRecord(const TrialResult& result)> on_result;
   /// Whether to stop handing out work (the run's timeout).
   std::function<bool()> out_of_time;
 };
 
 /// Hands trials out as workers free up (a dynamic farm: no static split),
-/// in the strategy's order, until the strategy has nothing more (or time is
-/// out) and every trial in flight has reported; then stops every worker.
-void run_farm(Strategy& strategy, TrialExecutor& executor, const std::vector<QuantConfig>& trials,
-              const FarmCallbacks& callbacks);
+/// in the strategy's order, until the strategy is done (or time is out) and
+/// every trial in flight has reported; then stops every worker. A worker that
+/// asks while the strategy waits for the rest of a generation is answered
+/// once a result makes new work available.
+void run_farm(Strategy& strategy, TrialExecutor& executor, const FarmCallbacks& callbacks);
 
 }  // namespace qtune

@@ -12,6 +12,8 @@
 #include "common/error.h"
 #include "models/builtin.h"
 #include "storage/formats/export.h"
+#include "tuner/auto_space.h"
+#include "tuner/strategy.h"
 #include "tuner/trial.h"
 #include "tuner/yaml_document.h"
 
@@ -206,15 +208,18 @@ class Parser {
     return quantizer_by_name(name);
   }
 
-  AlgorithmBlock block(const YAML::Node& n, const std::string& path) const {
+  // `allow_lists`: a tuning block (params and override params may list values).
+  AlgorithmBlock block(const YAML::Node& n, const std::string& path, bool allow_lists) const {
     expect_keys(n, path, {"algorithm", "params", "backend", "overrides", "fp32_layers"});
     if (!n["algorithm"])
       fail(child(path, "algorithm"), "missing (every block names its algorithm)");
     AlgorithmBlock b;
     const Quantizer& q = algorithm(n["algorithm"], child(path, "algorithm"));
     b.algorithm = q.name();
-    if (n["params"]) b.params = params(n["params"], q, child(path, "params"), true);
+    if (n["params"]) b.params = params(n["params"], q, child(path, "params"), allow_lists);
     if (n["backend"]) b.backends = backend_list(n["backend"], child(path, "backend"));
+    if (!allow_lists && b.backends.size() > 1)
+      fail(child(path, "backend"), "expected one backend, got a list");
     if (n["fp32_layers"])
       b.fp32_layers = string_list(n["fp32_layers"], child(path, "fp32_layers"), true);
     if (const YAML::Node ov = n["overrides"]) {
@@ -222,15 +227,22 @@ class Parser {
       if (!ov.IsSequence()) fail(opath, "expected a list of overrides, got " + show(ov));
       for (size_t i = 0; i < ov.size(); ++i) {
         const std::string p = opath + "[" + std::to_string(i) + "]";
-        expect_keys(ov[i], p, {"name", "type", "params"});
+        // name/type is the documented spelling; name_regex/layer_type is how
+        // a saved qconfig.json spells them, accepted so a block can be copied.
+        expect_keys(ov[i], p, {"name", "type", "name_regex", "layer_type", "params"});
+        if (ov[i]["name"] && ov[i]["name_regex"])
+          fail(child(p, "name_regex"), "given together with name (they are the same field)");
+        if (ov[i]["type"] && ov[i]["layer_type"])
+          fail(child(p, "layer_type"), "given together with type (they are the same field)");
         LayerOverride o;
-        if (ov[i]["name"]) o.name_regex = regex(ov[i]["name"], child(p, "name"));
-        if (ov[i]["type"])
-          o.layer_type = choice(ov[i]["type"], child(p, "type"), {"Linear", "Conv2d"});
+        for (const char* key : {"name", "name_regex"})
+          if (ov[i][key]) o.name_regex = regex(ov[i][key], child(p, key));
+        for (const char* key : {"type", "layer_type"})
+          if (ov[i][key]) o.layer_type = choice(ov[i][key], child(p, key), {"Linear", "Conv2d"});
         if (o.name_regex.empty() && o.layer_type.empty())
           fail(p, "an override needs a layer name pattern (name) or a layer type (type)");
         if (!ov[i]["params"]) fail(child(p, "params"), "missing");
-        o.params = params(ov[i]["params"], q, child(p, "params"), false);
+        o.params = params(ov[i]["params"], q, child(p, "params"), allow_lists);
         b.overrides.push_back(std::move(o));
       }
     }
@@ -251,6 +263,8 @@ class Parser {
          "strategy", "max_trials", "timeout", "trial_timeout", "seed", "latency", "export"});
     const BuiltinInfo m = model(root["model"] ? root["model"] : YAML::Node(c.model), "model");
     c.model = m.spec;
+    // hf: checkpoints and the built-in LMs (which have a window length) are language models.
+    const bool language_model = m.seqlen > 0 || m.spec.rfind("hf:", 0) == 0;
     if (const auto n = root["calibration"]) {
       expect_keys(n, "calibration", {"samples"});
       if (n["samples"])
@@ -264,12 +278,25 @@ class Parser {
                                     "rows of the test split of " + m.spec + "; 0 = all");
     }
     const YAML::Node space = root["search_space"];
-    if (!space) fail("search_space", "missing (a list of algorithm blocks)");
-    if (!space.IsSequence() || space.size() == 0)
-      fail("search_space", "expected a non-empty list of algorithm blocks, got " +
-                               (space.IsSequence() ? std::string("an empty list") : show(space)));
-    for (size_t i = 0; i < space.size(); ++i)
-      c.search_space.push_back(block(space[i], "search_space[" + std::to_string(i) + "]"));
+    if (!space) fail("search_space", "missing (a list of algorithm blocks, or auto)");
+    // Classifiers may have convolutions: an auto space's backends must run them.
+    const bool has_conv = !language_model;
+    if (space.IsScalar()) {
+      c.search_space = auto_space(space, "search_space", has_conv);
+    } else {
+      if (!space.IsSequence() || space.size() == 0)
+        fail("search_space", "expected a non-empty list of algorithm blocks or " +
+                                 join(auto_space_names()) + ", got " +
+                                 (space.IsSequence() ? std::string("an empty list") : show(space)));
+      for (size_t i = 0; i < space.size(); ++i) {
+        const std::string p = "search_space[" + std::to_string(i) + "]";
+        if (space[i].IsScalar()) {
+          for (auto& b : auto_space(space[i], p, has_conv)) c.search_space.push_back(std::move(b));
+        } else {
+          c.search_space.push_back(block(space[i], p, true));
+        }
+      }
+    }
     if (const auto n = root["constraints"]) {
       expect_keys(n, "constraints",
                   {"max_accuracy_loss", "loss_type", "max_latency_ms", "max_size_bytes"});
@@ -296,15 +323,12 @@ class Parser {
              "picks the best of a Pareto front: needs objective: pareto, got objective: " +
                  c.objective);
     }
-    if (root["strategy"])
-      c.strategy = choice(root["strategy"], "strategy", {"exhaustive", "first-pass"});
+    if (root["strategy"]) c.strategy = choice(root["strategy"], "strategy", Strategy::names());
     if (root["max_trials"]) c.max_trials = integer(root["max_trials"], "max_trials", 1);
     if (root["timeout"]) c.timeout_s = number(root["timeout"], "timeout", 0, false);
     if (root["trial_timeout"])
       c.trial_timeout_s = number(root["trial_timeout"], "trial_timeout", 0, false);
     if (root["seed"]) c.seed = static_cast<uint64_t>(integer(root["seed"], "seed", 0));
-    // hf: checkpoints and the built-in LMs (which have a window length) are language models.
-    const bool language_model = m.seqlen > 0 || m.spec.rfind("hf:", 0) == 0;
     c.latency_metric = language_model ? "decode" : "forward";
     if (const auto n = root["latency"]) {
       expect_keys(n, "latency", {"batch", "warmup", "runs", "metric"});
@@ -322,6 +346,11 @@ class Parser {
     }
     if (const auto n = root["export"]) c.exports = export_list(n);
     return c;
+  }
+
+  std::vector<AlgorithmBlock> auto_space(const YAML::Node& n, const std::string& path,
+                                         bool has_conv) const {
+    return auto_search_space(choice(n, path, auto_space_names()), has_conv);
   }
 
   // Checked now: a typo must not surface only after hours of tuning.
@@ -361,6 +390,23 @@ class Parser {
 TuningConfig parse_tuning_config(const std::string& yaml_text, const std::string& source) {
   const YAML::Node root = load_yaml_document(yaml_text, source);
   return Parser(source).parse(root);
+}
+
+Json parse_quantization_block(const std::string& yaml_text, const std::string& source,
+                              const std::string& algorithm) {
+  YAML::Node root = load_yaml_document(yaml_text, source);
+  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  QT_CHECK(root.IsMap(), source,
+           ": expected a mapping with algorithm, params, overrides, fp32_layers, backend");
+  if (!algorithm.empty()) root["algorithm"] = algorithm;
+  const AlgorithmBlock b = Parser(source).block(root, "", false);
+  QuantConfig qc;
+  qc.algorithm = b.algorithm;
+  qc.params = b.params;
+  qc.overrides = b.overrides;
+  qc.fp32_layers = b.fp32_layers;
+  qc.backend = b.backends.front();
+  return qc.to_json();
 }
 
 TuningConfig load_tuning_config(const std::filesystem::path& path) {
@@ -422,50 +468,73 @@ Json TuningConfig::identity_json() const {
 }
 
 namespace {
+
+// One tunable dimension: a param of the block, or of one of its overrides.
+struct Dimension {
+  int override_index = -1;  ///< -1: the block's params
+  std::string key;
+  std::vector<Json> values;
+};
+
+void add_dimensions(std::vector<Dimension>& dims, const Json& params, int override_index) {
+  for (const auto& [key, value] : params.items()) {
+    Dimension d{override_index, key, {}};
+    if (value.is_array())
+      for (const auto& v : value) d.values.push_back(v);
+    else
+      d.values.push_back(value);
+    dims.push_back(std::move(d));
+  }
+}
+
 // Odometer step over the dimensions, the last one fastest; false after the last combination.
-bool advance(std::vector<size_t>& pos,
-             const std::vector<std::pair<std::string, std::vector<Json>>>& dims) {
+bool advance(std::vector<size_t>& pos, const std::vector<Dimension>& dims) {
   for (size_t d = dims.size(); d-- > 0;) {
-    if (++pos[d] < dims[d].second.size()) return true;
+    if (++pos[d] < dims[d].values.size()) return true;
     pos[d] = 0;
   }
   return false;
 }
+
 }  // namespace
 
-std::vector<QuantConfig> expand_search_space(const TuningConfig& config) {
+std::vector<QuantConfig> expand_search_space(const TuningConfig& config, bool cut_at_max_trials) {
   std::vector<QuantConfig> out;
   std::set<std::string> seen;
   for (size_t bi = 0; bi < config.search_space.size(); ++bi) {
     const AlgorithmBlock& b = config.search_space[bi];
     const Quantizer& q = quantizer_by_name(b.algorithm);
     // One dimension per param (a scalar is a dimension of one value), in
-    // declaration order, then the backend; the last dimension varies fastest.
-    std::vector<std::pair<std::string, std::vector<Json>>> dims;
-    for (const auto& [key, value] : b.params.items()) {
-      std::vector<Json> values;
-      if (value.is_array())
-        for (const auto& v : value) values.push_back(v);
-      else
-        values.push_back(value);
-      dims.emplace_back(key, std::move(values));
-    }
+    // declaration order, then each override's params, then the backend; the
+    // last dimension varies fastest.
+    std::vector<Dimension> dims;
+    add_dimensions(dims, b.params, -1);
+    for (size_t oi = 0; oi < b.overrides.size(); ++oi)
+      add_dimensions(dims, b.overrides[oi].params, static_cast<int>(oi));
     std::vector<size_t> pos(dims.size(), 0);
     const std::string where = config.source + ": search_space[" + std::to_string(bi) + "].params";
     do {
       Json params = Json::object();
-      for (size_t d = 0; d < dims.size(); ++d) params[dims[d].first] = dims[d].second[pos[d]];
+      std::vector<LayerOverride> overrides = b.overrides;
+      for (auto& o : overrides) o.params = Json::object();
+      for (size_t d = 0; d < dims.size(); ++d) {
+        Json& target = dims[d].override_index < 0
+                           ? params
+                           : overrides[static_cast<size_t>(dims[d].override_index)].params;
+        target[dims[d].key] = dims[d].values[pos[d]];
+      }
       const Json full = q.schema().validate(params, where);
       for (const auto& backend : b.backends) {
         QuantConfig qc;
         qc.algorithm = b.algorithm;
         qc.params = full;
-        qc.overrides = b.overrides;
+        qc.overrides = overrides;
         qc.fp32_layers = b.fp32_layers;
         qc.backend = backend;
         if (seen.insert(config_hash(qc)).second) {
           out.push_back(std::move(qc));
-          if (static_cast<int64_t>(out.size()) >= config.max_trials) return out;
+          if (cut_at_max_trials && static_cast<int64_t>(out.size()) >= config.max_trials)
+            return out;
         }
       }
     } while (advance(pos, dims));

@@ -3,11 +3,14 @@
 //   model: builtin:fmnist-cnn
 //   calibration: {samples: 256}            # drawn from the training split
 //   evaluation:  {samples: 0}              # 0 = whole test split
-//   search_space:                           # list of algorithm blocks
+//   search_space:                           # list of algorithm blocks, or auto |
+//                                           # auto-woq | auto-int8 (tuner/auto_space.h),
+//                                           # also as an item of the list
 //     - algorithm: rtn
 //       params: {bits: [4, 8], group_size: [32, 128], scheme: [sym, asym]}
 //       backend: auto                       # or a list of backends: a tunable dimension
-//       overrides: [{name: "fc2", params: {bits: 8}}, {type: Conv2d, params: {...}}]
+//       overrides: [{name: "fc2", params: {bits: [4, 8]}}, {type: Conv2d, params: {...}}]
+//                                           # override params may list values too
 //       fp32_layers: ["conv1"]
 //   constraints:
 //     max_accuracy_loss: 0.01               # relative by default (INC tolerable_loss)
@@ -17,7 +20,7 @@
 //   objective: latency                      # latency | size | accuracy | pareto
 //   select: size                            # pareto only: which front trial is saved,
 //                                           # size | accuracy | latency (default size)
-//   strategy: exhaustive                    # exhaustive | first-pass
+//   strategy: exhaustive                    # exhaustive | first-pass | random | tpe | basic
 //   max_trials: 100
 //   timeout: 0                              # seconds for the whole run; 0 = none
 //   trial_timeout: 0                        # seconds per trial; 0 = none
@@ -104,8 +107,20 @@ struct TuningConfig {
 TuningConfig load_tuning_config(const std::filesystem::path& path);
 TuningConfig parse_tuning_config(const std::string& yaml_text, const std::string& source);
 
+/// One quantization block as `qtune quantize --config FILE` reads it: the
+/// keys and spellings of a search_space block (overrides by name/type, or by
+/// name_regex/layer_type as a saved qconfig.json has them), one value each.
+/// `algorithm`, when not empty, replaces the file's (the --algorithm flag).
+/// Returns the QuantConfig::to_json() form, params as written (no defaults),
+/// for flags to go on top before QuantConfig::from_json.
+Json parse_quantization_block(const std::string& yaml_text, const std::string& source,
+                              const std::string& algorithm);
+
 /// Expands the search space into trial configs, in space order, duplicates
-/// (same canonical JSON) removed, truncated to max_trials.
-std::vector<QuantConfig> expand_search_space(const TuningConfig& config);
+/// (same canonical JSON) removed, truncated to max_trials unless
+/// `cut_at_max_trials` is false (the whole space, which the sampling
+/// strategies draw max_trials from).
+std::vector<QuantConfig> expand_search_space(const TuningConfig& config,
+                                             bool cut_at_max_trials = true);
 
 }  // namespace qtune

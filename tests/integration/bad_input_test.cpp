@@ -240,9 +240,10 @@ std::vector<Case> cases() {
       yaml_case("yaml_negative_timeout",
                 "model: builtin:fmnist-cnn-tiny\ntimeout: -1\n" + std::string(kSpace),
                 "{dir}/t.yaml: timeout: expected a number >= 0, got -1"),
-      yaml_case("yaml_empty_search_space", "model: builtin:fmnist-cnn-tiny\nsearch_space: []\n",
-                "{dir}/t.yaml: search_space: expected a non-empty list of algorithm blocks, got an "
-                "empty list"),
+      yaml_case(
+          "yaml_empty_search_space", "model: builtin:fmnist-cnn-tiny\nsearch_space: []\n",
+          "{dir}/t.yaml: search_space: expected a non-empty list of algorithm blocks or auto, "
+          "auto-woq, auto-int8, got an empty list"),
       yaml_case("yaml_unknown_export",
                 "model: builtin:fmnist-cnn-tiny\nexport: onnx\n" + std::string(kSpace),
                 "{dir}/t.yaml: export: unknown format \"onnx\"; expected an export format (known: "

@@ -8,9 +8,33 @@
 
 #include "common/error.h"
 #include "tuner/coordinator.h"
+#include "tuner/strategies/first_pass.h"
 
 namespace qtune {
 namespace {
+
+// Configs told apart by one param; the grid strategies only look at positions.
+std::vector<QuantConfig> space_of(int64_t n) {
+  std::vector<QuantConfig> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)].params = {{"k", i}};
+  return out;
+}
+
+StrategyOptions unlimited() {
+  StrategyOptions o;
+  o.max_trials = 1000;
+  return o;
+}
+
+TrialRecord finished(int64_t index, bool passed) {
+  TrialRecord r;
+  r.index = index;
+  r.status = "COMPLETED";
+  r.accuracy = passed ? 1.0 : 0.0;
+  r.accuracy_loss = passed ? 0.0 : 1.0;
+  r.passed = passed;
+  return r;
+}
 
 std::vector<int64_t> drain(Strategy& s) {
   std::vector<int64_t> out;
@@ -19,62 +43,72 @@ std::vector<int64_t> drain(Strategy& s) {
 }
 
 TEST(ExhaustiveStrategy, EveryTrialInOrderWhateverPasses) {
-  auto s = Strategy::create("exhaustive", 4);
+  auto s = Strategy::create("exhaustive", space_of(4), unlimited());
   EXPECT_EQ(*s->next(), 0);
-  s->on_result(0, true);
+  s->on_result(finished(0, true));
   EXPECT_EQ(drain(*s), (std::vector<int64_t>{1, 2, 3}));
   EXPECT_EQ(s->in_flight(), 3);
-  for (int64_t i : {3, 1, 2}) s->on_result(i, true);
+  for (int64_t i : {3, 1, 2}) s->on_result(finished(i, true));
   EXPECT_EQ(s->in_flight(), 0);
   EXPECT_FALSE(s->next());
 }
 
 TEST(ExhaustiveStrategy, ResumedTrialsAreNotHandedOutAgain) {
-  auto s = Strategy::create("exhaustive", 5);
-  s->mark_finished(1, false);
-  s->mark_finished(3, true);
+  auto s = Strategy::create("exhaustive", space_of(5), unlimited());
+  s->mark_finished(finished(1, false));
+  s->mark_finished(finished(3, true));
   EXPECT_EQ(drain(*s), (std::vector<int64_t>{0, 2, 4}));
 }
 
-TEST(Strategy, UnknownNameIsAnError) { EXPECT_THROW(Strategy::create("random", 3), Error); }
+TEST(Strategy, UnknownNameIsAnError) {
+  EXPECT_THROW(Strategy::create("bayesian", space_of(3), unlimited()), Error);
+}
+
+TEST(ExhaustiveStrategy, MaxTrialsCutsTheSpaceInOrder) {
+  StrategyOptions o;
+  o.max_trials = 3;
+  auto s = Strategy::create("exhaustive", space_of(5), o);
+  EXPECT_EQ(s->num_trials(), 3);
+  EXPECT_EQ(drain(*s), (std::vector<int64_t>{0, 1, 2}));
+}
 
 TEST(FirstPassStrategy, StopsHandingOutAboveAKnownPass) {
-  FirstPassStrategy s(6);
+  FirstPassStrategy s(space_of(6), unlimited());
   EXPECT_EQ(*s.next(), 0);
   EXPECT_EQ(*s.next(), 1);
   EXPECT_EQ(*s.next(), 2);
-  s.on_result(2, true);  // finishes first, out of order
+  s.on_result(finished(2, true));  // finishes first, out of order
   EXPECT_FALSE(s.next()) << "indices above a pass can no longer win";
   EXPECT_EQ(s.in_flight(), 2) << "lower indices still in flight must be waited for";
-  s.on_result(1, true);
-  s.on_result(0, false);
+  s.on_result(finished(1, true));
+  s.on_result(finished(0, false));
   EXPECT_EQ(*s.lowest_pass(), 1) << "the lowest passing index wins, not the first to finish";
 }
 
 TEST(FirstPassStrategy, LowerPassArrivingLaterWins) {
-  FirstPassStrategy s(6);
+  FirstPassStrategy s(space_of(6), unlimited());
   for (int i = 0; i < 4; ++i) s.next();
-  s.on_result(3, true);
-  s.on_result(2, false);
-  s.on_result(0, true);
-  s.on_result(1, true);
+  s.on_result(finished(3, true));
+  s.on_result(finished(2, false));
+  s.on_result(finished(0, true));
+  s.on_result(finished(1, true));
   EXPECT_EQ(*s.lowest_pass(), 0);
   EXPECT_FALSE(s.next());
 }
 
 TEST(FirstPassStrategy, NoPassRunsEverything) {
-  FirstPassStrategy s(3);
-  for (int64_t i : drain(s)) s.on_result(i, false);
+  FirstPassStrategy s(space_of(3), unlimited());
+  for (int64_t i : drain(s)) s.on_result(finished(i, false));
   EXPECT_FALSE(s.lowest_pass());
 }
 
 TEST(FirstPassStrategy, ResumeWithAPassOnlyRunsLowerPendingOnes) {
-  FirstPassStrategy s(6);
-  s.mark_finished(0, false);
-  s.mark_finished(3, true);
+  FirstPassStrategy s(space_of(6), unlimited());
+  s.mark_finished(finished(0, false));
+  s.mark_finished(finished(3, true));
   EXPECT_EQ(drain(s), (std::vector<int64_t>{1, 2}));
-  s.on_result(2, false);
-  s.on_result(1, false);
+  s.on_result(finished(2, false));
+  s.on_result(finished(1, false));
   EXPECT_EQ(*s.lowest_pass(), 3);
 }
 
@@ -119,16 +153,15 @@ class LifoExecutor : public TrialExecutor {
 };
 
 TEST(RunFarm, FirstPassOutOfOrderPicksLowestPassingIndex) {
-  const std::vector<QuantConfig> trials(8);
-  FirstPassStrategy s(8);
+  FirstPassStrategy s(space_of(8), unlimited());
   LifoExecutor ex(3, {2, 4, 5});
   std::vector<int64_t> reported;
   FarmCallbacks cb;
   cb.on_result = [&](const TrialResult& r) {
     reported.push_back(r.index);
-    return r.accuracy.value() > 0.5;
+    return finished(r.index, r.accuracy.value() > 0.5);
   };
-  run_farm(s, ex, trials, cb);
+  run_farm(s, ex, cb);
   EXPECT_EQ(*s.lowest_pass(), 2);
   // Hand-traced: 0,1,2 out; 2 passes first (LIFO), so nothing above 2 is ever handed out.
   EXPECT_EQ(ex.submitted, (std::vector<int64_t>{0, 1, 2}));
@@ -137,29 +170,27 @@ TEST(RunFarm, FirstPassOutOfOrderPicksLowestPassingIndex) {
 }
 
 TEST(RunFarm, ExhaustiveRunsEveryTrialOnceAndStopsEveryWorker) {
-  const std::vector<QuantConfig> trials(7);
-  auto s = Strategy::create("exhaustive", 7);
+  auto s = Strategy::create("exhaustive", space_of(7), unlimited());
   LifoExecutor ex(3, {});
   std::multiset<int64_t> reported;
   FarmCallbacks cb;
   cb.on_result = [&](const TrialResult& r) {
     reported.insert(r.index);
-    return false;
+    return finished(r.index, false);
   };
-  run_farm(*s, ex, trials, cb);
+  run_farm(*s, ex, cb);
   EXPECT_EQ(reported, (std::multiset<int64_t>{0, 1, 2, 3, 4, 5, 6}));
   EXPECT_EQ(ex.stopped.size(), 3u);
 }
 
 TEST(RunFarm, OutOfTimeStopsTheHandOutButWaitsForInFlight) {
-  const std::vector<QuantConfig> trials(10);
-  auto s = Strategy::create("exhaustive", 10);
+  auto s = Strategy::create("exhaustive", space_of(10), unlimited());
   LifoExecutor ex(2, {});
   int results = 0;
   FarmCallbacks cb;
-  cb.on_result = [&](const TrialResult&) { return ++results, false; };
+  cb.on_result = [&](const TrialResult& r) { return ++results, finished(r.index, false); };
   cb.out_of_time = [&] { return results >= 3; };
-  run_farm(*s, ex, trials, cb);
+  run_farm(*s, ex, cb);
   EXPECT_EQ(static_cast<int>(ex.submitted.size()), results) << "every submitted trial reported";
   EXPECT_LT(ex.submitted.size(), 10u);
   EXPECT_EQ(s->in_flight(), 0);

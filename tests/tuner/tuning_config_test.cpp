@@ -166,9 +166,6 @@ TEST(TuningConfig, OverridesAndBackendsValidated) {
       "t.yaml: search_space[0].overrides[0].params.bits: expected an integer in [1, 8], got 9");
   EXPECT_EQ(error_in_block("    overrides: [{type: Dense, params: {bits: 8}}]"),
             "t.yaml: search_space[0].overrides[0].type: expected one of Linear, Conv2d, got Dense");
-  EXPECT_EQ(
-      error_in_block("    overrides: [{name: fc1, params: {bits: [4, 8]}}]"),
-      "t.yaml: search_space[0].overrides[0].params.bits: expected a single value, got a list");
   EXPECT_EQ(error_in_block("    overrides: [{params: {bits: 8}}]"),
             "t.yaml: search_space[0].overrides[0]: an override needs a layer name pattern (name) "
             "or a layer type (type)");
@@ -182,8 +179,9 @@ TEST(TuningConfig, OverridesAndBackendsValidated) {
 TEST(TuningConfig, BadTopLevelValues) {
   EXPECT_EQ(error_with("objective: speed"),
             "t.yaml: objective: expected one of latency, size, accuracy, pareto, got speed");
-  EXPECT_EQ(error_with("strategy: random"),
-            "t.yaml: strategy: expected one of exhaustive, first-pass, got random");
+  EXPECT_EQ(error_with("strategy: bayesian"),
+            "t.yaml: strategy: expected one of exhaustive, first-pass, random, tpe, basic, got "
+            "bayesian");
   EXPECT_EQ(error_with("max_trials: 0"), "t.yaml: max_trials: expected an integer >= 1, got 0");
   EXPECT_EQ(error_with("max_trials: 2.5"), "t.yaml: max_trials: expected an integer >= 1, got 2.5");
   EXPECT_EQ(error_with("seed: abc"), "t.yaml: seed: expected an integer >= 0, got abc");
@@ -200,10 +198,10 @@ TEST(TuningConfig, BadTopLevelValues) {
             "t.yaml: latency.runs: expected an integer >= 20, got 19");
   EXPECT_EQ(error_with("calibration: 5"), "t.yaml: calibration: expected a mapping, got 5");
   EXPECT_EQ(error_of("model: builtin:fmnist-cnn-tiny\n"),
-            "t.yaml: search_space: missing (a list of algorithm blocks)");
-  EXPECT_EQ(
-      error_of("search_space: []\n"),
-      "t.yaml: search_space: expected a non-empty list of algorithm blocks, got an empty list");
+            "t.yaml: search_space: missing (a list of algorithm blocks, or auto)");
+  EXPECT_EQ(error_of("search_space: []\n"),
+            "t.yaml: search_space: expected a non-empty list of algorithm blocks or auto, "
+            "auto-woq, auto-int8, got an empty list");
   EXPECT_EQ(error_of("- a\n- b\n"),
             "t.yaml: expected a mapping of tuning settings at the top level, got a list");
 }
