@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backends/native/int8_tile_order.h"
 #include "backends/native/isa_entries.h"
 #include "common/error.h"
 
@@ -211,37 +212,25 @@ void tile(const PackedWeight& w, const PreparedActivations& a, const float* bias
           w.global_scale * _mm512_reduce_add_ps(acc[k][t]) + (bias ? bias[r + k] : 0.0f);
 }
 
+/// tile<F, kZero, R, A> over one call's range, in for_each_int8_tile's order.
+template <CodeFormat F, bool kZero>
+struct Tiles {
+  const PackedWeight& w;
+  const PreparedActivations& a;
+  const float* bias;
+  float* y;
+  int64_t ldy;
+  template <int R, int A>
+  void run(int64_t r, int64_t i) const {
+    tile<F, kZero, R, A>(w, a, bias, y, ldy, r, i);
+  }
+};
+
 template <CodeFormat F, bool kZero>
 void gemm_rows_for(const PackedWeight& w, const PreparedActivations& a, const float* bias, float* y,
                    int64_t ldy, int64_t r0, int64_t r1) {
-  constexpr int NR = 4, MR = 2;
-  // A GEMV streams 8 rows at once: more rows in flight kept more cache lines
-  // coming from memory (4096 x 14336 int4 on one thread: 2.0 against 3.0 ms
-  // with 4 rows). With two activation rows, 8 rows would not fit the registers.
-  constexpr int kGemvRows = 8;
-  int64_t r = r0;
-  if (a.m == 1)
-    for (; r + kGemvRows <= r1; r += kGemvRows)
-      tile<F, kZero, kGemvRows, 1>(w, a, bias, y, ldy, r, 0);
-  // Activation rows in blocks that stay in L2 while every weight row of the
-  // range passes over them: streaming all M rows per weight row from L3 made
-  // two threads barely faster than one at M = 512 (the block only orders the
-  // tiles; each output is still one tile's sum).
-  constexpr int64_t kActivationBlock = 64;
-  const int64_t r_tiles = r;
-  for (int64_t i0 = 0; i0 < a.m; i0 += kActivationBlock) {
-    const int64_t i1 = std::min<int64_t>(a.m, i0 + kActivationBlock);
-    for (r = r_tiles; r + NR <= r1; r += NR) {
-      int64_t i = i0;
-      for (; i + MR <= i1; i += MR) tile<F, kZero, NR, MR>(w, a, bias, y, ldy, r, i);
-      for (; i < i1; ++i) tile<F, kZero, NR, 1>(w, a, bias, y, ldy, r, i);
-    }
-    for (; r < r1; ++r) {
-      int64_t i = i0;
-      for (; i + MR <= i1; i += MR) tile<F, kZero, 1, MR>(w, a, bias, y, ldy, r, i);
-      for (; i < i1; ++i) tile<F, kZero, 1, 1>(w, a, bias, y, ldy, r, i);
-    }
-  }
+  for_each_int8_tile</*kGemvRows=*/8, /*kRows=*/4, /*kActs=*/2>(
+      a.m, r0, r1, Tiles<F, kZero>{w, a, bias, y, ldy});
 }
 
 }  // namespace
