@@ -9,6 +9,7 @@
 #include <set>
 
 #include "tests/integration/run_command.h"
+#include "tests/support/csv_reader.h"
 
 namespace qtune::testing {
 namespace {
@@ -170,35 +171,6 @@ TEST(DbQueries, ParetoListsTheNonDominatedPassingTrials) {
   ASSERT_EQ(text.status, 0) << text.err;
   EXPECT_EQ(static_cast<size_t>(std::count(text.out.begin(), text.out.end(), '\n')),
             expected.size() + 1);
-}
-
-// RFC 4180 fields of one CSV text (records end in CRLF).
-std::vector<std::vector<std::string>> read_csv(const std::string& text) {
-  std::vector<std::vector<std::string>> rows(1, std::vector<std::string>(1));
-  bool quoted = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    auto& field = rows.back().back();
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"')
-        field += '"', ++i;
-      else if (c == '"')
-        quoted = false;
-      else
-        field += c;
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      rows.back().emplace_back();
-    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
-      ++i;
-      rows.emplace_back(1);
-    } else {
-      field += c;
-    }
-  }
-  rows.pop_back();
-  return rows;
 }
 
 TEST(DbQueries, TrialsCsvMatchesTheJsonRecords) {
