@@ -5,7 +5,9 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 # Environment: QTUNE_FUZZ_BUILD (default build/fuzz) holds objects, binaries,
 # the growing corpus (corpus/<target>/) and any crashing input
-# (artifacts/<target>/crash-*); CXX_FUZZ (default clang++).
+# (artifacts/<target>/crash-*); CXX_FUZZ (default clang++); QTUNE_FUZZ_SEED
+# (default: libFuzzer picks one) fixes the mutation sequence, as the test
+# suite's short run does so that its result does not change from run to run.
 # Exit status: 0 clean, 1 a target crashed or failed to build, 77 when clang's
 # libFuzzer is not installed (ctest reports the test as skipped).
 set -euo pipefail
@@ -84,7 +86,9 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "$BUILD/corpus/$t" "$BUILD/artifacts/$t"
   echo "fuzz: $t for ${SECONDS_EACH}s"
   # The first corpus directory receives new inputs; the seeds in the repository stay as they are.
-  if ! TMPDIR=$BUILD/obj "$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
+  seed=()
+  [[ -n ${QTUNE_FUZZ_SEED:-} ]] && seed=(-seed="$QTUNE_FUZZ_SEED")
+  if ! TMPDIR=$BUILD/obj "$bin" "${seed[@]}" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$BUILD/artifacts/$t/" \
     "$BUILD/corpus/$t" "fuzz/corpus/$t" >"$BUILD/$t.log" 2>&1; then
     tail -40 "$BUILD/$t.log"

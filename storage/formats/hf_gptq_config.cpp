@@ -1,6 +1,9 @@
 #include "storage/formats/hf_gptq_config.h"
 
-#include <regex>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <memory>
 
 #include "common/error.h"
 
@@ -8,9 +11,42 @@ namespace qtune {
 
 namespace {
 
-/// Python's re.match: the pattern must match at the start of the name.
+using Pattern = std::unique_ptr<pcre2_code, decltype(&pcre2_code_free)>;
+
+/// A dynamic key's pattern, anchored at the start of the name as Python's
+/// re.match is. PCRE2 with bounded matching, not std::regex: a checkpoint's
+/// config comes from strangers, and libstdc++'s recursive matcher overran the
+/// stack on a pattern the fuzzer wrote (".*+lm_head").
+Pattern compile_pattern(const std::string& pattern, const std::string& where) {
+  int err = 0;
+  PCRE2_SIZE offset = 0;
+  Pattern re(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                           PCRE2_ANCHORED, &err, &offset, nullptr),
+             pcre2_code_free);
+  if (!re) {
+    PCRE2_UCHAR msg[256];
+    pcre2_get_error_message(err, msg, sizeof(msg));
+    throw Error(detail::concat(where, ": not a regular expression qtune reads (",
+                               reinterpret_cast<char*>(msg), " at offset ", offset, ")"));
+  }
+  return re;
+}
+
 bool re_match(const std::string& pattern, const std::string& name) {
-  return std::regex_search(name, std::regex(pattern), std::regex_constants::match_continuous);
+  const Pattern re = compile_pattern(pattern, "quantization_config.dynamic[\"" + pattern + "\"]");
+  const std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> match(
+      pcre2_match_data_create_from_pattern(re.get(), nullptr), pcre2_match_data_free);
+  const std::unique_ptr<pcre2_match_context, decltype(&pcre2_match_context_free)> limits(
+      pcre2_match_context_create(nullptr), pcre2_match_context_free);
+  QT_CHECK(match && limits, "quantization_config.dynamic: out of memory matching \"", pattern,
+           "\"");
+  pcre2_set_match_limit(limits.get(), 1000000);
+  pcre2_set_depth_limit(limits.get(), 10000);
+  const int rc = pcre2_match(re.get(), reinterpret_cast<PCRE2_SPTR>(name.data()), name.size(), 0, 0,
+                             match.get(), limits.get());
+  QT_CHECK(rc >= 0 || rc == PCRE2_ERROR_NOMATCH, "quantization_config.dynamic: the pattern \"",
+           pattern, "\" did not finish matching \"", name, "\" (PCRE2 error ", rc, ")");
+  return rc >= 0;
 }
 
 GptqLayerFormat apply_override(GptqLayerFormat f, const Json& o) {
@@ -73,7 +109,8 @@ Json GptqConfig::to_json() const {
 GptqConfig GptqConfig::from_json(const Json& j, const std::string& file) {
   const std::string where = file + ": quantization_config";
   QT_CHECK(j.is_object(), where, ": expected an object, got ", j.dump());
-  QT_CHECK(j.contains("quant_method") && j["quant_method"] == "gptq", where, ".quant_method: expected \"gptq\", got ",
+  QT_CHECK(j.contains("quant_method") && j["quant_method"] == "gptq", where,
+           ".quant_method: expected \"gptq\", got ",
            j.contains("quant_method") ? j["quant_method"].dump() : "nothing");
   for (const char* key : {"bits", "group_size"})
     QT_CHECK(j.contains(key), where, ": missing field '", key, "'");
@@ -105,11 +142,7 @@ GptqConfig GptqConfig::from_json(const Json& j, const std::string& file) {
       check_format_fields(fields, w);
       const std::string pattern =
           key.rfind("-:", 0) == 0 || key.rfind("+:", 0) == 0 ? key.substr(2) : key;
-      try {
-        std::regex re(pattern);
-      } catch (const std::regex_error& e) {
-        throw Error(w + ": not a regular expression qtune reads (" + e.what() + ")");
-      }
+      (void)compile_pattern(pattern, w);
       c.dynamic.emplace_back(key, fields);
     }
   }

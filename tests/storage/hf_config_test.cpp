@@ -49,5 +49,29 @@ TEST(HfGptqConfig, GroupCountOfAHugeGroupSize) {
   EXPECT_EQ(GptqConfig::from_json(j, "config.json").base.group_size, huge);
 }
 
+// GPTQModel's dynamic keys are Python regexes matched at the start of a
+// module name. The fuzzer's ".*+lm_head" sent libstdc++'s std::regex into a
+// recursion that overran the stack; PCRE2 reads it as a possessive quantifier.
+TEST(HfGptqConfig, DynamicPatternsMatchLikePythonAndBadOnesAreErrors) {
+  Json j{{"quant_method", "gptq"}, {"bits", 4}, {"group_size", 128}};
+  j["dynamic"] = {{"-:.*+lm_head", Json::object()},
+                  {"+:model\\.layers\\.1\\..*", {{"bits", 8}}},
+                  {"-:.*mlp", Json::object()}};
+  const GptqConfig c = GptqConfig::from_json(j, "config.json");
+  ASSERT_TRUE(c.layer("model.layers.0.self_attn.q_proj"));
+  EXPECT_EQ(c.layer("model.layers.0.self_attn.q_proj")->bits, 4);
+  ASSERT_TRUE(c.layer("model.layers.1.self_attn.q_proj"));
+  EXPECT_EQ(c.layer("model.layers.1.self_attn.q_proj")->bits, 8);
+  // re.match anchors at the start only: "mlp" ends this name, ".*mlp" matches.
+  EXPECT_FALSE(c.layer("model.layers.0.mlp"));
+  // ".*+" takes the whole name and gives nothing back: never a match.
+  EXPECT_TRUE(c.layer("x.lm_head"));
+  Json bad = j;
+  bad["dynamic"] = {{"+:model(", {{"bits", 8}}}};
+  expect_error([&] { GptqConfig::from_json(bad, "config.json"); },
+               "config.json: quantization_config.dynamic[\"+:model(\"]: not a regular expression "
+               "qtune reads (missing closing parenthesis at offset 6)");
+}
+
 }  // namespace
 }  // namespace qtune
