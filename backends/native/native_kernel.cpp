@@ -3,7 +3,9 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
+#include <vector>
 
 #include "backends/native/repack.h"
 #include "common/error.h"
@@ -31,27 +33,46 @@ namespace native {
 // to kDequantizedMinM).
 constexpr int64_t kInt8ActMaxM = 32;
 constexpr int64_t kDequantizedMinM = 256;
+constexpr int64_t kEveryM = std::numeric_limits<int64_t>::max();
+
+// One band of the rule: `path` serves every M up to and including `max_m`.
+struct Band {
+  int64_t max_m;
+  Path path;
+};
+
+// The rule, as bands of M in increasing order; choose_path and path_rule both
+// read it, so the text in backend_detail cannot drift from the choice.
+std::vector<Band> path_bands(LayerKind kind, CodeFormat format, Isa isa) {
+  const bool linear = kind == LayerKind::kLinear;
+  if (!path_supports(Path::kInt8Activations, format))
+    return {{kDequantizedMinM - 1, Path::kFloat}, {kEveryM, Path::kDequantized}};
+  if (linear && isa == Isa::kAvx512) return {{kEveryM, Path::kInt8Activations}};
+  if (linear && isa == Isa::kAvx2)
+    return {{kDequantizedMinM - 1, Path::kInt8Activations}, {kEveryM, Path::kDequantized}};
+  return {{kInt8ActMaxM, Path::kInt8Activations},
+          {kDequantizedMinM - 1, Path::kFloat},
+          {kEveryM, Path::kDequantized}};
+}
 
 Path choose_path(LayerKind kind, int64_t m, CodeFormat format, Isa isa) {
-  const bool int8 = path_supports(Path::kInt8Activations, format);
-  const bool linear = kind == LayerKind::kLinear;
-  if (int8 && linear && isa == Isa::kAvx512) return Path::kInt8Activations;
-  if (m >= kDequantizedMinM) return Path::kDequantized;
-  if (!int8) return Path::kFloat;
-  if (linear && isa == Isa::kAvx2) return Path::kInt8Activations;
-  return m <= kInt8ActMaxM ? Path::kInt8Activations : Path::kFloat;
+  for (const Band& band : path_bands(kind, format, isa))
+    if (m <= band.max_m) return band.path;
+  QT_ASSERT(false, "the last band of a path rule covers every M");
+  return Path::kFloat;
 }
 
 std::string path_rule(LayerKind kind, CodeFormat format, Isa isa) {
-  const std::string below = " (M < " + std::to_string(kDequantizedMinM) + ")";
-  const std::string dequant = ", " + to_string(Path::kDequantized) + " (larger M)";
-  const std::string int8 = to_string(Path::kInt8Activations);
-  if (!path_supports(Path::kInt8Activations, format))
-    return to_string(Path::kFloat) + below + dequant;
-  if (kind == LayerKind::kLinear && isa == Isa::kAvx512) return int8 + " (every M)";
-  if (kind == LayerKind::kLinear && isa == Isa::kAvx2) return int8 + below + dequant;
-  return int8 + " (M <= " + std::to_string(kInt8ActMaxM) + "), " + to_string(Path::kFloat) + below +
-         dequant;
+  const std::vector<Band> bands = path_bands(kind, format, isa);
+  if (bands.size() == 1) return to_string(bands[0].path) + " (every M)";
+  std::string rule;
+  for (const Band& band : bands) {
+    if (!rule.empty()) rule += ", ";
+    rule += to_string(band.path) + (band.max_m == kEveryM
+                                        ? std::string(" (larger M)")
+                                        : " (M <= " + std::to_string(band.max_m) + ")");
+  }
+  return rule;
 }
 
 }  // namespace native

@@ -10,6 +10,7 @@
 
 #include "backends/native/fp16.h"
 #include "backends/native/isa_entries.h"
+#include "backends/native/native_kernel.h"
 #include "backends/native/repack.h"
 #include "backends/native/woq_decode.h"
 #include "quantizers/core/packing.h"
@@ -320,6 +321,31 @@ TEST(NativeIsa, CapParsesAndCaps) {
   EXPECT_EQ(kernels_for(Isa::kRef).isa, Isa::kRef);
   if (detect_cpu_isa() < Isa::kAvx512)
     testing::expect_error([] { kernels_for(Isa::kAvx512); }, "not available on this CPU");
+}
+
+// The path rule worked by hand at the edges of its bands (README's "Native
+// weight-only kernels" states it), and its text naming the same edges.
+TEST(NativePathRule, BandsAndTheirText) {
+  const LayerKind lin = LayerKind::kLinear, conv = LayerKind::kConv2d;
+  const CodeFormat u4 = CodeFormat::kU4, table = CodeFormat::kTable4;
+  for (int64_t m : {1, 255, 256, 100000})
+    EXPECT_EQ(choose_path(lin, m, u4, Isa::kAvx512), Path::kInt8Activations) << m;
+  EXPECT_EQ(choose_path(lin, 255, u4, Isa::kAvx2), Path::kInt8Activations);
+  EXPECT_EQ(choose_path(lin, 256, u4, Isa::kAvx2), Path::kDequantized);
+  for (Isa isa : {Isa::kRef, Isa::kAvx2, Isa::kAvx512}) {
+    EXPECT_EQ(choose_path(conv, 32, u4, isa), Path::kInt8Activations);
+    EXPECT_EQ(choose_path(conv, 33, u4, isa), Path::kFloat);
+    EXPECT_EQ(choose_path(conv, 255, u4, isa), Path::kFloat);
+    EXPECT_EQ(choose_path(conv, 256, u4, isa), Path::kDequantized);
+    EXPECT_EQ(choose_path(lin, 1, table, isa), Path::kFloat);
+    EXPECT_EQ(choose_path(lin, 256, table, isa), Path::kDequantized);
+  }
+  EXPECT_EQ(choose_path(lin, 33, u4, Isa::kRef), Path::kFloat);
+  EXPECT_EQ(path_rule(lin, u4, Isa::kAvx512), "int8-act (every M)");
+  EXPECT_EQ(path_rule(lin, u4, Isa::kAvx2), "int8-act (M <= 255), dequant+gemm (larger M)");
+  EXPECT_EQ(path_rule(conv, u4, Isa::kAvx512),
+            "int8-act (M <= 32), fma (M <= 255), dequant+gemm (larger M)");
+  EXPECT_EQ(path_rule(lin, table, Isa::kAvx512), "fma (M <= 255), dequant+gemm (larger M)");
 }
 
 // The reference twin against the meaning of the stored weight.
