@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "models/safetensors_header.h"
 
@@ -195,34 +196,17 @@ void write_safetensors(const std::filesystem::path& path,
   // Padding to 8 bytes keeps the data section aligned for readers that mmap it.
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
 
-  std::filesystem::path tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid());
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  QT_CHECK(f != nullptr, file, ": cannot create ", tmp.string(), ": ", std::strerror(errno));
-  bool ok = true;
-  unsigned char len_bytes[8];
-  write_le_u64(len_bytes, header_text.size());
-  ok = ok && std::fwrite(len_bytes, 1, 8, f) == 8;
-  ok = ok && std::fwrite(header_text.data(), 1, header_text.size(), f) == header_text.size();
-  for (const auto& t : data) {
-    const size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
-    if (bytes > 0) ok = ok && std::fwrite(t.data_ptr(), 1, bytes, f) == bytes;
-  }
-  ok = ok && std::fflush(f) == 0;
-  // fsync before rename: otherwise a crash can leave the new name pointing at an empty file.
-  ok = ok && ::fsync(fileno(f)) == 0;
-  const int saved_errno = errno;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    std::filesystem::remove(tmp);
-    throw Error(file + ": write failed: " + std::strerror(saved_errno));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp);
-    throw Error(file + ": cannot rename " + tmp.string() + " into place: " + ec.message());
-  }
+  write_file_atomically(path, [&](std::FILE* f) {
+    unsigned char len_bytes[8];
+    write_le_u64(len_bytes, header_text.size());
+    bool ok = std::fwrite(len_bytes, 1, 8, f) == 8;
+    ok = ok && std::fwrite(header_text.data(), 1, header_text.size(), f) == header_text.size();
+    for (const auto& t : data) {
+      const size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
+      if (bytes > 0) ok = ok && std::fwrite(t.data_ptr(), 1, bytes, f) == bytes;
+    }
+    return ok;
+  });
 }
 
 }  // namespace qtune

@@ -1,12 +1,9 @@
 #include "storage/formats/gguf_writer.h"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <type_traits>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 
 namespace qtune {
@@ -190,35 +187,18 @@ std::vector<uint8_t> GgufWriter::bytes() const {
 }
 
 void GgufWriter::write(const std::filesystem::path& path) const {
-  const std::string file = path.string();
   const std::vector<uint8_t> head = header();
-  std::filesystem::path tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid());
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  QT_CHECK(f != nullptr, file, ": cannot create ", tmp.string(), ": ", std::strerror(errno));
   // Streamed tensor by tensor: a copy of the whole file would double the memory of a big model.
-  bool ok = std::fwrite(head.data(), 1, head.size(), f) == head.size();
-  static const uint8_t zeros[kGgufAlignment] = {};
-  for (const Tensor& t : tensors_) {
-    ok = ok && std::fwrite(t.data.data(), 1, t.data.size(), f) == t.data.size();
-    const size_t pad = padded(t.data.size()) - t.data.size();
-    ok = ok && std::fwrite(zeros, 1, pad, f) == pad;
-  }
-  ok = ok && std::fflush(f) == 0;
-  // fsync before rename: otherwise a crash can leave the new name pointing at an empty file.
-  ok = ok && ::fsync(fileno(f)) == 0;
-  const int saved_errno = errno;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    std::filesystem::remove(tmp);
-    throw Error(file + ": write failed: " + std::strerror(saved_errno));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp);
-    throw Error(file + ": cannot rename " + tmp.string() + " into place: " + ec.message());
-  }
+  write_file_atomically(path, [&](std::FILE* f) {
+    bool ok = std::fwrite(head.data(), 1, head.size(), f) == head.size();
+    static const uint8_t zeros[kGgufAlignment] = {};
+    for (const Tensor& t : tensors_) {
+      ok = ok && std::fwrite(t.data.data(), 1, t.data.size(), f) == t.data.size();
+      const size_t pad = padded(t.data.size()) - t.data.size();
+      ok = ok && std::fwrite(zeros, 1, pad, f) == pad;
+    }
+    return ok;
+  });
 }
 
 }  // namespace qtune
