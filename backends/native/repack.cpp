@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "backends/native/fp16.h"
+#include "common/fp16.h"
 #include "common/error.h"
 #include "quantizers/core/packing.h"
 

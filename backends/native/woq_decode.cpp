@@ -1,6 +1,6 @@
 #include "backends/native/woq_decode.h"
 
-#include "backends/native/fp16.h"
+#include "common/fp16.h"
 #include "common/error.h"
 
 namespace qtune::native {

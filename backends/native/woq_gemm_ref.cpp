@@ -3,7 +3,7 @@
 // is tested against it.
 #include <cmath>
 
-#include "backends/native/fp16.h"
+#include "common/fp16.h"
 #include "backends/native/isa_entries.h"
 #include "common/error.h"
 

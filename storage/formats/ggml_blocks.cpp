@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "common/error.h"
+#include "common/fp16.h"
 
 namespace qtune {
 
@@ -12,20 +12,8 @@ namespace {
 
 constexpr int64_t kBlock = 32;
 
-uint32_t bits_of(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-
-float float_of(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
 void put_fp16(uint8_t* p, float f) {
-  const uint16_t h = fp32_to_fp16_bits(f);
+  const uint16_t h = fp16_from_float(f);
   p[0] = static_cast<uint8_t>(h & 0xFF);
   p[1] = static_cast<uint8_t>(h >> 8);
 }
@@ -40,35 +28,6 @@ void put_nibbles(uint8_t* qs, const int32_t* u) {
 }
 
 }  // namespace
-
-// The branch-free conversion of the FP16 library (Maratyszcza), which ggml
-// and c10 also use: exact round-to-nearest-even, subnormals and overflow to inf included.
-uint16_t fp32_to_fp16_bits(float f) {
-  const float scale_to_inf = 0x1.0p+112f;
-  const float scale_to_zero = 0x1.0p-110f;
-  float base = (std::fabs(f) * scale_to_inf) * scale_to_zero;
-  const uint32_t w = bits_of(f);
-  const uint32_t shl1_w = w + w;
-  const uint32_t sign = w & 0x80000000u;
-  uint32_t bias = shl1_w & 0xFF000000u;
-  if (bias < 0x71000000u) bias = 0x71000000u;
-  base = float_of((bias >> 1) + 0x07800000u) + base;
-  const uint32_t bits = bits_of(base);
-  const uint32_t exp_bits = (bits >> 13) & 0x00007C00u;
-  const uint32_t mantissa_bits = bits & 0x00000FFFu;
-  const uint32_t nonsign = exp_bits + mantissa_bits;
-  return static_cast<uint16_t>((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
-}
-
-float fp16_bits_to_fp32(uint16_t h) {
-  const uint32_t w = static_cast<uint32_t>(h) << 16;
-  const uint32_t sign = w & 0x80000000u;
-  const uint32_t two_w = w + w;
-  const float normalized = float_of((two_w >> 4) + (0xE0u << 23)) * 0x1.0p-112f;
-  const float denormalized = float_of((two_w >> 17) | (126u << 23)) - 0.5f;
-  const uint32_t result = sign | (two_w < (1u << 27) ? bits_of(denormalized) : bits_of(normalized));
-  return float_of(result);
-}
 
 std::vector<uint8_t> encode_q8_0(const int32_t* codes, const float* block_scales, int64_t n) {
   check_blocks(n, "Q8_0");

@@ -32,8 +32,4 @@ std::vector<uint8_t> encode_q4_1(const int32_t* codes, const float* block_d, con
 std::vector<uint8_t> requantize_q8_0(const float* x, int64_t n);
 std::vector<uint8_t> requantize_q4_0(const float* x, int64_t n);
 
-/// IEEE fp16 bits of `f`, rounded to nearest even; and back.
-uint16_t fp32_to_fp16_bits(float f);
-float fp16_bits_to_fp32(uint16_t h);
-
 }  // namespace qtune

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <vector>
 
-#include "backends/native/fp16.h"
+#include "common/fp16.h"
 #include "backends/native/isa_entries.h"
 #include "backends/native/repack.h"
 #include "quantizers/core/quantized_weight.h"

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "backends/native/fp16.h"
+#include "common/fp16.h"
 #include "backends/native/isa_entries.h"
 #include "backends/native/native_kernel.h"
 #include "backends/native/repack.h"

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "backends/backend_list.h"
+#include "common/fp16.h"
 #include "common/json.h"
 #include "models/builtin.h"
 #include "models/llama/llama_model.h"
@@ -124,15 +125,15 @@ TEST(GgufWriter, WritesAtomicallyAndTheReaderAgrees) {
 // ---- ggml blocks, worked by hand.
 
 TEST(GgmlBlocks, Fp16RoundsToNearestEven) {
-  EXPECT_EQ(fp32_to_fp16_bits(1.0f), 0x3C00);
-  EXPECT_EQ(fp32_to_fp16_bits(-2.0f), 0xC000);
-  EXPECT_EQ(fp32_to_fp16_bits(0.5f), 0x3800);
-  EXPECT_EQ(fp32_to_fp16_bits(1.0f + 0x1p-11f), 0x3C00);      // tie: to even (down)
-  EXPECT_EQ(fp32_to_fp16_bits(1.0f + 3 * 0x1p-11f), 0x3C02);  // tie: to even (up)
-  EXPECT_EQ(fp32_to_fp16_bits(0x1p-24f), 0x0001);             // smallest subnormal
-  EXPECT_EQ(fp32_to_fp16_bits(70000.0f), 0x7C00);             // overflow: inf
+  EXPECT_EQ(fp16_from_float(1.0f), 0x3C00);
+  EXPECT_EQ(fp16_from_float(-2.0f), 0xC000);
+  EXPECT_EQ(fp16_from_float(0.5f), 0x3800);
+  EXPECT_EQ(fp16_from_float(1.0f + 0x1p-11f), 0x3C00);      // tie: to even (down)
+  EXPECT_EQ(fp16_from_float(1.0f + 3 * 0x1p-11f), 0x3C02);  // tie: to even (up)
+  EXPECT_EQ(fp16_from_float(0x1p-24f), 0x0001);             // smallest subnormal
+  EXPECT_EQ(fp16_from_float(70000.0f), 0x7C00);             // overflow: inf
   for (uint16_t h : {0x0001, 0x03FF, 0x0400, 0x3555, 0x7BFF, 0x8001, 0xC00F})
-    EXPECT_EQ(fp32_to_fp16_bits(half_to_float(h)), h);
+    EXPECT_EQ(fp16_from_float(half_to_float(h)), h);
 }
 
 // Codes of one block: elements 0..15 count up from the bottom of the range,
@@ -192,7 +193,7 @@ TEST(GgmlBlocks, RequantizeFollowsGgmlReference) {
   x[2] = 0.2f;  // 0.5 + 8.5 = 9 -> code 1: ggml rounds half up
   const std::vector<uint8_t> b = requantize_q4_0(x.data(), 32);
   EXPECT_EQ(half_to_float(static_cast<uint16_t>(b[0] | b[1] << 8)),
-            half_to_float(fp32_to_fp16_bits(0.4f)));
+            half_to_float(fp16_from_float(0.4f)));
   EXPECT_EQ(b[2] & 0x0F, 0);   // -8 + 8
   EXPECT_EQ(b[3] & 0x0F, 11);  // 3 + 8
   EXPECT_EQ(b[4] & 0x0F, 9);   // 1 + 8

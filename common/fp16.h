@@ -1,15 +1,16 @@
-// IEEE fp16 <-> fp32 in plain C++ (the reference twin and repack; ISA files
-// use F16C). Round to nearest, ties to even, as F16C's vcvtps2ph with
-// imm 0 and as ATen's at::Half, so repack, the reference and the SIMD paths
-// read the same numbers. Adapted from Maratyszcza's FP16 library
-// (fp16_ieee_from_fp32_value / fp16_ieee_to_fp32_value); needs IEEE float
-// arithmetic in float precision (no -ffast-math).
+// IEEE fp16 <-> fp32 in plain C++, for native repack and its reference twin
+// and for GGUF blocks (the native ISA files use F16C). Round to nearest, ties
+// to even, as F16C's vcvtps2ph with imm 0 and as ATen's at::Half, so repack,
+// the reference and the SIMD paths read the same numbers. Adapted from
+// Maratyszcza's FP16 library (fp16_ieee_from_fp32_value /
+// fp16_ieee_to_fp32_value); needs IEEE float arithmetic in float precision
+// (no -ffast-math).
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 
-namespace qtune::native {
+namespace qtune {
 
 inline uint32_t fp32_bits(float f) {
   uint32_t u;
@@ -53,4 +54,4 @@ inline uint16_t fp16_from_float(float f) {
   return static_cast<uint16_t>((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
 }
 
-}  // namespace qtune::native
+}  // namespace qtune
