@@ -1,7 +1,7 @@
 // Language-model speed in tokens/s: prefill (one forward of the prompt) and
-// decode (new tokens one at a time against the KV cache, batch 1). bench/ knows
+// decode (new tokens one at a time against the KV cache, batch 1). This harness knows
 // no model type: the caller says what starting a sequence and taking one step
-// mean (tuner/lm_latency.h does it for a LlamaModel).
+// mean (bench/llama_speed.h does it for a LlamaModel).
 #pragma once
 
 #include <cstdint>

@@ -6,13 +6,13 @@
 #include <thread>
 
 #include "bench/latency.h"
+#include "bench/llama_speed.h"
 #include "cli/args.h"
 #include "cli/backend_flag.h"
 #include "cli/commands.h"
 #include "cli/model_source.h"
 #include "common/error.h"
 #include "models/builtin.h"
-#include "tuner/lm_latency.h"
 
 namespace qtune::cli {
 

@@ -3,11 +3,11 @@
 #include <chrono>
 #include <sstream>
 
+#include "bench/llama_speed.h"
 #include "common/error.h"
 #include "models/builtin.h"
 #include "storage/artifact.h"
 #include "storage/results_db.h"
-#include "tuner/lm_latency.h"
 #include "tuner/threads.h"
 
 namespace qtune {

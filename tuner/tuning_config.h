@@ -86,7 +86,7 @@ struct TuningConfig {
   int64_t latency_batch = 64;
   int latency_warmup = 3;
   int latency_runs = 20;
-  /// forward | prefill | decode (tuner/lm_latency.h); set from the model's kind
+  /// forward | prefill | decode (bench/llama_speed.h); set from the model's kind
   /// when the config leaves it out: decode for language models, forward otherwise.
   std::string latency_metric = "forward";
   /// Export formats (storage/formats/export.h) applied to the saved best model

@@ -26,11 +26,11 @@
 #include <set>
 #include <thread>
 
+#include "bench/llama_speed.h"
 #include "common/malloc_tuning.h"
 #include "models/builtin.h"
 #include "models/llama/llama_model.h"
 #include "quantizers/quantizer.h"
-#include "tuner/lm_latency.h"
 
 namespace {
 

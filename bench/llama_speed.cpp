@@ -1,4 +1,4 @@
-#include "tuner/lm_latency.h"
+#include "bench/llama_speed.h"
 
 #include <algorithm>
 
