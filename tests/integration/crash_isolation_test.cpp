@@ -36,7 +36,7 @@ struct TuneRun {
 };
 
 TuneRun tune_with_crashes(const std::string& name, int ranks, const std::string& crashes,
-                      const std::string& extra_flags = "") {
+                          const std::string& extra_flags = "") {
   const auto dir = fresh_dir(name);
   write_file(dir / "tune.yaml", kConfig);
   const std::string args = "tune --config " + (dir / "tune.yaml").string() + " --out " +
