@@ -77,6 +77,8 @@ int cmd_tune(int argc, char** argv) {
        "continue the run with this config in --out, skipping finished trials"},
       {"json", false, false, "print a JSON summary instead of the results table"},
       {"cache-dir", true, false, "where trained built-in models are cached"},
+      {"no-isolation", false, false,
+       "run trials in the worker's own process (debugging: a crash ends the run)"},
       {"print-space", false, false,
        "print the expanded search space and its size, run nothing (with --json: as JSON)"},
       {"help", false, false, "show this help"},
@@ -98,6 +100,7 @@ int cmd_tune(int argc, char** argv) {
   options.cache_dir = args.get_or("cache-dir", "");
   options.resume = args.has("resume");
   options.json = args.has("json");
+  options.isolation = !args.has("no-isolation");
   options.print_table = !options.json;
   options.progress = stderr_is_terminal() && !options.json;
   const TuneSummary summary = run_tuning(config, options);

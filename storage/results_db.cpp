@@ -66,6 +66,12 @@ CREATE TABLE trials(
 );
 CREATE INDEX trials_by_run ON trials(run_id, idx);
 )sql"},
+    {2, R"sql(
+CREATE TABLE run_signatures(
+  run_id         INTEGER PRIMARY KEY REFERENCES runs(id),
+  signature_json TEXT NOT NULL
+);
+)sql"},
 };
 
 constexpr const char* kRunStatuses[] = {"RUNNING", "COMPLETED", "FAILED", "INTERRUPTED"};
@@ -248,8 +254,9 @@ ResultsDb::ResultsDb(const std::filesystem::path& path, Mode mode) : path_(path)
                ": not a qtune results database (no schema_version table)");
       const int version = read_version(db_, where);
       check_not_newer(version, where);
-      QT_CHECK(version == kSchemaVersion, where, ": database schema version ", version,
-               " is older than ", kSchemaVersion, "; open it once for writing to migrate it");
+      QT_CHECK(version >= kOldestReadableVersion, where, ": database schema version ", version,
+               " is older than ", kOldestReadableVersion,
+               "; open it once for writing to migrate it");
     } else {
       // Never touch a foreign database: decide before switching its journal mode.
       QT_CHECK(objects == 0 || table_exists(db_, "schema_version", where), where,
@@ -294,6 +301,23 @@ void require_writable(sqlite3* db, const std::string& where) {
            ": results database is open read-only, cannot write");
 }
 }  // namespace
+
+void ResultsDb::set_run_signature(int64_t run_id, const Json& signature) {
+  const std::string where = path_.string();
+  require_writable(db_, where);
+  Stmt s(db_, "INSERT OR REPLACE INTO run_signatures(run_id, signature_json) VALUES (?, ?)", where);
+  s.bind(1, run_id).bind(2, signature.dump());
+  s.run();
+}
+
+std::optional<Json> ResultsDb::run_signature(int64_t run_id) {
+  const std::string where = path_.string();
+  if (!table_exists(db_, "run_signatures", where)) return std::nullopt;
+  Stmt s(db_, "SELECT signature_json FROM run_signatures WHERE run_id = ?", where);
+  s.bind(1, run_id);
+  if (!s.step()) return std::nullopt;
+  return parse_column_json(s.text(0), where + ": run " + std::to_string(run_id), "signature_json");
+}
 
 int64_t ResultsDb::create_run(const RunRecord& run) {
   const std::string where = path_.string();

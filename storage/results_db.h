@@ -7,6 +7,8 @@
 //          status PENDING|RUNNING|COMPLETED|FAILED|TIMEOUT, algorithm, backend, accuracy,
 //          accuracy_loss, latency_ms_p50, latency_ms_p90, latency_spread, size_bytes, passed,
 //          error, rank, host, started_at, ended_at, metrics_json, UNIQUE(run_id, config_hash))
+//   run_signatures(run_id, signature_json)   (version 2: what --resume compares, besides
+//          the config: {"model_hash","data_hash"}, tuner/run_signature.h)
 // WAL mode and a busy timeout so a reader (`qtune db`) never breaks a live run.
 // Each trial is committed when it ends, so a killed run loses nothing finished.
 #pragma once
@@ -62,7 +64,10 @@ class ResultsDb {
   ResultsDb(const ResultsDb&) = delete;
   ResultsDb& operator=(const ResultsDb&) = delete;
 
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
+  /// Read-only opens accept versions from this one on: what `qtune db` reads
+  /// (runs, trials) has not changed since.
+  static constexpr int kOldestReadableVersion = 1;
 
   int64_t create_run(const RunRecord& run);
   void finish_run(int64_t run_id, const std::string& status, std::optional<int64_t> best_trial_id);
@@ -72,6 +77,11 @@ class ResultsDb {
   std::vector<RunRecord> runs();
   std::optional<RunRecord> run(int64_t id);
   std::optional<RunRecord> latest_run();
+  /// Stores (or replaces) the run's signature.
+  void set_run_signature(int64_t run_id, const Json& signature);
+  /// None when the run has none (started before version 2) or the database
+  /// predates the table (an old one opened read-only).
+  std::optional<Json> run_signature(int64_t run_id);
 
   /// Inserts or replaces the trial with this (run_id, config_hash); one transaction.
   int64_t record_trial(const TrialRecord& trial);

@@ -8,12 +8,15 @@
 #include <set>
 
 #include "common/error.h"
+#include "models/builtin.h"
 #include "storage/artifact.h"
 #include "storage/formats/export.h"
+#include "tuner/child_process.h"
 #include "tuner/coordinator.h"
 #include "tuner/mpi_comm.h"
 #include "tuner/mpi_executor.h"
 #include "tuner/report.h"
+#include "tuner/run_signature.h"
 #include "tuner/selection.h"
 #include "tuner/strategy.h"
 #include "tuner/threads.h"
@@ -106,6 +109,10 @@ struct Coordinator {
   TrialRunner& runner;
   std::unique_ptr<Strategy> strategy = {};
   std::set<std::string> varying = {};  ///< params that differ across the space (progress lines)
+  /// The run's signature once the workload is loaded ({"model_hash","data_hash"});
+  /// unset: the run has none (autotune's in-memory model).
+  std::function<Json(const Workload&)> sign = {};
+  Json signature = {};
 
   /// `startup_done` is called once the model is loaded (or start-up failed,
   /// with the message): under MPI it releases the workers.
@@ -141,7 +148,14 @@ struct Coordinator {
     // the workers wait for that so they do not all train it at once. The
     // baseline is timed while they still wait, on a quiet node. A model or
     // data that cannot load fails here, before out_dir/results.db exists.
-    runner.workload();
+    const Workload& w = runner.workload();
+    if (sign) signature = sign(w);
+    if (resumed) {
+      const std::optional<Json> stored = db_slot->run_signature(resumed->id);
+      const std::string change = stored ? signature_change(*stored, signature) : "";
+      QT_CHECK(change.empty(), summary.db_path.string(), ": cannot resume run ", resumed->id, ": ",
+               change);
+    }
     if (!db_slot) {
       std::filesystem::create_directories(options.out_dir);
       db_slot.emplace(summary.db_path, ResultsDb::Mode::kReadWrite);
@@ -167,6 +181,8 @@ struct Coordinator {
       run.host = host_name();
       summary.run_id = db.create_run(run);
     }
+    // A run from before signatures gets one now: the next resume checks it.
+    if (!signature.is_null()) db.set_run_signature(summary.run_id, signature);
     // A run left RUNNING would look alive to `qtune db` and to --resume users.
     try {
       tune(db, summary, resumed, executor, best_model_out);
@@ -422,6 +438,28 @@ void print_summary(const TuneSummary& s, const TuneOptions& options) {
   std::cout.flush();
 }
 
+// With isolation this process stays at one compute thread, so a built-in
+// model that is not cached yet is trained (with the rank's threads) and cached
+// by a child; the process then loads it from the cache. A child that fails
+// leaves the load to report why.
+void train_builtin_in_child(const TuningConfig& config, const TuneOptions& options) {
+  try {
+    const std::filesystem::path cache_dir =
+        options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
+    for (const BuiltinInfo& info : list_builtin_models(cache_dir)) {
+      if (info.spec != config.model || info.cached) continue;
+      run_in_child(
+          [&] {
+            ComputeThreadsScope share(rank_thread_share());
+            load_spec_workload(config, options.cache_dir);
+            return Json();
+          },
+          "model training");
+    }
+  } catch (const std::exception&) {  // no child (fork or pipe failed): the load trains
+  }
+}
+
 std::vector<QuantConfig> expand_checked(const TuningConfig& config) {
   auto trials = expand_search_space(config, /*cut_at_max_trials=*/false);
   QT_CHECK(!trials.empty(), config.source, ": search_space: expands to no trial");
@@ -441,9 +479,13 @@ TuneSummary run_tuning(const TuningConfig& config, const TuneOptions& options) {
     rank = mpi_rank();
     size = mpi_size();
   }
-  set_compute_threads(rank_thread_share());
-  TrialRunner runner([&] { return load_spec_workload(config, options.cache_dir); },
-                     trial_settings(config, rank));
+  // A process that forks must not have run a parallel region (tuner/child_process.h):
+  // its children take the rank's share of the cores.
+  set_compute_threads(options.isolation ? 1 : rank_thread_share());
+  TrialSettings settings = trial_settings(config, rank);
+  settings.isolate = options.isolation;
+  if (options.isolation && rank == 0) train_builtin_in_child(config, options);
+  TrialRunner runner([&] { return load_spec_workload(config, options.cache_dir); }, settings);
   if (rank > 0) {
     // Waits until rank 0 has the model trained and cached (or failed to start).
     const std::string error = mpi_bcast_startup("");
@@ -463,6 +505,12 @@ TuneSummary run_tuning(const TuningConfig& config, const TuneOptions& options) {
   else
     executor = std::make_unique<LocalExecutor>(runner);
   Coordinator c{config, options, config.model, trials, runner};
+  c.sign = [&](const Workload& w) {
+    const std::filesystem::path cache_dir =
+        options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
+    return Json{{"model_hash", files_hash(model_weight_files(config.model, cache_dir))},
+                {"data_hash", w.data_hash}};
+  };
   TuneSummary summary = c.run(
       *executor,
       [&](const std::string& error) {

@@ -1,5 +1,6 @@
 #include "tuner/trial_runner.h"
 
+#include <algorithm>
 #include <chrono>
 #include <sstream>
 
@@ -8,6 +9,9 @@
 #include "models/builtin.h"
 #include "storage/artifact.h"
 #include "storage/results_db.h"
+#include "tuner/child_process.h"
+#include "tuner/fault_injection.h"
+#include "tuner/run_signature.h"
 #include "tuner/threads.h"
 
 namespace qtune {
@@ -33,6 +37,8 @@ std::shared_ptr<Workload> load_spec_workload(const TuningConfig& config,
     const at::Tensor ids = data->evaluation.inputs.contiguous().view(-1);
     w->lm_tokens.assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
   }
+  w->data_hash = tensors_hash({data->calibration.inputs, data->calibration.labels,
+                               data->evaluation.inputs, data->evaluation.labels});
   w->evaluate = [data](const Model& m) { return data->evaluate(m); };
   return w;
 }
@@ -60,6 +66,7 @@ TrialSettings trial_settings(const TuningConfig& config, int rank) {
   s.latency_threads = rank_thread_share();
   s.oversubscribed = ranks_on_this_node() > cores_on_this_node();
   s.rank = rank;
+  s.crash_trials = crash_trials_from_env();
   return s;
 }
 
@@ -156,6 +163,38 @@ void fill_eval(TrialResult& r, const EvalResult& e) {
 }  // namespace
 
 TrialResult TrialRunner::run(int64_t index, const QuantConfig& config) {
+  if (!settings_.isolate) return run_here(index, config);
+  // The child must find the model loaded: load it here, once. A load that
+  // fails is the trial's failure, reported as without isolation.
+  try {
+    workload();
+  } catch (const std::exception&) {
+    return run_here(index, config);
+  }
+  const auto t0 = Clock::now();
+  const std::string started_at = iso8601_utc_now();
+  ChildOutcome child = run_in_child([&] { return run_here(index, config).to_json(); }, "trial");
+  if (child.value) {
+    TrialResult r = TrialResult::from_json(*child.value);
+    // What isolation cost this trial: fork, pipe, the child's exit and reaping.
+    r.metrics["seconds_isolation"] =
+        std::max(0.0, std::chrono::duration<double>(Clock::now() - t0).count() - r.seconds);
+    return r;
+  }
+  TrialResult r;
+  r.index = index;
+  r.config_hash = config_hash(config);
+  r.rank = settings_.rank;
+  r.host = host_name();
+  r.started_at = started_at;
+  r.status = "FAILED";
+  r.error = child.error;
+  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  r.ended_at = iso8601_utc_now();
+  return r;
+}
+
+TrialResult TrialRunner::run_here(int64_t index, const QuantConfig& config) {
   TrialResult r;
   r.index = index;
   r.config_hash = config_hash(config);
@@ -173,6 +212,9 @@ TrialResult TrialRunner::run(int64_t index, const QuantConfig& config) {
   };
   try {
     const Workload& w = workload();
+    if (const auto crash = settings_.crash_trials.find(index);
+        crash != settings_.crash_trials.end())
+      crash_now(crash->second);
     check_time("model loading");
     std::vector<LayerReport> reports;
     // Timed on its own: the first trial's elapsed() also holds model loading.
@@ -212,6 +254,15 @@ TrialResult TrialRunner::run(int64_t index, const QuantConfig& config) {
 }
 
 TrialResult TrialRunner::run_baseline() {
+  if (!settings_.isolate) return run_baseline_here();
+  workload();
+  ChildOutcome child =
+      run_in_child([&] { return run_baseline_here().to_json(); }, "baseline measurement");
+  if (!child.value) throw Error(child.error);
+  return TrialResult::from_json(*child.value);
+}
+
+TrialResult TrialRunner::run_baseline_here() {
   TrialResult r;
   r.index = -1;
   r.rank = settings_.rank;

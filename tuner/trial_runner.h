@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -26,6 +27,9 @@ struct Workload {
   /// Language models: the held-out text as token ids, the prompt and new
   /// tokens of prefill/decode latency (repeated where it is too short).
   std::vector<int64_t> lm_tokens;
+  /// tensors_hash (tuner/run_signature.h) of the calibration and evaluation
+  /// sets; empty for a workload the caller built (autotune).
+  std::string data_hash;
 };
 
 /// The workload of a built-in/spec model: load_model + load_task_data with
@@ -45,6 +49,12 @@ struct TrialSettings {
   /// each trial's metrics say so ("latency_oversubscribed").
   bool oversubscribed = false;
   int rank = 0;
+  /// Each trial and the baseline run in a forked child (tuner/child_process.h):
+  /// a crash becomes a FAILED trial. The caller keeps this process at one
+  /// compute thread before the first fork (OpenMP is not fork-safe).
+  bool isolate = false;
+  /// Trials made to crash on purpose: $QTUNE_CRASH_TRIAL (tuner/fault_injection.h).
+  std::map<int64_t, std::string> crash_trials;
 };
 
 TrialSettings trial_settings(const TuningConfig& config, int rank);
@@ -58,7 +68,9 @@ class TrialRunner {
   const Workload& workload();
 
   /// Never throws for a trial's own failure: an exception becomes FAILED with
-  /// its message, a phase past trial_timeout makes it TIMEOUT.
+  /// its message, a phase past trial_timeout makes it TIMEOUT, and with
+  /// isolation a crash makes it FAILED with the signal named
+  /// ("trial crashed: SIGSEGV (signal 11)").
   TrialResult run(int64_t index, const QuantConfig& config);
 
   /// The fp32 model measured like a trial (accuracy on one thread, latency, size).
@@ -66,6 +78,9 @@ class TrialRunner {
   TrialResult run_baseline();
 
  private:
+  TrialResult run_here(int64_t index, const QuantConfig& config);
+  TrialResult run_baseline_here();
+
   Loader loader_;
   TrialSettings settings_;
   std::shared_ptr<Workload> workload_;

@@ -82,8 +82,41 @@ TEST(ResultsDb, CreatesSchemaVersionAndWal) {
   TempDir dir;
   { ResultsDb db(dir / "r.db", ResultsDb::Mode::kReadWrite); }
   RawDb raw(dir / "r.db");
-  EXPECT_EQ(raw.scalar("SELECT version FROM schema_version"), "1");
+  EXPECT_EQ(raw.scalar("SELECT version FROM schema_version"), "2");
   EXPECT_EQ(raw.scalar("PRAGMA journal_mode"), "wal");
+}
+
+// Version 2 added run_signatures and nothing else: dropping it gives the
+// database a version-1 qtune wrote.
+TEST(ResultsDb, VersionOneDatabaseReadsAndMigratesOnWrite) {
+  TempDir dir;
+  int64_t run = 0;
+  {
+    ResultsDb db(dir / "r.db", ResultsDb::Mode::kReadWrite);
+    run = db.create_run(sample_run());
+    db.record_trial(sample_trial(run, 0, "a"));
+  }
+  {
+    RawDb raw(dir / "r.db");
+    raw.exec("DROP TABLE run_signatures");
+    raw.exec("UPDATE schema_version SET version = 1");
+  }
+  {
+    ResultsDb db(dir / "r.db", ResultsDb::Mode::kReadOnly);
+    EXPECT_EQ(db.runs().size(), 1u);
+    EXPECT_EQ(db.trials(run).size(), 1u);
+    EXPECT_FALSE(db.run_signature(run));
+  }
+  ResultsDb db(dir / "r.db", ResultsDb::Mode::kReadWrite);
+  EXPECT_FALSE(db.run_signature(run));
+  const Json sig{{"model_hash", "0123456789abcdef"}, {"data_hash", "fedcba9876543210"}};
+  db.set_run_signature(run, sig);
+  EXPECT_EQ(db.run_signature(run), sig);
+  db.set_run_signature(run, Json{{"model_hash", "1"}});
+  EXPECT_EQ(db.run_signature(run), (Json{{"model_hash", "1"}}));
+  RawDb raw(dir / "r.db");
+  EXPECT_EQ(raw.scalar("SELECT version FROM schema_version"), "2");
+  EXPECT_EQ(raw.scalar("SELECT count(*) FROM run_signatures"), "1");
 }
 
 TEST(ResultsDb, RunsRoundTrip) {
@@ -306,11 +339,11 @@ TEST(ResultsDb, RejectsANewerSchema) {
   { ResultsDb db(dir / "r.db", ResultsDb::Mode::kReadWrite); }
   {
     RawDb raw(dir / "r.db");
-    raw.exec("UPDATE schema_version SET version = 2");
+    raw.exec("UPDATE schema_version SET version = 3");
   }
   for (auto mode : {ResultsDb::Mode::kReadOnly, ResultsDb::Mode::kReadWrite})
     expect_error([&] { ResultsDb db(dir / "r.db", mode); },
-                 "schema version 2 is newer than this qtune supports (1); upgrade qtune");
+                 "schema version 3 is newer than this qtune supports (2); upgrade qtune");
 }
 
 TEST(ResultsDb, ReopeningForWriteKeepsData) {

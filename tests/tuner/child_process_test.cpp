@@ -1,0 +1,202 @@
+// Crash isolation's primitive: work in a forked child, its JSON back over a
+// pipe, its death (signal, exit without a result) turned into one line.
+#include "tuner/child_process.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <mutex>
+#include <numeric>
+#include <set>
+#include <thread>
+
+#include "common/error.h"
+#include "tuner/fault_injection.h"
+#include "tuner/threads.h"
+
+namespace qtune {
+namespace {
+
+TEST(ChildProcess, ReturnsTheBodysValueFromAnotherProcess) {
+  // The child sees the parent's memory as it was at the fork (nothing reloaded).
+  std::vector<int64_t> data(1000);
+  std::iota(data.begin(), data.end(), 1);
+  const ChildOutcome out = run_in_child(
+      [&] {
+        return Json{{"pid", static_cast<int64_t>(getpid())},
+                    {"sum", std::accumulate(data.begin(), data.end(), int64_t{0})}};
+      },
+      "trial");
+  ASSERT_TRUE(out.value) << out.error;
+  EXPECT_TRUE(out.error.empty());
+  EXPECT_EQ((*out.value)["sum"].get<int64_t>(), 1000 * 1001 / 2);
+  EXPECT_NE((*out.value)["pid"].get<int64_t>(), static_cast<int64_t>(getpid()));
+}
+
+TEST(ChildProcess, ResultLargerThanThePipeBufferArrivesWhole) {
+  // The parent reads before it waits: a child blocked on a full pipe would deadlock.
+  std::string big(3 << 20, 'x');
+  for (size_t i = 0; i < big.size(); i += 4099) big[i] = static_cast<char>('a' + i % 26);
+  const ChildOutcome out = run_in_child([&] { return Json(big); }, "trial");
+  ASSERT_TRUE(out.value) << out.error;
+  EXPECT_EQ(out.value->get<std::string>(), big);
+}
+
+TEST(ChildProcess, ExceptionBecomesItsFirstLine) {
+  const ChildOutcome out =
+      run_in_child([]() -> Json { throw Error("bad block 3: expected bits\nbacktrace"); }, "trial");
+  EXPECT_FALSE(out.value);
+  EXPECT_EQ(out.error, "bad block 3: expected bits");
+}
+
+TEST(ChildProcess, CrashNamesTheSignal) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"segv", "trial crashed: SIGSEGV (signal 11)"},
+      {"abort", "trial crashed: SIGABRT (signal 6)"},
+      {"kill", "trial crashed: SIGKILL (signal 9)"}};
+  for (const auto& [kind, expected] : cases) {
+    const ChildOutcome out =
+        run_in_child([k = std::string(kind)]() -> Json { crash_now(k); }, "trial");
+    EXPECT_FALSE(out.value) << kind;
+    EXPECT_EQ(out.error, expected) << kind;
+  }
+}
+
+TEST(ChildProcess, ExitWithoutResultIsReported) {
+  const ChildOutcome out = run_in_child([]() -> Json { ::_exit(7); }, "baseline measurement");
+  EXPECT_FALSE(out.value);
+  EXPECT_EQ(out.error, "baseline measurement process exited with status 7 without a result");
+}
+
+TEST(ChildProcess, ChildVolunteersForTheOomKiller) {
+  const ChildOutcome out = run_in_child(
+      [] {
+        std::ifstream in("/proc/self/oom_score_adj");
+        int adj = 0;
+        in >> adj;
+        return Json(adj);
+      },
+      "trial");
+  ASSERT_TRUE(out.value) << out.error;
+  EXPECT_EQ(out.value->get<int>(), 1000);
+}
+
+TEST(ChildProcess, SignalNames) {
+  EXPECT_EQ(signal_name(11), "SIGSEGV");
+  EXPECT_EQ(signal_name(9), "SIGKILL");
+  EXPECT_EQ(signal_name(6), "SIGABRT");
+  EXPECT_EQ(signal_name(999), "signal 999");
+}
+
+TEST(FaultInjection, ParsesIndexKindPairs) {
+  const auto m = parse_crash_trials("3:segv,0:abort,12:kill");
+  EXPECT_EQ(m, (std::map<int64_t, std::string>{{0, "abort"}, {3, "segv"}, {12, "kill"}}));
+  EXPECT_TRUE(parse_crash_trials("").empty());
+  for (const char* bad : {"3", "x:segv", "3:boom", "-1:segv", "3:segv,,4:abort"}) {
+    try {
+      parse_crash_trials(bad);
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("QTUNE_CRASH_TRIAL: entry '"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
+// An OpenMP parallel region as LibTorch's own code opens one (qtune's TUs are
+// not built with -fopenmp, so at::parallel_for inlined here would run
+// serially): GOMP_parallel with the thread count at::set_num_threads set.
+// Returns the OpenMP thread numbers that ran it, and checks a real ATen
+// elementwise op (parallel inside LibTorch past its grain) against std::exp.
+Json parallel_work(int threads) {
+  set_compute_threads(threads);
+  using GompParallel = void (*)(void (*)(void*), void*, unsigned, unsigned);
+  using OmpThreadNum = int (*)();
+  const auto gomp_parallel = reinterpret_cast<GompParallel>(dlsym(RTLD_DEFAULT, "GOMP_parallel"));
+  static OmpThreadNum thread_num =
+      reinterpret_cast<OmpThreadNum>(dlsym(RTLD_DEFAULT, "omp_get_thread_num"));
+  if (!gomp_parallel || !thread_num) return Json{{"error", "libgomp is not loaded"}};
+  struct Seen {
+    std::mutex mu;
+    std::set<int> ids;
+  } seen;
+  gomp_parallel(
+      [](void* p) {
+        auto* s = static_cast<Seen*>(p);
+        const int id = thread_num();
+        std::lock_guard<std::mutex> lock(s->mu);
+        s->ids.insert(id);
+      },
+      &seen, 0, 0);  // 0 threads: as many as omp_set_num_threads said
+  const at::Tensor x = at::linspace(-3, 3, 1 << 21, at::kFloat);
+  const at::Tensor y = at::exp(x);
+  const float* px = x.data_ptr<float>();
+  const float* py = y.data_ptr<float>();
+  double max_rel = 0;
+  for (int64_t i = 0; i < x.numel(); ++i)
+    max_rel =
+        std::max(max_rel, std::abs(py[i] - std::exp(double{px[i]})) / std::exp(double{px[i]}));
+  return Json{{"threads", static_cast<int64_t>(seen.ids.size())}, {"max_rel_err", max_rel}};
+}
+
+// Each case runs in a freshly executed copy of this binary (the threadsafe
+// death-test style), whose OpenMP history is its own: other tests in this
+// process may have run parallel regions already.
+class ChildOpenMp : public ::testing::Test {
+ protected:
+  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
+// What `qtune tune` does: the worker stays at one thread (its own ATen work
+// runs no parallel region), the child takes two and really uses both.
+TEST_F(ChildOpenMp, ChildRunsParallelAtenWhenTheParentStayedSingleThreaded) {
+  EXPECT_EXIT(
+      {
+        set_compute_threads(1);
+        const Json parent = parallel_work(1);  // the parent's own work, one thread
+        const ChildOutcome out = run_in_child(
+            [] {
+              ::alarm(60);  // a hang becomes SIGALRM, not a stuck test
+              return parallel_work(2);
+            },
+            "trial");
+        const bool ok = parent["threads"] == 1 && out.value && (*out.value)["threads"] == 2 &&
+                        (*out.value)["max_rel_err"].get<double>() < 1e-6;
+        if (!ok)
+          std::fprintf(stderr, "child: %s\n",
+                       out.value ? out.value->dump().c_str() : out.error.c_str());
+        std::exit(ok ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+// Why the worker stays at one thread: once it has run a parallel region,
+// GNU OpenMP's pool threads are gone in the child and its next parallel
+// region waits for them forever (here until the child's alarm).
+TEST_F(ChildOpenMp, ChildHangsWhenTheParentRanAParallelRegion) {
+  EXPECT_EXIT(
+      {
+        const Json parent = parallel_work(2);
+        const ChildOutcome out = run_in_child(
+            [] {
+              ::alarm(5);
+              return parallel_work(2);
+            },
+            "trial");
+        const bool hung = parent["threads"] == 2 && !out.value &&
+                          out.error == "trial crashed: SIGALRM (signal 14)";
+        if (!hung)
+          std::fprintf(stderr, "child: %s\n",
+                       out.value ? out.value->dump().c_str() : out.error.c_str());
+        std::exit(hung ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+}  // namespace
+}  // namespace qtune
