@@ -4,7 +4,6 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -108,31 +107,17 @@ TEST(FaultInjection, ParsesIndexKindPairs) {
   }
 }
 
-// An OpenMP parallel region as LibTorch's own code opens one (qtune's TUs are
-// not built with -fopenmp, so at::parallel_for inlined here would run
-// serially): GOMP_parallel with the thread count at::set_num_threads set.
-// Returns the OpenMP thread numbers that ran it, and checks a real ATen
-// elementwise op (parallel inside LibTorch past its grain) against std::exp.
+// qtune's own parallel work (at::parallel_for, inlined here) and a real ATen
+// elementwise op (parallel inside LibTorch past its grain) checked against
+// std::exp. Returns how many OpenMP threads ran the parallel_for.
 Json parallel_work(int threads) {
   set_compute_threads(threads);
-  using GompParallel = void (*)(void (*)(void*), void*, unsigned, unsigned);
-  using OmpThreadNum = int (*)();
-  const auto gomp_parallel = reinterpret_cast<GompParallel>(dlsym(RTLD_DEFAULT, "GOMP_parallel"));
-  static OmpThreadNum thread_num =
-      reinterpret_cast<OmpThreadNum>(dlsym(RTLD_DEFAULT, "omp_get_thread_num"));
-  if (!gomp_parallel || !thread_num) return Json{{"error", "libgomp is not loaded"}};
-  struct Seen {
-    std::mutex mu;
-    std::set<int> ids;
-  } seen;
-  gomp_parallel(
-      [](void* p) {
-        auto* s = static_cast<Seen*>(p);
-        const int id = thread_num();
-        std::lock_guard<std::mutex> lock(s->mu);
-        s->ids.insert(id);
-      },
-      &seen, 0, 0);  // 0 threads: as many as omp_set_num_threads said
+  std::mutex mu;
+  std::set<int> ids;
+  at::parallel_for(0, 64, 1, [&](int64_t, int64_t) {
+    std::lock_guard<std::mutex> lock(mu);
+    ids.insert(at::get_thread_num());
+  });
   const at::Tensor x = at::linspace(-3, 3, 1 << 21, at::kFloat);
   const at::Tensor y = at::exp(x);
   const float* px = x.data_ptr<float>();
@@ -141,7 +126,7 @@ Json parallel_work(int threads) {
   for (int64_t i = 0; i < x.numel(); ++i)
     max_rel =
         std::max(max_rel, std::abs(py[i] - std::exp(double{px[i]})) / std::exp(double{px[i]}));
-  return Json{{"threads", static_cast<int64_t>(seen.ids.size())}, {"max_rel_err", max_rel}};
+  return Json{{"threads", static_cast<int64_t>(ids.size())}, {"max_rel_err", max_rel}};
 }
 
 // Each case runs in a freshly executed copy of this binary (the threadsafe
