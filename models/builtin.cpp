@@ -13,6 +13,8 @@
 #include "models/fmnist_train.h"
 #include "models/llama/builtin_lm.h"
 #include "models/llama/hf_checkpoint.h"
+#include "models/llama/lm_task_data.h"
+#include "models/user_data.h"
 #include "models/weight_cache.h"
 
 namespace qtune {
@@ -158,11 +160,21 @@ ModelPtr build_model(const std::string& spec, const std::map<std::string, at::Te
 TaskData load_task_data(const std::string& spec, int64_t calibration_samples, int64_t eval_samples,
                         uint64_t seed, const std::filesystem::path& cache_dir,
                         const std::filesystem::path& files_dir) {
+  return load_task_data(spec, calibration_samples, eval_samples, seed, cache_dir, files_dir,
+                        LmDataOptions{});
+}
+
+TaskData load_task_data(const std::string& spec, int64_t calibration_samples, int64_t eval_samples,
+                        uint64_t seed, const std::filesystem::path& cache_dir,
+                        const std::filesystem::path& files_dir, const LmDataOptions& lm_data) {
   const std::filesystem::path dir =
       files_dir.empty() ? model_files_dir(spec, cache_dir) : files_dir;
   if (!dir.empty())
-    return lm_task_data(dir, lm_default_seqlen(spec, dir), calibration_samples, eval_samples, seed);
+    return lm_task_data(dir, lm_default_seqlen(spec, dir), calibration_samples, eval_samples, seed,
+                        lm_data);
   find_builtin(spec);
+  QT_CHECK(!lm_data.uses_files(), spec,
+           ": calibration and evaluation text files are for language models; this is a classifier");
   QT_CHECK(calibration_samples >= 0, "calibration samples must be >= 0, got ", calibration_samples);
   TaskData data;
   if (calibration_samples > 0) {

@@ -321,7 +321,7 @@ struct Coordinator {
     const Workload& w = runner.workload();
     std::vector<LayerReport> reports;
     ModelPtr model = quantize_clone(*w.model, qc, w.calibration, &reports);
-    const EvalResult eval = evaluate_single_thread(w.evaluate, *model);
+    const EvalResult eval = evaluate_trial(w, *model, &qc, reports);
     summary.rematerialized_accuracy = eval.value;
     if (!best.accuracy || eval.value != *best.accuracy) {
       std::fprintf(stderr,
