@@ -351,6 +351,9 @@ struct Coordinator {
     metrics["eval_samples"] = config.eval_samples;
     metrics["calibration_samples"] = config.calibration_samples;
     metrics["seed"] = config.seed;
+    // The user's files and windows the recorded value was measured on: what
+    // `qtune eval --eval-file ...` needs to reproduce it.
+    if (const Json d = config.lm_data.to_json(); !d.empty()) metrics["data"] = d;
     summary.best_dir = options.out_dir / "best";
     // A previous run's files must not mix with this model's.
     std::filesystem::remove_all(summary.best_dir);

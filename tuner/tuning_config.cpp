@@ -292,7 +292,11 @@ class Parser {
       if (!language_model) fail("calibration.seqlen", "only for language models");
       d.calibration_seqlen = integer(n["seqlen"], "calibration.seqlen", 2);
     }
-    if (n["seed"]) d.calibration_seed = integer(n["seed"], "calibration.seed", 0);
+    if (n["seed"]) {
+      if (!language_model)
+        fail("calibration.seed", "only for language models (a classifier's draw uses seed)");
+      d.calibration_seed = integer(n["seed"], "calibration.seed", 0);
+    }
     if (n["samples"]) {
       if (d.calibration_file.empty())
         c.calibration_samples = integer_in(n["samples"], "calibration.samples", 0, m.train_rows,

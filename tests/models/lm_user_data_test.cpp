@@ -125,10 +125,14 @@ struct HandWindow {
 
 TEST_F(LmUserData, PerplexityOverAFileMatchesWindowsWorkedByHand) {
   TempDir dir;
-  write_bytes(dir / "eval.txt", kText);
   std::vector<int64_t> t = encode(kText);
   ASSERT_GE(t.size(), 50u) << "the text must give enough tokens for the windows below";
   t.resize(50);
+
+  // The file holds exactly these 50 tokens: their text, which must re-encode to them.
+  const std::string cut = load_tokenizer(*dir_)->decode(t);
+  ASSERT_EQ(encode(cut), t) << "the cut text must re-encode to itself";
+  write_bytes(dir / "eval50.txt", cut);
 
   struct Case {
     int64_t seqlen, stride, max_windows;
@@ -145,11 +149,6 @@ TEST_F(LmUserData, PerplexityOverAFileMatchesWindowsWorkedByHand) {
   for (const Case& c : cases) {
     SCOPED_TRACE("seqlen " + std::to_string(c.seqlen) + " stride " + std::to_string(c.stride) +
                  " max_windows " + std::to_string(c.max_windows));
-    // The file holds more than 50 tokens: cut it to the first 50 by text, by
-    // writing exactly those tokens' text back.
-    write_bytes(dir / "eval50.txt", load_tokenizer(*dir_)->decode(t));
-    ASSERT_EQ(encode(load_tokenizer(*dir_)->decode(t)), t)
-        << "the cut text must re-encode to itself";
     LmDataOptions o;
     o.eval_file = (dir / "eval50.txt").string();
     o.eval_seqlen = c.seqlen;
@@ -196,7 +195,7 @@ TEST_F(LmUserData, CalibrationWindowsComeFromTheDocuments) {
   o.calibration_file = (dir / "c.txt").string();
   o.calibration_seqlen = 16;
   const TaskData d = data(6, o);
-  ASSERT_EQ(d.calibration.inputs.sizes(), (std::vector<int64_t>{6, 16}));
+  ASSERT_EQ(d.calibration.inputs.sizes().vec(), (std::vector<int64_t>{6, 16}));
 
   const LlamaConfig config = read_llama_config(*dir_ / "config.json");
   ASSERT_FALSE(config.eos_token_ids.empty());
