@@ -53,9 +53,16 @@ int cmd_eval(int argc, char** argv) {
     default_samples = recorded.get<int64_t>();
   }
   const int64_t samples = args.get_int("samples", default_samples);
-  const LmDataOptions lm_data = evaluation_options(args);
+  LmDataOptions lm_data = evaluation_options(args);
   if (!lm_data.eval_file.empty() && args.has("samples"))
     throw UsageError("qtune eval: --samples does not go with --eval-file (use --max-windows)");
+  // A model tuned on an evaluation file records it and its windows: without
+  // flags, eval measures on the same tokens and reproduces the recorded value.
+  if (lm_data.eval_file.empty() && !args.has("samples") && loaded.saved &&
+      loaded.qconfig.contains("metrics") && loaded.qconfig["metrics"].is_object() &&
+      loaded.qconfig["metrics"].contains("data"))
+    lm_data = recorded_evaluation_options(loaded.qconfig["metrics"]["data"],
+                                          args.required("model") + "/qconfig.json: metrics.data");
 
   TaskData data = load_task_data(loaded.spec, /*calibration_samples=*/0, samples, /*seed=*/0, cache,
                                  loaded.files_dir, lm_data);

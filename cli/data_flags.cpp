@@ -77,4 +77,23 @@ LmDataOptions evaluation_options(const Args& args) {
   return d;
 }
 
+LmDataOptions recorded_evaluation_options(const Json& data, const std::string& where) {
+  QT_CHECK(data.is_object(), where, ": expected an object, got ", data.dump());
+  LmDataOptions d;
+  if (!data.contains("perplexity")) return d;
+  QT_CHECK(data["perplexity"].is_string(), where, ".perplexity: expected a file name, got ",
+           data["perplexity"].dump());
+  d.eval_file = data["perplexity"].get<std::string>();
+  const auto count = [&](const char* key, int64_t min) -> int64_t {
+    if (!data.contains(key)) return 0;
+    QT_CHECK(data[key].is_number_integer() && data[key].get<int64_t>() >= min, where, ".", key,
+             ": expected an integer >= ", min, ", got ", data[key].dump());
+    return data[key].get<int64_t>();
+  };
+  d.eval_seqlen = count("eval_seqlen", 2);
+  d.stride = count("stride", 1);
+  d.max_windows = count("max_windows", 1);
+  return d;
+}
+
 }  // namespace qtune::cli

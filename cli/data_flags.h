@@ -2,6 +2,7 @@
 // calibration:/evaluation: file keys, models/data_options.h).
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "cli/args.h"
@@ -18,5 +19,9 @@ std::vector<FlagSpec> evaluation_flags();
 /// A value out of range or a flag that needs another one -> UsageError.
 LmDataOptions calibration_options(const Args& args);
 LmDataOptions evaluation_options(const Args& args);
+
+/// The evaluation file and windows a tuned model recorded (LmDataOptions::to_json()
+/// in its qconfig.json metrics.data); `where` names that field in errors.
+LmDataOptions recorded_evaluation_options(const Json& data, const std::string& where);
 
 }  // namespace qtune::cli

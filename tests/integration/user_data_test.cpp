@@ -106,6 +106,12 @@ TEST(UserData, TuneOnCalibrationTextAndPerplexityFileThenEvalReproducesIt) {
   // Exactly: the same tokens, windows and single-threaded evaluation.
   EXPECT_EQ(ev.at("value").get<double>(), best);
 
+  // Without flags, eval reads the file and windows the model recorded.
+  const CommandResult recorded_data =
+      run(qtune("eval --model " + (dir / "out" / "best").string() + " --json" + cache_flag()));
+  ASSERT_EQ(recorded_data.status, 0) << recorded_data.err;
+  EXPECT_EQ(Json::parse(recorded_data.out).at("value").get<double>(), best);
+
   // Other windows give another number: the flags reach the evaluation.
   const CommandResult other = run(qtune("eval --model " + (dir / "out" / "best").string() +
                                         " --eval-file " + (dir / "eval.txt").string() +
