@@ -18,6 +18,16 @@ Json LmDataOptions::to_json() const {
   return j;
 }
 
+Json ImageDataOptions::to_json() const {
+  Json j = Json::object();
+  if (!calibration_images.empty())
+    j["calibration"] = {{"idx_images", calibration_images}, {"idx_labels", calibration_labels}};
+  if (!eval_images.empty())
+    j["evaluation"] = {{"idx_images", eval_images}, {"idx_labels", eval_labels}};
+  if (normalize) j["normalize"] = {{"mean", mean}, {"std", std}};
+  return j;
+}
+
 Json EvalCommand::to_json() const {
   if (command.empty()) return Json::object();
   return {{"command", command},

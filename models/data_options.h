@@ -37,6 +37,18 @@ struct LmDataOptions {
   Json to_json() const;
 };
 
+/// A classifier's data from the user's IDX files (gzip or plain), in place of
+/// the built-in Fashion-MNIST splits. Pixels reach the model as float32
+/// [N, 1, H, W] scaled to [0, 1], then (x - mean) / std when `normalize`.
+struct ImageDataOptions {
+  std::string calibration_images, calibration_labels;  ///< empty: the training split
+  std::string eval_images, eval_labels;                ///< empty: the test split
+  bool normalize = false;
+  double mean = 0, std = 1;
+  bool uses_files() const { return !calibration_images.empty() || !eval_images.empty(); }
+  Json to_json() const;  ///< {} when no file is named
+};
+
 /// An external evaluator (evaluation: {command: ...}): run through `sh -c`
 /// with "{model_dir}" replaced by the shell-quoted directory of the model
 /// saved in qtune's form; it prints a JSON object holding `metric` on stdout.

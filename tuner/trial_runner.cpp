@@ -19,9 +19,9 @@ std::shared_ptr<Workload> load_spec_workload(const TuningConfig& config,
   if (!cache_dir.empty()) mo.cache_dir = cache_dir;
   auto w = std::make_shared<Workload>();
   w->model = std::shared_ptr<const Model>(load_model(config.model, mo).release());
-  auto data = std::make_shared<TaskData>(load_task_data(config.model, config.calibration_samples,
-                                                        config.eval_samples, config.seed,
-                                                        mo.cache_dir, {}, config.lm_data));
+  auto data = std::make_shared<TaskData>(
+      load_task_data(config.model, config.calibration_samples, config.eval_samples, config.seed,
+                     mo.cache_dir, {}, config.lm_data, config.image_data));
   w->eval_command = config.eval_command;
   QT_CHECK(data->evaluation.size() > 0, config.model, ": the evaluation set is empty");
   // Calibration batch size does not matter to RTN; 128 rows keep GPTQ-style

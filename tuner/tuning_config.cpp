@@ -269,9 +269,51 @@ class Parser {
     return file;
   }
 
+  // A classifier's IDX pair under `path` (calibration or evaluation): both files or neither.
+  void idx_pair(const YAML::Node& n, const std::string& path, const BuiltinInfo& m,
+                bool language_model, std::string& images, std::string& labels) const {
+    if (!n["idx_images"] && !n["idx_labels"]) return;
+    for (const char* key : {"idx_images", "idx_labels"}) {
+      if (language_model)
+        fail(child(path, key),
+             "IDX image files are for classifiers; " + m.spec + " is a language model");
+      if (!n[key]) fail(child(path, key), "missing (idx_images and idx_labels go together)");
+    }
+    for (const char* key : {"idx_images", "idx_labels"}) {
+      const std::string file = string(n[key], child(path, key));
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(file, ec) || !std::ifstream(file, std::ios::binary))
+        fail(child(path, key), file + ": cannot read the data file");
+      (std::string(key) == "idx_images" ? images : labels) = file;
+    }
+  }
+
+  // One normalisation for the model's inputs, given in either block (the same in both).
+  void normalize(const YAML::Node& block, const std::string& block_path, bool language_model,
+                 ImageDataOptions& img) const {
+    const auto n = block["normalize"];
+    if (!n) return;
+    const std::string path = child(block_path, "normalize");
+    if (language_model) fail(path, "only for classifiers");
+    expect_keys(n, path, {"mean", "std"});
+    if (!n["mean"] || !n["std"]) fail(path, "expected {mean: M, std: S}, both given");
+    const double mean = number(n["mean"], child(path, "mean"), -1e30, false);
+    const double deviation = number(n["std"], child(path, "std"), 0, true);
+    if (img.normalize && (img.mean != mean || img.std != deviation))
+      fail(path, "differs from calibration.normalize (one normalisation for the model)");
+    img.normalize = true;
+    img.mean = mean;
+    img.std = deviation;
+  }
+
   void calibration(const YAML::Node& n, const BuiltinInfo& m, bool language_model,
                    TuningConfig& c) const {
-    expect_keys(n, "calibration", {"samples", "text", "jsonl", "field", "split", "seqlen", "seed"});
+    expect_keys(n, "calibration",
+                {"samples", "text", "jsonl", "field", "split", "seqlen", "seed", "idx_images",
+                 "idx_labels", "normalize"});
+    ImageDataOptions& img = c.image_data;
+    idx_pair(n, "calibration", m, language_model, img.calibration_images, img.calibration_labels);
+    normalize(n, "calibration", language_model, img);
     LmDataOptions& d = c.lm_data;
     if (n["text"] && n["jsonl"]) fail("calibration", "give text or jsonl, not both");
     if (n["text"]) d.calibration_file = data_file(n["text"], "calibration.text", m, language_model);
@@ -298,7 +340,7 @@ class Parser {
       d.calibration_seed = integer(n["seed"], "calibration.seed", 0);
     }
     if (n["samples"]) {
-      if (d.calibration_file.empty())
+      if (d.calibration_file.empty() && img.calibration_images.empty())
         c.calibration_samples = integer_in(n["samples"], "calibration.samples", 0, m.train_rows,
                                            "rows of the training split of " + m.spec);
       else
@@ -310,7 +352,10 @@ class Parser {
                   TuningConfig& c) const {
     expect_keys(n, "evaluation",
                 {"samples", "perplexity", "seqlen", "stride", "max_windows", "command", "timeout_s",
-                 "metric", "higher_is_better"});
+                 "metric", "higher_is_better", "idx_images", "idx_labels", "normalize"});
+    ImageDataOptions& img = c.image_data;
+    idx_pair(n, "evaluation", m, language_model, img.eval_images, img.eval_labels);
+    normalize(n, "evaluation", language_model, img);
     LmDataOptions& d = c.lm_data;
     if (n["perplexity"] && n["command"]) fail("evaluation", "give perplexity or command, not both");
     if (n["perplexity"]) {
@@ -338,9 +383,13 @@ class Parser {
       for (const char* key : {"timeout_s", "metric", "higher_is_better"})
         if (n[key]) fail(child("evaluation", key), "only with evaluation.command");
     }
-    if (n["samples"])
-      c.eval_samples = integer_in(n["samples"], "evaluation.samples", 0, m.test_rows,
-                                  "rows of the test split of " + m.spec + "; 0 = all");
+    if (n["samples"]) {
+      if (img.eval_images.empty())
+        c.eval_samples = integer_in(n["samples"], "evaluation.samples", 0, m.test_rows,
+                                    "rows of the test split of " + m.spec + "; 0 = all");
+      else
+        c.eval_samples = integer(n["samples"], "evaluation.samples", 0);
+    }
   }
 
   TuningConfig parse(const YAML::Node& root) const {
@@ -508,6 +557,7 @@ Json TuningConfig::to_json() const {
   j["evaluation"] = {{"samples", eval_samples}};
   // Only when set: a config without them keeps its identity (--resume).
   if (const Json d = lm_data.to_json(); !d.empty()) j["data"] = d;
+  if (const Json d = image_data.to_json(); !d.empty()) j["image_data"] = d;
   if (!eval_command.command.empty()) j["evaluation"]["command"] = eval_command.to_json();
   Json space = Json::array();
   for (const auto& b : search_space) {

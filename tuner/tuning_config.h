@@ -7,6 +7,8 @@
 //   # calibration: {text: FILE, split: line, samples: 128, seqlen: 2048, seed: 1}
 //   # calibration: {jsonl: FILE, field: text, ...}
 //   # evaluation:  {perplexity: FILE, seqlen: 2048, stride: 512, max_windows: 40}
+//   # classifiers: calibration/evaluation: {idx_images: FILE, idx_labels: FILE},
+//   #   and normalize: {mean: 0.286, std: 0.353} in either block (default: pixels / 255)
 //   # evaluation:  {command: "python eval.py {model_dir}", timeout_s: 600,
 //   #               metric: acc, higher_is_better: true}   (tuner/command_evaluator.h)
 //   search_space:                           # list of algorithm blocks, or auto |
@@ -79,8 +81,9 @@ struct TuningConfig {
   std::string model = "builtin:fmnist-cnn";
   int64_t calibration_samples = 256;
   int64_t eval_samples = 0;
-  LmDataOptions lm_data;     ///< the user's calibration/evaluation files
-  EvalCommand eval_command;  ///< an external evaluator in place of the built-in metric
+  LmDataOptions lm_data;        ///< the user's calibration/evaluation files
+  ImageDataOptions image_data;  ///< a classifier's IDX files
+  EvalCommand eval_command;     ///< an external evaluator in place of the built-in metric
   std::vector<AlgorithmBlock> search_space;
   Constraints constraints;
   std::string objective = "latency";  ///< latency | size | accuracy | pareto
