@@ -6,15 +6,16 @@
 #include "cli/args.h"
 #include "cli/backend_flag.h"
 #include "cli/commands.h"
+#include "cli/data_flags.h"
 #include "cli/model_source.h"
 #include "common/error.h"
-#include "models/builtin.h"
+#include "models/user_data.h"
 #include "tuner/threads.h"
 
 namespace qtune::cli {
 
 int cmd_eval(int argc, char** argv) {
-  const std::vector<FlagSpec> flags = {
+  std::vector<FlagSpec> flags = {
       {"model", true, false, "saved model directory or spec (builtin:fmnist-cnn)"},
       {"samples", true, false,
        "evaluation samples (default: what the saved model was tuned on, else all)"},
@@ -25,9 +26,12 @@ int cmd_eval(int argc, char** argv) {
       {"cache-dir", true, false, "where trained built-in models are cached"},
       {"help", false, false, "show this help"},
   };
+  for (FlagSpec& f : evaluation_flags()) flags.push_back(std::move(f));
   Args args("eval", flags, argc, argv, 2);
   if (args.has("help")) {
-    std::cout << usage("eval", "--model DIR|SPEC [--samples N] [--backend NAME|auto] [--json]",
+    std::cout << usage("eval",
+                       "--model DIR|SPEC [--samples N | --eval-file FILE [--seqlen L] [--stride S] "
+                       "[--max-windows N]] [--backend NAME|auto] [--json]",
                        flags);
     return 0;
   }
@@ -49,9 +53,19 @@ int cmd_eval(int argc, char** argv) {
     default_samples = recorded.get<int64_t>();
   }
   const int64_t samples = args.get_int("samples", default_samples);
+  LmDataOptions lm_data = evaluation_options(args);
+  if (!lm_data.eval_file.empty() && args.has("samples"))
+    throw UsageError("qtune eval: --samples does not go with --eval-file (use --max-windows)");
+  // A model tuned on an evaluation file records it and its windows: without
+  // flags, eval measures on the same tokens and reproduces the recorded value.
+  if (lm_data.eval_file.empty() && !args.has("samples") && loaded.saved &&
+      loaded.qconfig.contains("metrics") && loaded.qconfig["metrics"].is_object() &&
+      loaded.qconfig["metrics"].contains("data"))
+    lm_data = recorded_evaluation_options(loaded.qconfig["metrics"]["data"],
+                                          args.required("model") + "/qconfig.json: metrics.data");
 
   TaskData data = load_task_data(loaded.spec, /*calibration_samples=*/0, samples, /*seed=*/0, cache,
-                                 loaded.files_dir);
+                                 loaded.files_dir, lm_data);
   // One thread for ATen and OpenBLAS alike: the tuner evaluates the same way,
   // so the numbers agree exactly whatever the machine's core count.
   EvalResult r;

@@ -5,10 +5,11 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/data_flags.h"
 #include "cli/model_source.h"
 #include "cli/value_parse.h"
 #include "common/error.h"
-#include "models/builtin.h"
+#include "models/user_data.h"
 #include "quantizers/quantizer.h"
 #include "storage/artifact.h"
 #include "tuner/tuning_config.h"
@@ -50,7 +51,7 @@ QuantConfig build_config(const Args& args) {
 }  // namespace
 
 int cmd_quantize(int argc, char** argv) {
-  const std::vector<FlagSpec> flags = {
+  std::vector<FlagSpec> flags = {
       {"model", true, false, "model spec (builtin:fmnist-cnn) or saved directory"},
       {"algorithm", true, false, "rtn, ..."},
       {"bits", true, false, "weight bits"},
@@ -66,12 +67,15 @@ int cmd_quantize(int argc, char** argv) {
       {"cache-dir", true, false, "where trained built-in models are cached"},
       {"help", false, false, "show this help"},
   };
+  for (FlagSpec& f : calibration_flags()) flags.push_back(std::move(f));
   Args args("quantize", flags, argc, argv, 2);
   if (args.has("help")) {
-    std::cout << usage("quantize",
-                       "--model SPEC --algorithm NAME [--bits B] [--group-size G] "
-                       "[--scheme sym|asym] [--set key=value ...] [--config FILE] --out DIR",
-                       flags);
+    std::cout << usage(
+        "quantize",
+        "--model SPEC --algorithm NAME [--bits B] [--group-size G] "
+        "[--scheme sym|asym] [--set key=value ...] [--config FILE] "
+        "[--calibration-file FILE [--calibration-field NAME] [--seqlen L]] --out DIR",
+        flags);
     return 0;
   }
   args.reject_positionals();
@@ -80,6 +84,7 @@ int cmd_quantize(int argc, char** argv) {
   QuantConfig config = build_config(args);
   const int64_t calib = args.get_int("calibration-samples", 256);
   QT_CHECK(calib >= 1, "qtune quantize: --calibration-samples must be >= 1, got ", calib);
+  const LmDataOptions lm_data = calibration_options(args);
 
   LoadedModel loaded =
       load_model_arg(args.required("model"), cache_dir_arg(args.get_or("cache-dir", "")),
@@ -90,8 +95,9 @@ int cmd_quantize(int argc, char** argv) {
            loaded.quantized_checkpoint, " checkpoint): evaluate, bench or export it");
   CalibrationData calibration;
   if (quantizer_by_name(config.algorithm).needs_calibration()) {
-    TaskData data = load_task_data(loaded.spec, calib, 1, /*seed=*/42,
-                                   cache_dir_arg(args.get_or("cache-dir", "")), loaded.files_dir);
+    TaskData data =
+        load_task_data(loaded.spec, calib, 1, /*seed=*/42,
+                       cache_dir_arg(args.get_or("cache-dir", "")), loaded.files_dir, lm_data);
     calibration.batches = data.calibration.input_batches(64);
     calibration.labels = data.calibration.label_batches(64);
   }

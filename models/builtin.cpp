@@ -11,8 +11,11 @@
 #include "models/fmnist_cnn.h"
 #include "models/fmnist_data.h"
 #include "models/fmnist_train.h"
+#include "models/idx_dataset.h"
 #include "models/llama/builtin_lm.h"
 #include "models/llama/hf_checkpoint.h"
+#include "models/llama/lm_task_data.h"
+#include "models/user_data.h"
 #include "models/weight_cache.h"
 
 namespace qtune {
@@ -158,18 +161,39 @@ ModelPtr build_model(const std::string& spec, const std::map<std::string, at::Te
 TaskData load_task_data(const std::string& spec, int64_t calibration_samples, int64_t eval_samples,
                         uint64_t seed, const std::filesystem::path& cache_dir,
                         const std::filesystem::path& files_dir) {
+  return load_task_data(spec, calibration_samples, eval_samples, seed, cache_dir, files_dir,
+                        LmDataOptions{}, ImageDataOptions{});
+}
+
+TaskData load_task_data(const std::string& spec, int64_t calibration_samples, int64_t eval_samples,
+                        uint64_t seed, const std::filesystem::path& cache_dir,
+                        const std::filesystem::path& files_dir, const LmDataOptions& lm_data,
+                        const ImageDataOptions& images) {
   const std::filesystem::path dir =
       files_dir.empty() ? model_files_dir(spec, cache_dir) : files_dir;
-  if (!dir.empty())
-    return lm_task_data(dir, lm_default_seqlen(spec, dir), calibration_samples, eval_samples, seed);
+  if (!dir.empty()) {
+    QT_CHECK(!images.uses_files(), spec,
+             ": IDX image files are for classifiers; this is a language model");
+    return lm_task_data(dir, lm_default_seqlen(spec, dir), calibration_samples, eval_samples, seed,
+                        lm_data);
+  }
   find_builtin(spec);
+  QT_CHECK(!lm_data.uses_files(), spec,
+           ": calibration and evaluation text files are for language models; this is a classifier");
   QT_CHECK(calibration_samples >= 0, "calibration samples must be >= 0, got ", calibration_samples);
+  // The user's IDX files replace a split; the built-in splits keep their normalisation.
+  const bool user_train = !images.calibration_images.empty();
+  const bool user_test = !images.eval_images.empty();
   TaskData data;
   if (calibration_samples > 0) {
     // Rows are drawn from the stored bytes so only the drawn ones are normalised.
-    const Dataset train = load_fmnist_split_raw("train");
+    const Dataset train = user_train ? read_idx_dataset_raw(images.calibration_images,
+                                                            images.calibration_labels, 28, 28, 10)
+                                     : load_fmnist_split_raw("train");
     QT_CHECK(calibration_samples <= train.size(), "calibration samples must be <= ", train.size(),
-             " (the Fashion-MNIST training split), got ", calibration_samples);
+             user_train ? " (the images in " + images.calibration_images + ")"
+                        : std::string(" (the Fashion-MNIST training split)"),
+             ", got ", calibration_samples);
     // std::mt19937_64 is fully specified, so the same seed draws the same rows everywhere.
     std::vector<int64_t> idx(train.size());
     std::iota(idx.begin(), idx.end(), 0);
@@ -179,16 +203,22 @@ TaskData load_task_data(const std::string& spec, int64_t calibration_samples, in
       std::swap(idx[i], idx[j]);
     }
     const at::Tensor rows = at::from_blob(idx.data(), {calibration_samples}, at::kLong).clone();
-    data.calibration = {normalise_fmnist(train.inputs.index_select(0, rows)),
+    const at::Tensor drawn = train.inputs.index_select(0, rows);
+    data.calibration = {user_train ? scale_images(drawn, images) : normalise_fmnist(drawn),
                         train.labels.index_select(0, rows)};
   } else {
     data.calibration = {at::empty({0, 1, 28, 28}, at::kFloat), at::empty({0}, at::kLong)};
   }
-  const Dataset test = load_fmnist_split_raw("t10k");
+  const Dataset test =
+      user_test ? read_idx_dataset_raw(images.eval_images, images.eval_labels, 28, 28, 10)
+                : load_fmnist_split_raw("t10k");
   QT_CHECK(eval_samples <= test.size(), "evaluation samples must be <= ", test.size(),
-           " (the Fashion-MNIST test split), got ", eval_samples);
+           user_test ? " (the images in " + images.eval_images + ")"
+                     : std::string(" (the Fashion-MNIST test split)"),
+           ", got ", eval_samples);
   data.evaluation = eval_samples <= 0 ? test : test.slice(0, eval_samples);
-  data.evaluation.inputs = normalise_fmnist(data.evaluation.inputs);
+  data.evaluation.inputs = user_test ? scale_images(data.evaluation.inputs, images)
+                                     : normalise_fmnist(data.evaluation.inputs);
   // A slice shares the whole split's storage; own only the rows kept.
   data.evaluation.labels = data.evaluation.labels.clone();
   return data;

@@ -337,7 +337,7 @@ struct Coordinator {
     const Workload& w = runner.workload();
     std::vector<LayerReport> reports;
     ModelPtr model = quantize_clone(*w.model, qc, w.calibration, &reports);
-    const EvalResult eval = evaluate_single_thread(w.evaluate, *model);
+    const EvalResult eval = evaluate_trial(w, *model, &qc, reports);
     summary.rematerialized_accuracy = eval.value;
     if (!best.accuracy || eval.value != *best.accuracy) {
       std::fprintf(stderr,
@@ -367,6 +367,9 @@ struct Coordinator {
     metrics["eval_samples"] = config.eval_samples;
     metrics["calibration_samples"] = config.calibration_samples;
     metrics["seed"] = config.seed;
+    // The user's files and windows the recorded value was measured on: what
+    // `qtune eval --eval-file ...` needs to reproduce it.
+    if (const Json d = config.lm_data.to_json(); !d.empty()) metrics["data"] = d;
     summary.best_dir = options.out_dir / "best";
     // A previous run's files must not mix with this model's.
     std::filesystem::remove_all(summary.best_dir);

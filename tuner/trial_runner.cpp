@@ -6,10 +6,11 @@
 
 #include "bench/llama_speed.h"
 #include "common/error.h"
-#include "models/builtin.h"
+#include "models/user_data.h"
 #include "storage/artifact.h"
 #include "storage/results_db.h"
 #include "tuner/child_process.h"
+#include "tuner/command_evaluator.h"
 #include "tuner/fault_injection.h"
 #include "tuner/run_signature.h"
 #include "tuner/threads.h"
@@ -22,8 +23,10 @@ std::shared_ptr<Workload> load_spec_workload(const TuningConfig& config,
   if (!cache_dir.empty()) mo.cache_dir = cache_dir;
   auto w = std::make_shared<Workload>();
   w->model = std::shared_ptr<const Model>(load_model(config.model, mo).release());
-  auto data = std::make_shared<TaskData>(load_task_data(
-      config.model, config.calibration_samples, config.eval_samples, config.seed, mo.cache_dir));
+  auto data = std::make_shared<TaskData>(
+      load_task_data(config.model, config.calibration_samples, config.eval_samples, config.seed,
+                     mo.cache_dir, {}, config.lm_data, config.image_data));
+  w->eval_command = config.eval_command;
   QT_CHECK(data->evaluation.size() > 0, config.model, ": the evaluation set is empty");
   // Calibration batch size does not matter to RTN; 128 rows keep GPTQ-style
   // Hessian accumulation cheap in memory.
@@ -94,6 +97,12 @@ EvalResult evaluate_single_thread(const EvalFn& evaluate, const Model& model) {
   ComputeThreadsScope one(1);
   at::NoGradGuard no_grad;
   return evaluate(model);
+}
+
+EvalResult evaluate_trial(const Workload& w, const Model& model, const QuantConfig* config,
+                          const std::vector<LayerReport>& reports) {
+  if (w.eval_command.command.empty()) return evaluate_single_thread(w.evaluate, model);
+  return evaluate_with_command(w.eval_command, model, config ? *config : QuantConfig{}, reports);
 }
 
 namespace {
@@ -232,7 +241,7 @@ TrialResult TrialRunner::run_here(int64_t index, const QuantConfig& config) {
     r.metrics["layers"] = layers;
     r.metrics["seconds_quantize"] = quantize_s;
     check_time("quantization");
-    fill_eval(r, evaluate_single_thread(w.evaluate, *model));
+    fill_eval(r, evaluate_trial(w, *model, &config, reports));
     check_time("evaluation");
     measure_trial_latency(r, *model, w, settings_);
     check_time("latency measurement");
@@ -270,7 +279,7 @@ TrialResult TrialRunner::run_baseline_here() {
   r.started_at = iso8601_utc_now();
   const auto t0 = Clock::now();
   const Workload& w = workload();
-  fill_eval(r, evaluate_single_thread(w.evaluate, *w.model));
+  fill_eval(r, evaluate_trial(w, *w.model, nullptr, {}));
   measure_trial_latency(r, *w.model, w, settings_);
   r.size_bytes = model_storage_bytes(*w.model);
   r.status = "COMPLETED";

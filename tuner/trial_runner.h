@@ -23,6 +23,10 @@ struct Workload {
   std::shared_ptr<const Model> model;  ///< fp32, never modified (trials clone it)
   CalibrationData calibration;
   EvalFn evaluate;
+  /// An external evaluator (tuning config evaluation.command): it scores the
+  /// model saved with its config and layer reports, so where those are known
+  /// it replaces `evaluate` (evaluate_trial).
+  EvalCommand eval_command;
   at::Tensor latency_input;  ///< the fixed batch latency is measured on
   /// Language models: the held-out text as token ids, the prompt and new
   /// tokens of prefill/decode latency (repeated where it is too short).
@@ -91,6 +95,11 @@ class TrialRunner {
 ModelPtr quantize_clone(const Model& base, const QuantConfig& config,
                         const CalibrationData& calibration, std::vector<LayerReport>* reports);
 EvalResult evaluate_single_thread(const EvalFn& evaluate, const Model& model);
+/// The workload's metric of `model` quantized with `config` (reports: its
+/// layers; empty with config null for the fp32 model): the external command
+/// when the workload has one, else evaluate_single_thread(w.evaluate, model).
+EvalResult evaluate_trial(const Workload& w, const Model& model, const QuantConfig* config,
+                          const std::vector<LayerReport>& reports);
 
 /// Baseline JSON: {"metric", "value", "higher_is_better", "samples", "latency_ms_p50",
 /// "latency_ms_p90", "latency_spread", "size_bytes"}.

@@ -249,6 +249,149 @@ class Parser {
     return b;
   }
 
+  bool boolean(const YAML::Node& n, const std::string& path) const {
+    const Json v = n.IsScalar() ? yaml_scalar(n) : Json();
+    if (!v.is_boolean()) fail(path, "expected true or false, got " + show(n));
+    return v.get<bool>();
+  }
+
+  // A data file is read (and fully checked) when the run loads its data, on
+  // every rank; here only that it names a readable file, so that a typo fails
+  // before anything else happens.
+  std::string data_file(const YAML::Node& n, const std::string& path, const BuiltinInfo& m,
+                        bool language_model) const {
+    const std::string file = string(n, path);
+    if (!language_model)
+      fail(path, "text data are for language models; " + m.spec + " is a classifier");
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec) || !std::ifstream(file, std::ios::binary))
+      fail(path, file + ": cannot read the data file");
+    return file;
+  }
+
+  // A classifier's IDX pair under `path` (calibration or evaluation): both files or neither.
+  void idx_pair(const YAML::Node& n, const std::string& path, const BuiltinInfo& m,
+                bool language_model, std::string& images, std::string& labels) const {
+    if (!n["idx_images"] && !n["idx_labels"]) return;
+    for (const char* key : {"idx_images", "idx_labels"}) {
+      if (language_model)
+        fail(child(path, key),
+             "IDX image files are for classifiers; " + m.spec + " is a language model");
+      if (!n[key]) fail(child(path, key), "missing (idx_images and idx_labels go together)");
+    }
+    for (const char* key : {"idx_images", "idx_labels"}) {
+      const std::string file = string(n[key], child(path, key));
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(file, ec) || !std::ifstream(file, std::ios::binary))
+        fail(child(path, key), file + ": cannot read the data file");
+      (std::string(key) == "idx_images" ? images : labels) = file;
+    }
+  }
+
+  // One normalisation for the model's inputs, given in either block (the same in both).
+  void normalize(const YAML::Node& block, const std::string& block_path, bool language_model,
+                 ImageDataOptions& img) const {
+    const auto n = block["normalize"];
+    if (!n) return;
+    const std::string path = child(block_path, "normalize");
+    if (language_model) fail(path, "only for classifiers");
+    expect_keys(n, path, {"mean", "std"});
+    if (!n["mean"] || !n["std"]) fail(path, "expected {mean: M, std: S}, both given");
+    const double mean = number(n["mean"], child(path, "mean"), -1e30, false);
+    const double deviation = number(n["std"], child(path, "std"), 0, true);
+    if (img.normalize && (img.mean != mean || img.std != deviation))
+      fail(path, "differs from calibration.normalize (one normalisation for the model)");
+    img.normalize = true;
+    img.mean = mean;
+    img.std = deviation;
+  }
+
+  void calibration(const YAML::Node& n, const BuiltinInfo& m, bool language_model,
+                   TuningConfig& c) const {
+    expect_keys(n, "calibration",
+                {"samples", "text", "jsonl", "field", "split", "seqlen", "seed", "idx_images",
+                 "idx_labels", "normalize"});
+    ImageDataOptions& img = c.image_data;
+    idx_pair(n, "calibration", m, language_model, img.calibration_images, img.calibration_labels);
+    normalize(n, "calibration", language_model, img);
+    LmDataOptions& d = c.lm_data;
+    if (n["text"] && n["jsonl"]) fail("calibration", "give text or jsonl, not both");
+    if (n["text"]) d.calibration_file = data_file(n["text"], "calibration.text", m, language_model);
+    if (n["jsonl"]) {
+      d.calibration_file = data_file(n["jsonl"], "calibration.jsonl", m, language_model);
+      d.calibration_format = "jsonl";
+      if (!n["field"]) fail("calibration.field", "missing (the JSON field holding each document)");
+      d.jsonl_field = string(n["field"], "calibration.field");
+    } else if (n["field"]) {
+      fail("calibration.field", "only with calibration.jsonl");
+    }
+    if (n["split"]) {
+      if (!n["text"]) fail("calibration.split", "only with calibration.text");
+      d.one_document_per_line =
+          choice(n["split"], "calibration.split", {"paragraph", "line"}) == "line";
+    }
+    if (n["seqlen"]) {
+      if (!language_model) fail("calibration.seqlen", "only for language models");
+      d.calibration_seqlen = integer(n["seqlen"], "calibration.seqlen", 2);
+    }
+    if (n["seed"]) {
+      if (!language_model)
+        fail("calibration.seed", "only for language models (a classifier's draw uses seed)");
+      d.calibration_seed = integer(n["seed"], "calibration.seed", 0);
+    }
+    if (n["samples"]) {
+      if (d.calibration_file.empty() && img.calibration_images.empty())
+        c.calibration_samples = integer_in(n["samples"], "calibration.samples", 0, m.train_rows,
+                                           "rows of the training split of " + m.spec);
+      else
+        c.calibration_samples = integer(n["samples"], "calibration.samples", 0);
+    }
+  }
+
+  void evaluation(const YAML::Node& n, const BuiltinInfo& m, bool language_model,
+                  TuningConfig& c) const {
+    expect_keys(n, "evaluation",
+                {"samples", "perplexity", "seqlen", "stride", "max_windows", "command", "timeout_s",
+                 "metric", "higher_is_better", "idx_images", "idx_labels", "normalize"});
+    ImageDataOptions& img = c.image_data;
+    idx_pair(n, "evaluation", m, language_model, img.eval_images, img.eval_labels);
+    normalize(n, "evaluation", language_model, img);
+    LmDataOptions& d = c.lm_data;
+    if (n["perplexity"] && n["command"]) fail("evaluation", "give perplexity or command, not both");
+    if (n["perplexity"]) {
+      d.eval_file = data_file(n["perplexity"], "evaluation.perplexity", m, language_model);
+      if (n["samples"]) fail("evaluation.samples", "not with perplexity (use max_windows)");
+    }
+    for (const char* key : {"seqlen", "stride", "max_windows"})
+      if (n[key] && !n["perplexity"])
+        fail(child("evaluation", key), "only with evaluation.perplexity");
+    if (n["seqlen"]) d.eval_seqlen = integer(n["seqlen"], "evaluation.seqlen", 2);
+    if (n["stride"]) d.stride = integer(n["stride"], "evaluation.stride", 1);
+    if (n["max_windows"]) d.max_windows = integer(n["max_windows"], "evaluation.max_windows", 1);
+    if (d.eval_seqlen > 0 && d.stride > d.eval_seqlen)
+      fail("evaluation.stride", "expected at most seqlen (" + std::to_string(d.eval_seqlen) +
+                                    "), got " + std::to_string(d.stride));
+    EvalCommand& e = c.eval_command;
+    if (n["command"]) {
+      e.command = string(n["command"], "evaluation.command");
+      if (!n["metric"]) fail("evaluation.metric", "missing (the JSON key the command prints)");
+      e.metric = string(n["metric"], "evaluation.metric");
+      if (n["timeout_s"]) e.timeout_s = number(n["timeout_s"], "evaluation.timeout_s", 0, false);
+      if (n["higher_is_better"])
+        e.higher_is_better = boolean(n["higher_is_better"], "evaluation.higher_is_better");
+    } else {
+      for (const char* key : {"timeout_s", "metric", "higher_is_better"})
+        if (n[key]) fail(child("evaluation", key), "only with evaluation.command");
+    }
+    if (n["samples"]) {
+      if (img.eval_images.empty())
+        c.eval_samples = integer_in(n["samples"], "evaluation.samples", 0, m.test_rows,
+                                    "rows of the test split of " + m.spec + "; 0 = all");
+      else
+        c.eval_samples = integer(n["samples"], "evaluation.samples", 0);
+    }
+  }
+
   TuningConfig parse(const YAML::Node& root) const {
     TuningConfig c;
     c.source = source_;
@@ -265,18 +408,8 @@ class Parser {
     c.model = m.spec;
     // hf: checkpoints and the built-in LMs (which have a window length) are language models.
     const bool language_model = m.seqlen > 0 || m.spec.rfind("hf:", 0) == 0;
-    if (const auto n = root["calibration"]) {
-      expect_keys(n, "calibration", {"samples"});
-      if (n["samples"])
-        c.calibration_samples = integer_in(n["samples"], "calibration.samples", 0, m.train_rows,
-                                           "rows of the training split of " + m.spec);
-    }
-    if (const auto n = root["evaluation"]) {
-      expect_keys(n, "evaluation", {"samples"});
-      if (n["samples"])
-        c.eval_samples = integer_in(n["samples"], "evaluation.samples", 0, m.test_rows,
-                                    "rows of the test split of " + m.spec + "; 0 = all");
-    }
+    if (const auto n = root["calibration"]) calibration(n, m, language_model, c);
+    if (const auto n = root["evaluation"]) evaluation(n, m, language_model, c);
     const YAML::Node space = root["search_space"];
     if (!space) fail("search_space", "missing (a list of algorithm blocks, or auto)");
     // Classifiers may have convolutions: an auto space's backends must run them.
@@ -422,6 +555,10 @@ Json TuningConfig::to_json() const {
   j["model"] = model;
   j["calibration"] = {{"samples", calibration_samples}};
   j["evaluation"] = {{"samples", eval_samples}};
+  // Only when set: a config without them keeps its identity (--resume).
+  if (const Json d = lm_data.to_json(); !d.empty()) j["data"] = d;
+  if (const Json d = image_data.to_json(); !d.empty()) j["image_data"] = d;
+  if (!eval_command.command.empty()) j["evaluation"]["command"] = eval_command.to_json();
   Json space = Json::array();
   for (const auto& b : search_space) {
     Json jb;

@@ -3,6 +3,14 @@
 //   model: builtin:fmnist-cnn
 //   calibration: {samples: 256}            # drawn from the training split
 //   evaluation:  {samples: 0}              # 0 = whole test split
+//   # language models, the user's data (models/llama/lm_task_data.h):
+//   # calibration: {text: FILE, split: line, samples: 128, seqlen: 2048, seed: 1}
+//   # calibration: {jsonl: FILE, field: text, ...}
+//   # evaluation:  {perplexity: FILE, seqlen: 2048, stride: 512, max_windows: 40}
+//   # classifiers: calibration/evaluation: {idx_images: FILE, idx_labels: FILE},
+//   #   and normalize: {mean: 0.286, std: 0.353} in either block (default: pixels / 255)
+//   # evaluation:  {command: "python eval.py {model_dir}", timeout_s: 600,
+//   #               metric: acc, higher_is_better: true}   (tuner/command_evaluator.h)
 //   search_space:                           # list of algorithm blocks, or auto |
 //                                           # auto-woq | auto-int8 (tuner/auto_space.h),
 //                                           # also as an item of the list
@@ -48,6 +56,7 @@
 #include <vector>
 
 #include "common/json.h"
+#include "models/data_options.h"
 #include "quantizers/quantizer.h"
 
 namespace qtune {
@@ -72,6 +81,9 @@ struct TuningConfig {
   std::string model = "builtin:fmnist-cnn";
   int64_t calibration_samples = 256;
   int64_t eval_samples = 0;
+  LmDataOptions lm_data;        ///< the user's calibration/evaluation files
+  ImageDataOptions image_data;  ///< a classifier's IDX files
+  EvalCommand eval_command;     ///< an external evaluator in place of the built-in metric
   std::vector<AlgorithmBlock> search_space;
   Constraints constraints;
   std::string objective = "latency";  ///< latency | size | accuracy | pareto

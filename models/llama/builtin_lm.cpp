@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "models/llama/hf_checkpoint.h"
 #include "models/llama/llama_init.h"
+#include "models/llama/lm_task_data.h"
 #include "models/llama/tiny_lm_train.h"
 #include "models/text/bible_corpus.h"
 #include "models/text/bpe_trainer.h"
@@ -254,33 +255,7 @@ int64_t lm_default_seqlen(const std::string& spec, const fs::path& dir) {
 
 TaskData lm_task_data(const fs::path& dir, int64_t seqlen, int64_t calibration_samples,
                       int64_t eval_samples, uint64_t seed) {
-  QT_CHECK(calibration_samples >= 0, "calibration samples must be >= 0, got ", calibration_samples);
-  QT_CHECK(seqlen >= 2, "sequence length must be >= 2, got ", seqlen);
-  std::shared_ptr<Tokenizer> tok = load_tokenizer(dir);
-  const TextSplits& splits = bible_splits();
-  TaskData data;
-  if (calibration_samples > 0) {
-    data.calibration.inputs =
-        sample_token_windows(tok->encode(splits.calibration), calibration_samples, seqlen, seed);
-  } else {
-    data.calibration.inputs = at::empty({0, seqlen}, at::kLong);
-  }
-  data.calibration.labels = at::empty({0}, at::kLong);
-  std::vector<int64_t> heldout = tok->encode(splits.heldout);
-  const int64_t windows = static_cast<int64_t>(heldout.size()) / seqlen;
-  QT_CHECK(windows >= 1, dir.string(), ": the held-out text gives ", heldout.size(),
-           " tokens, fewer than one window of ", seqlen);
-  // eval_samples counts windows; more than there are means all of them.
-  const int64_t used = eval_samples <= 0 ? windows : std::min(eval_samples, windows);
-  heldout.resize(static_cast<size_t>(used * seqlen));
-  data.evaluation.inputs = consecutive_token_windows(heldout, seqlen, used);
-  data.evaluation.labels = at::empty({0}, at::kLong);
-  PerplexityOptions po;
-  po.context = seqlen;
-  po.stride = seqlen;
-  data.evaluator = perplexity_evaluator(
-      std::move(heldout), [tok](int64_t id) { return tok->token_bytes(id); }, po);
-  return data;
+  return lm_task_data(dir, seqlen, calibration_samples, eval_samples, seed, LmDataOptions{});
 }
 
 }  // namespace qtune

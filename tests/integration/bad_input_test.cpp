@@ -191,6 +191,27 @@ Case idx_case(const std::string& name, const std::string& images, const std::str
           "QTUNE_FMNIST_DIR={dir}/fm"};
 }
 
+/// A tune case whose YAML names files in the case's directory: "{dir}" in
+/// `yaml` is replaced by it when the file is written.
+Case yaml_dir_case(const std::string& name, const std::string& yaml, const std::string& error,
+                   const std::string& data_file = "", const std::string& data = "") {
+  return {name,
+          [yaml, data_file, data](const fs::path& d) {
+            std::string y = yaml;
+            for (size_t pos; (pos = y.find("{dir}")) != std::string::npos;)
+              y.replace(pos, 5, d.string());
+            write_bytes(d / "t.yaml", y);
+            if (!data_file.empty()) write_bytes(d / data_file, data);
+          },
+          "tune --config {dir}/t.yaml --out {dir}/out {cache}", 1, error};
+}
+
+/// `qtune ARGS` with DIR/FILE holding `data` (a user's calibration or evaluation file).
+Case data_file_case(const std::string& name, const std::string& file, const std::string& data,
+                    const std::string& args, const std::string& error) {
+  return {name, [file, data](const fs::path& d) { write_bytes(d / file, data); }, args, 1, error};
+}
+
 std::vector<Case> cases() {
   const std::string huge = std::to_string(uint64_t{1} << 40);
   std::vector<Case> c = {
@@ -383,6 +404,63 @@ std::vector<Case> cases() {
       idx_case("idx_not_gzip", idx_images(12), "not gzip and not IDX",
                "IDX file {dir}/fm/t10k-labels-idx1-ubyte.gz: bad magic number (expected 0x0000 "
                "0x08 ndim, got first bytes 110 111)"),
+      // --- the user's data files (calibration text/JSON Lines, evaluation text)
+      data_file_case("eval_file_missing", "other.txt", "text",
+                     "eval --model builtin:tiny-lm-micro --eval-file {dir}/none.txt {cache}",
+                     "{dir}/none.txt: cannot read the data file"),
+      data_file_case("eval_file_empty", "e.txt", " \n\n",
+                     "eval --model builtin:tiny-lm-micro --eval-file {dir}/e.txt {cache}",
+                     "{dir}/e.txt: empty (no text)"),
+      data_file_case("eval_file_too_short", "e.txt", "The harbour was quiet.\n",
+                     "eval --model builtin:tiny-lm-micro --eval-file {dir}/e.txt --seqlen 16 "
+                     "{cache}",
+                     "{dir}/e.txt: gives 14 tokens, fewer than one evaluation window of 16 (+1 for "
+                     "its last target)"),
+      data_file_case("calibration_text_empty", "c.txt", "\n\t\n",
+                     "quantize --model builtin:tiny-lm-micro --algorithm gptq --calibration-file "
+                     "{dir}/c.txt --out {dir}/out {cache}",
+                     "{dir}/c.txt: empty (no text)"),
+      data_file_case("calibration_text_too_short", "c.txt", "The harbour was quiet.\n",
+                     "quantize --model builtin:tiny-lm-micro --algorithm gptq --calibration-file "
+                     "{dir}/c.txt --out {dir}/out {cache}",
+                     "{dir}/c.txt: gives 13 tokens, fewer than one calibration window of 64"),
+      data_file_case("calibration_jsonl_bad_line", "c.jsonl",
+                     "{\"text\": \"a\"}\n{\"text\": \"b\"\n",
+                     "quantize --model builtin:tiny-lm-micro --algorithm gptq --calibration-file "
+                     "{dir}/c.jsonl --calibration-field text --out {dir}/out {cache}",
+                     "{dir}/c.jsonl:2: not valid JSON"),
+      data_file_case("calibration_jsonl_wrong_field", "c.jsonl", "{\"content\": \"a\"}\n",
+                     "quantize --model builtin:tiny-lm-micro --algorithm gptq --calibration-file "
+                     "{dir}/c.jsonl --calibration-field text --out {dir}/out {cache}",
+                     "{dir}/c.jsonl:1: no field \"text\""),
+      {"eval_seqlen_without_file", nullptr,
+       "eval --model builtin:tiny-lm-micro --seqlen 16 {cache}", 2,
+       "qtune eval: --seqlen needs --eval-file"},
+      yaml_dir_case("yaml_calibration_file_missing",
+                    "model: builtin:tiny-lm-micro\ncalibration: {text: {dir}/none.txt}\n" +
+                        std::string(kSpace),
+                    "{dir}/t.yaml: calibration.text: {dir}/none.txt: cannot read the data file"),
+      yaml_dir_case("yaml_jsonl_without_field",
+                    "model: builtin:tiny-lm-micro\ncalibration: {jsonl: {dir}/c.jsonl}\n" +
+                        std::string(kSpace),
+                    "{dir}/t.yaml: calibration.field: missing (the JSON field holding each "
+                    "document)",
+                    "c.jsonl", "{\"text\": \"a\"}\n"),
+      yaml_case(
+          "yaml_text_data_for_classifier",
+          "model: builtin:fmnist-cnn-tiny\nevaluation: {perplexity: e.txt}\n" + std::string(kSpace),
+          "{dir}/t.yaml: evaluation.perplexity: text data are for language models; "
+          "builtin:fmnist-cnn-tiny is a classifier"),
+      yaml_case("yaml_command_without_metric",
+                "model: builtin:tiny-lm-micro\nevaluation: {command: \"true {model_dir}\"}\n" +
+                    std::string(kSpace),
+                "{dir}/t.yaml: evaluation.metric: missing (the JSON key the command prints)"),
+      yaml_dir_case("tune_eval_file_too_short",
+                    "model: builtin:tiny-lm-micro\nevaluation: {perplexity: {dir}/e.txt}\n" +
+                        std::string(kSpace),
+                    "{dir}/e.txt: gives 14 tokens, fewer than one evaluation window of 64 (+1 for "
+                    "its last target)",
+                    "e.txt", "The harbour was quiet.\n"),
       // --- databases
       {"db_of_another_program",
        [](const fs::path& d) { exec_sql(d / "x.db", "CREATE TABLE notes(id INTEGER, text TEXT)"); },

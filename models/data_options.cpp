@@ -1,0 +1,39 @@
+#include "models/data_options.h"
+
+namespace qtune {
+
+Json LmDataOptions::to_json() const {
+  Json j = Json::object();
+  if (!calibration_file.empty()) {
+    j[calibration_format] = calibration_file;
+    if (calibration_format == "jsonl") j["field"] = jsonl_field;
+    if (one_document_per_line) j["split"] = "line";
+  }
+  if (calibration_seqlen > 0) j["calibration_seqlen"] = calibration_seqlen;
+  if (calibration_seed >= 0) j["calibration_seed"] = calibration_seed;
+  if (!eval_file.empty()) j["perplexity"] = eval_file;
+  if (eval_seqlen > 0) j["eval_seqlen"] = eval_seqlen;
+  if (stride > 0) j["stride"] = stride;
+  if (max_windows > 0) j["max_windows"] = max_windows;
+  return j;
+}
+
+Json ImageDataOptions::to_json() const {
+  Json j = Json::object();
+  if (!calibration_images.empty())
+    j["calibration"] = {{"idx_images", calibration_images}, {"idx_labels", calibration_labels}};
+  if (!eval_images.empty())
+    j["evaluation"] = {{"idx_images", eval_images}, {"idx_labels", eval_labels}};
+  if (normalize) j["normalize"] = {{"mean", mean}, {"std", std}};
+  return j;
+}
+
+Json EvalCommand::to_json() const {
+  if (command.empty()) return Json::object();
+  return {{"command", command},
+          {"timeout_s", timeout_s},
+          {"metric", metric},
+          {"higher_is_better", higher_is_better}};
+}
+
+}  // namespace qtune

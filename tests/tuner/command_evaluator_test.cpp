@@ -1,0 +1,134 @@
+// The external evaluator (evaluation: {command: ...}) with small shell scripts
+// the tests write: a metric read from its JSON, each way it can fail, its
+// timeout, and a tuning run whose trials it scores.
+#include "tuner/command_evaluator.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "models/builtin.h"
+#include "storage/results_db.h"
+#include "tests/support/expect_error.h"
+#include "tests/support/temp_dir.h"
+#include "tuner/autotune.h"
+#include "tuner/tuning_config.h"
+
+namespace qtune {
+namespace {
+
+using testing::expect_error;
+using testing::TempDir;
+using testing::write_bytes;
+
+EvalCommand command(const std::string& cmd, double timeout_s = 0) {
+  EvalCommand c;
+  c.command = cmd;
+  c.metric = "score";
+  c.timeout_s = timeout_s;
+  return c;
+}
+
+TEST(ShellQuote, SurvivesSpacesAndQuotes) {
+  EXPECT_EQ(shell_quote("a b"), "'a b'");
+  EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
+}
+
+TEST(EvalCommand, ReadsTheMetricAndGetsTheQuotedDirectory) {
+  TempDir dir;
+  const std::filesystem::path odd = dir / "a dir with 'quotes' and $HOME";
+  std::filesystem::create_directories(odd);
+  write_bytes(odd / "marker", "x");
+  write_bytes(dir / "eval.sh",
+              "test -f \"$1/marker\" || { echo \"no marker in $1\" >&2; exit 3; }\n"
+              "printf '{\"score\": 0.625, \"samples\": 7, \"note\": \"%s\"}\\n' \"$1\"\n");
+  const EvalResult r =
+      run_eval_command(command("sh " + (dir / "eval.sh").string() + " {model_dir}"), odd);
+  EXPECT_EQ(r.metric, "score");
+  EXPECT_EQ(r.value, 0.625);
+  EXPECT_EQ(r.samples, 7);
+  EXPECT_TRUE(r.higher_is_better);
+  EXPECT_EQ(r.details.at("note"), odd.string());
+}
+
+TEST(EvalCommand, FailuresCarryTheLastStderrLine) {
+  TempDir dir;
+  const std::filesystem::path m = dir.path();
+  expect_error(
+      [&] { run_eval_command(command("echo first >&2; echo 'out of memory' >&2; exit 4"), m); },
+      "evaluation command exited with status 4: out of memory");
+  expect_error([&] { run_eval_command(command("exit 2"), m); },
+               "evaluation command exited with status 2 (no stderr)");
+  expect_error([&] { run_eval_command(command("echo 'score: high'"), m); },
+               "evaluation command: stdout is not one JSON object (got \"score: high\")");
+  expect_error([&] { run_eval_command(command("echo '[1, 2]'"), m); },
+               "evaluation command: stdout is not one JSON object");
+  expect_error([&] { run_eval_command(command("echo '{\"acc\": 1}'"), m); },
+               "evaluation command: its JSON has no \"score\"");
+  expect_error([&] { run_eval_command(command("echo '{\"score\": \"good\"}'"), m); },
+               "evaluation command: \"score\" must be a number, got \"good\"");
+  expect_error([&] { run_eval_command(command("kill -9 $$"), m); },
+               "evaluation command killed by signal 9");
+}
+
+TEST(EvalCommand, TimeoutKillsTheCommandAndItsChildren) {
+  TempDir dir;
+  const auto t0 = std::chrono::steady_clock::now();
+  expect_error(
+      [&] {
+        run_eval_command(command("echo starting >&2; sleep 30; echo '{\"score\": 1}'", 0.3),
+                         dir.path());
+      },
+      "evaluation command timed out after 0.3s: starting");
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // The sleep holds the output pipes: returning at all means it was killed too.
+  EXPECT_LT(s, 20.0);
+}
+
+// A tune run scored by a script that fails on quantized models with 2-bit
+// layers and scores the others by the number of saved layers marked
+// quantized: the baseline passes through the same script (on the fp32 model).
+TEST(EvalCommand, ScoresTrialsAndFailsThemOneByOne) {
+  TempDir dir;
+  write_bytes(dir / "eval.sh",
+              "q=$1/qconfig.json\n"
+              "test -f \"$q\" || { echo \"no $q\" >&2; exit 5; }\n"
+              "if grep -q '\"bits\": 2' \"$q\"; then echo 'two bits is too few' >&2; exit 1; fi\n"
+              "n=$(grep -c '\"quantized\": true' \"$q\")\n"
+              "echo \"{\\\"score\\\": $((100 - n))}\"\n");
+  const std::string yaml =
+      "model: builtin:tiny-lm-micro\n"
+      "calibration: {samples: 4}\n"
+      "evaluation: {command: \"sh " +
+      (dir / "eval.sh").string() +
+      " {model_dir}\", metric: score, timeout_s: 60, higher_is_better: true}\n"
+      "search_space:\n  - algorithm: rtn\n    params: {bits: [8, 2], group_size: 32}\n"
+      "constraints: {max_accuracy_loss: 0.5}\nobjective: size\n"
+      "latency: {metric: forward, batch: 1, warmup: 1, runs: 20}\n";
+  const TuningConfig config = parse_tuning_config(yaml, "t.yaml");
+  TuneOptions o;
+  o.out_dir = dir / "out";
+  o.cache_dir = QTUNE_TEST_CACHE_DIR;
+  o.print_table = false;
+  const TuneSummary s = run_tuning(config, o);
+  EXPECT_EQ(s.baseline.at("metric"), "score");
+  EXPECT_EQ(s.baseline.at("value").get<double>(), 100.0) << "the fp32 model has no quantized layer";
+  ResultsDb db(s.db_path, ResultsDb::Mode::kReadOnly);
+  const auto rows = db.trials(s.run_id);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& t : rows) {
+    const int bits = t.config.at("params").at("bits").get<int>();
+    if (bits == 8) {
+      EXPECT_EQ(t.status, "COMPLETED") << t.error;
+      ASSERT_TRUE(t.accuracy);
+      EXPECT_LT(*t.accuracy, 100.0) << "a quantized model has quantized layers";
+      EXPECT_GT(*t.accuracy, 0.0);
+    } else {
+      EXPECT_EQ(t.status, "FAILED");
+      EXPECT_EQ(t.error, "evaluation command exited with status 1: two bits is too few");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qtune

@@ -1,0 +1,109 @@
+// A classifier tuned on the user's IDX files: the YAML keys reach the trial
+// runner, and files holding the first 300 Fashion-MNIST test images under the
+// built-in normalisation give the same baseline as `evaluation: {samples: 300}`.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/error.h"
+#include "models/fmnist_data.h"
+#include "tests/support/temp_dir.h"
+#include "tuner/autotune.h"
+#include "tuner/tuning_config.h"
+
+namespace qtune {
+namespace {
+
+using testing::TempDir;
+using testing::write_bytes;
+
+std::string be32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+
+void write_idx(const std::filesystem::path& images, const std::filesystem::path& labels,
+               int64_t n) {
+  const Dataset test = load_fmnist_split_raw("t10k");
+  const at::Tensor px = test.inputs.slice(0, 0, n).contiguous();
+  write_bytes(images, std::string("\0\0\x08\x03", 4) + be32(n) + be32(28) + be32(28) +
+                          std::string(reinterpret_cast<const char*>(px.data_ptr<uint8_t>()),
+                                      static_cast<size_t>(n * 28 * 28)));
+  std::string lab;
+  for (int64_t i = 0; i < n; ++i) lab += static_cast<char>(test.labels[i].item<int64_t>());
+  write_bytes(labels, std::string("\0\0\x08\x01", 4) + be32(n) + lab);
+}
+
+std::string error_of(const std::string& yaml) {
+  try {
+    parse_tuning_config(yaml, "t.yaml");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+const std::string kSpace =
+    "search_space:\n  - algorithm: rtn\n    params: {bits: 8, group_size: 32}\n"
+    "latency: {batch: 8, warmup: 1, runs: 20}\nconstraints: {max_accuracy_loss: 0.5}\n";
+
+TuneOptions quiet(const std::filesystem::path& out) {
+  TuneOptions o;
+  o.out_dir = out;
+  o.cache_dir = QTUNE_TEST_CACHE_DIR;
+  o.print_table = false;
+  return o;
+}
+
+TEST(ImageDataTune, IdxFilesGiveTheBuiltinBaselineUnderTheBuiltinNormalisation) {
+  TempDir dir;
+  write_idx(dir / "img", dir / "lab", 300);
+  const std::string norm = "normalize: {mean: " + std::to_string(kFmnistMean) +
+                           ", std: " + std::to_string(kFmnistStd) + "}";
+  const TuningConfig user = parse_tuning_config(
+      "model: builtin:fmnist-cnn-tiny\ncalibration: {samples: 16, idx_images: " +
+          (dir / "img").string() + ", idx_labels: " + (dir / "lab").string() + ", " + norm +
+          "}\nevaluation: {idx_images: " + (dir / "img").string() +
+          ", idx_labels: " + (dir / "lab").string() + "}\n" + kSpace,
+      "t.yaml");
+  EXPECT_EQ(user.image_data.eval_images, (dir / "img").string());
+  EXPECT_TRUE(user.image_data.normalize);
+  EXPECT_EQ(user.to_json().at("image_data").at("evaluation").at("idx_labels"),
+            (dir / "lab").string());
+  const TuningConfig builtin = parse_tuning_config(
+      "model: builtin:fmnist-cnn-tiny\ncalibration: {samples: 16}\nevaluation: {samples: 300}\n" +
+          kSpace,
+      "t.yaml");
+  const TuneSummary a = run_tuning(user, quiet(dir / "a"));
+  const TuneSummary b = run_tuning(builtin, quiet(dir / "b"));
+  EXPECT_EQ(a.baseline.at("samples"), 300);
+  EXPECT_GT(a.baseline.at("value").get<double>(), 0.3) << "well above chance (0.1)";
+  // std::to_string prints 6 decimals: 0.286000 and 0.353000 are the built-in floats.
+  EXPECT_EQ(a.baseline.at("value"), b.baseline.at("value"));
+  ASSERT_EQ(a.trials.size(), 1u);
+  EXPECT_EQ(a.trials[0].status, "COMPLETED") << a.trials[0].error;
+}
+
+TEST(ImageDataTune, MisuseNamesTheField) {
+  TempDir dir;
+  write_bytes(dir / "f", "x");
+  const std::string f = (dir / "f").string();
+  EXPECT_EQ(
+      error_of("model: builtin:fmnist-cnn-tiny\nevaluation: {idx_images: " + f + "}\n" + kSpace),
+      "t.yaml: evaluation.idx_labels: missing (idx_images and idx_labels go together)");
+  EXPECT_EQ(error_of("model: builtin:tiny-lm-micro\ncalibration: {idx_images: " + f +
+                     ", idx_labels: " + f + "}\n" + kSpace),
+            "t.yaml: calibration.idx_images: IDX image files are for classifiers; "
+            "builtin:tiny-lm-micro is a language model");
+  EXPECT_EQ(error_of("model: builtin:fmnist-cnn-tiny\ncalibration: {normalize: {mean: 0.5, std: "
+                     "0}}\n" +
+                     kSpace),
+            "t.yaml: calibration.normalize.std: expected a number > 0, got 0");
+  EXPECT_EQ(
+      error_of("model: builtin:fmnist-cnn-tiny\nevaluation: {idx_images: " + f +
+               ", idx_labels: " + (dir / "none").string() + "}\n" + kSpace),
+      "t.yaml: evaluation.idx_labels: " + (dir / "none").string() + ": cannot read the data file");
+}
+
+}  // namespace
+}  // namespace qtune
