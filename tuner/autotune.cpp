@@ -57,6 +57,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// metrics.task of a strategy's probe trial (Strategy::is_probe): a kind of task
+// of its own in the trials table, beside the candidates (which have no task).
+constexpr const char* kSensitivityTask = "sensitivity";
+
 bool finished_status(const std::string& s) {
   return s == "COMPLETED" || s == "FAILED" || s == "TIMEOUT";
 }
@@ -187,6 +191,9 @@ struct Coordinator {
     so.max_trials = config.max_trials;
     so.seed = config.seed;
     so.objective = config.objective;
+    so.max_bits_per_weight = config.constraints.max_bits_per_weight;
+    so.max_size_bytes = config.constraints.max_size_bytes;
+    so.params = config.strategy_options;
     strategy = Strategy::create(config.strategy, space, so);
     const std::vector<QuantConfig>& trials = strategy->trials();
     std::vector<Json> space_json;
@@ -236,8 +243,10 @@ struct Coordinator {
         rec.status = "FAILED";
         rec.error = "worker ran config " + r.config_hash + ", expected " + rec.config_hash;
       }
+      std::optional<double> bpw;
+      if (r.metrics.contains("bits_per_weight")) bpw = r.metrics["bits_per_weight"].get<double>();
       const Verdict v = judge_trial(rec.status, r.accuracy, r.latency_ms_p50, r.size_bytes,
-                                    summary.baseline, config.constraints);
+                                    summary.baseline, config.constraints, bpw);
       rec.accuracy = r.accuracy;
       rec.accuracy_loss = v.accuracy_loss;
       rec.latency_ms_p50 = r.latency_ms_p50;
@@ -254,6 +263,7 @@ struct Coordinator {
       if (const std::string resolved = resolved_backends(r.metrics); !resolved.empty())
         rec.backend = resolved;
       rec.metrics["seconds"] = r.seconds;
+      if (strategy->is_probe(r.index)) rec.metrics["task"] = kSensitivityTask;
       if (!v.passed) rec.metrics["reject_reason"] = v.reason;
       db.record_trial(rec);
       ++done;
@@ -273,9 +283,11 @@ struct Coordinator {
               [](const TrialRecord& a, const TrialRecord& b) { return a.index < b.index; });
     // Rows beyond this run's space (an earlier attempt with a larger
     // max_trials) stay in the report but cannot be chosen: no config to rebuild.
+    // Nor can a sensitivity measurement (one layer quantized alone).
     std::vector<TrialRecord> in_space;
     for (const auto& t : summary.trials)
-      if (strategy->index_of(t.config_hash)) in_space.push_back(t);
+      if (strategy->index_of(t.config_hash) && t.metrics.value("task", "") != kSensitivityTask)
+        in_space.push_back(t);
     const auto best = select_best(in_space, config.objective, config.strategy, config.select);
     if (best) {
       summary.best = in_space[*best];
