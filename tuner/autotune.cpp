@@ -57,10 +57,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// metrics.task of a strategy's probe trial (Strategy::is_probe): a kind of task
-// of its own in the trials table, beside the candidates (which have no task).
-constexpr const char* kSensitivityTask = "sensitivity";
-
 bool finished_status(const std::string& s) {
   return s == "COMPLETED" || s == "FAILED" || s == "TIMEOUT";
 }
@@ -219,7 +215,10 @@ struct Coordinator {
 
     const auto t0 = Clock::now();
     const auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
-    const int64_t n = std::min<int64_t>(strategy->budget(), strategy->num_trials());
+    // Strategies that add configs as they go (basic, mixed-bits) grow the total.
+    const auto total = [&] {
+      return std::max(done, std::min<int64_t>(strategy->budget(), strategy->num_trials()));
+    };
 
     FarmCallbacks cb;
     cb.out_of_time = [&] {
@@ -268,7 +267,7 @@ struct Coordinator {
       db.record_trial(rec);
       ++done;
       ++summary.trials_run;
-      if (options.progress) progress_line(rec, done, n, seconds(), summary.trials_run);
+      if (options.progress) progress_line(rec, done, total(), seconds(), summary.trials_run);
       return rec;
     };
     run_farm(*strategy, executor, cb);
@@ -286,8 +285,7 @@ struct Coordinator {
     // Nor can a sensitivity measurement (one layer quantized alone).
     std::vector<TrialRecord> in_space;
     for (const auto& t : summary.trials)
-      if (strategy->index_of(t.config_hash) && t.metrics.value("task", "") != kSensitivityTask)
-        in_space.push_back(t);
+      if (strategy->index_of(t.config_hash) && !is_sensitivity_probe(t)) in_space.push_back(t);
     const auto best = select_best(in_space, config.objective, config.strategy, config.select);
     if (best) {
       summary.best = in_space[*best];
