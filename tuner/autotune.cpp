@@ -203,6 +203,9 @@ struct Coordinator {
     so.max_trials = config.max_trials;
     so.seed = config.seed;
     so.objective = config.objective;
+    so.max_bits_per_weight = config.constraints.max_bits_per_weight;
+    so.max_size_bytes = config.constraints.max_size_bytes;
+    so.params = config.strategy_options;
     strategy = Strategy::create(config.strategy, space, so);
     const std::vector<QuantConfig>& trials = strategy->trials();
     std::vector<Json> space_json;
@@ -228,7 +231,10 @@ struct Coordinator {
 
     const auto t0 = Clock::now();
     const auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
-    const int64_t n = std::min<int64_t>(strategy->budget(), strategy->num_trials());
+    // Strategies that add configs as they go (basic, mixed-bits) grow the total.
+    const auto total = [&] {
+      return std::max(done, std::min<int64_t>(strategy->budget(), strategy->num_trials()));
+    };
 
     FarmCallbacks cb;
     cb.out_of_time = [&] {
@@ -252,8 +258,10 @@ struct Coordinator {
         rec.status = "FAILED";
         rec.error = "worker ran config " + r.config_hash + ", expected " + rec.config_hash;
       }
+      std::optional<double> bpw;
+      if (r.metrics.contains("bits_per_weight")) bpw = r.metrics["bits_per_weight"].get<double>();
       const Verdict v = judge_trial(rec.status, r.accuracy, r.latency_ms_p50, r.size_bytes,
-                                    summary.baseline, config.constraints);
+                                    summary.baseline, config.constraints, bpw);
       rec.accuracy = r.accuracy;
       rec.accuracy_loss = v.accuracy_loss;
       rec.latency_ms_p50 = r.latency_ms_p50;
@@ -270,11 +278,12 @@ struct Coordinator {
       if (const std::string resolved = resolved_backends(r.metrics); !resolved.empty())
         rec.backend = resolved;
       rec.metrics["seconds"] = r.seconds;
+      if (strategy->is_probe(r.index)) rec.metrics["task"] = kSensitivityTask;
       if (!v.passed) rec.metrics["reject_reason"] = v.reason;
       db.record_trial(rec);
       ++done;
       ++summary.trials_run;
-      if (options.progress) progress_line(rec, done, n, seconds(), summary.trials_run);
+      if (options.progress) progress_line(rec, done, total(), seconds(), summary.trials_run);
       return rec;
     };
     run_farm(*strategy, executor, cb);
@@ -289,9 +298,10 @@ struct Coordinator {
               [](const TrialRecord& a, const TrialRecord& b) { return a.index < b.index; });
     // Rows beyond this run's space (an earlier attempt with a larger
     // max_trials) stay in the report but cannot be chosen: no config to rebuild.
+    // Nor can a sensitivity measurement (one layer quantized alone).
     std::vector<TrialRecord> in_space;
     for (const auto& t : summary.trials)
-      if (strategy->index_of(t.config_hash)) in_space.push_back(t);
+      if (strategy->index_of(t.config_hash) && !is_sensitivity_probe(t)) in_space.push_back(t);
     const auto best = select_best(in_space, config.objective, config.strategy, config.select);
     if (best) {
       summary.best = in_space[*best];

@@ -13,6 +13,14 @@
 
 namespace qtune {
 
+/// metrics.task of a strategy's probe trial (Strategy::is_probe: one layer
+/// quantized alone, to measure its sensitivity): a kind of task of its own,
+/// beside the candidates (which have no task), never chosen as the best.
+inline constexpr const char* kSensitivityTask = "sensitivity";
+inline bool is_sensitivity_probe(const TrialRecord& t) {
+  return t.metrics.is_object() && t.metrics.value("task", "") == kSensitivityTask;
+}
+
 /// "bits=4 group_size=32" from a trial config's params, in key order: a
 /// param is shown when its key is in `varying` (it differs between the trials
 /// being shown) or its value is not the algorithm's default, so the columns
@@ -26,7 +34,8 @@ std::set<std::string> varying_params(const std::vector<Json>& configs);
 
 /// An aligned table, one row per trial, columns:
 ///   trial  algorithm  parameters  backend  accuracy  loss  p50 ms  size  status
-/// status is PASS / fail for completed trials, else FAILED / TIMEOUT / RUNNING.
+/// status is PASS / fail for completed trials (probe for a sensitivity probe),
+/// else FAILED / TIMEOUT / RUNNING.
 /// The row whose id is `best_id` is marked with '*'. Ends with a newline.
 std::string format_trials_table(const std::vector<TrialRecord>& trials,
                                 std::optional<int64_t> best_id = std::nullopt);

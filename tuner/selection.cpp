@@ -20,7 +20,8 @@ std::string pct(double x) {
 
 Verdict judge_trial(const std::string& status, std::optional<double> accuracy,
                     std::optional<double> latency_ms_p50, std::optional<int64_t> size_bytes,
-                    const Json& baseline, const Constraints& c) {
+                    const Json& baseline, const Constraints& c,
+                    std::optional<double> bits_per_weight) {
   Verdict v;
   const double base = baseline.at("value").get<double>();
   const bool higher_is_better = baseline.value("higher_is_better", true);
@@ -51,6 +52,18 @@ Verdict judge_trial(const std::string& status, std::optional<double> accuracy,
     why << (why.tellp() > 0 ? "; " : "") << "size "
         << (size_bytes ? std::to_string(*size_bytes) : std::string("unknown")) << " B > "
         << *c.max_size_bytes << " B";
+  // The same rounding tolerance as the loss: 3.5 bpw computed from bytes may
+  // land a few ulps above the 3.5 the user wrote.
+  if (c.max_bits_per_weight &&
+      (!bits_per_weight || *bits_per_weight > *c.max_bits_per_weight + 1e-9)) {
+    std::ostringstream bpw;
+    if (bits_per_weight)
+      bpw << *bits_per_weight;
+    else
+      bpw << "none (no layer quantized)";
+    why << (why.tellp() > 0 ? "; " : "") << "bits per weight " << bpw.str() << " > "
+        << *c.max_bits_per_weight;
+  }
   v.reason = why.str();
   v.passed = v.reason.empty();
   return v;

@@ -21,10 +21,12 @@ struct Verdict {
 /// `baseline` is the run's {"value", "higher_is_better", ...}. Relative loss is
 /// (base - acc) / base, absolute is base - acc (signs flipped when lower is
 /// better); a trial passes when it COMPLETED, its loss <= max_accuracy_loss
-/// and its p50 latency and size meet the optional limits.
+/// and its p50 latency, size and bits per weight (tuner/bits_per_weight.h;
+/// none when no layer is quantized) meet the optional limits.
 Verdict judge_trial(const std::string& status, std::optional<double> accuracy,
                     std::optional<double> latency_ms_p50, std::optional<int64_t> size_bytes,
-                    const Json& baseline, const Constraints& constraints);
+                    const Json& baseline, const Constraints& constraints,
+                    std::optional<double> bits_per_weight = std::nullopt);
 
 /// Latencies within this fraction of the fastest passing trial count as tied:
 /// CPU timing noise between trials is of this order, and we would rather not

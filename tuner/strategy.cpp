@@ -4,6 +4,7 @@
 #include "tuner/strategies/basic.h"
 #include "tuner/strategies/exhaustive.h"
 #include "tuner/strategies/first_pass.h"
+#include "tuner/strategies/mixed_bits.h"
 #include "tuner/strategies/random_search.h"
 #include "tuner/strategies/tpe.h"
 #include "tuner/trial.h"
@@ -16,8 +17,8 @@ Strategy::Strategy(std::vector<QuantConfig> space, const StrategyOptions& option
 }
 
 const std::vector<std::string>& Strategy::names() {
-  static const std::vector<std::string> kNames = {"exhaustive", "first-pass", "random", "tpe",
-                                                  "basic"};
+  static const std::vector<std::string> kNames = {"exhaustive", "first-pass", "random",
+                                                  "tpe",        "basic",      "mixed-bits"};
   return kNames;
 }
 
@@ -32,6 +33,7 @@ std::unique_ptr<Strategy> Strategy::create(const std::string& name, std::vector<
   if (name == "random") return std::make_unique<RandomStrategy>(std::move(space), options);
   if (name == "tpe") return std::make_unique<TpeStrategy>(std::move(space), options);
   if (name == "basic") return std::make_unique<BasicStrategy>(std::move(space), options);
+  if (name == "mixed-bits") return std::make_unique<MixedBitsStrategy>(std::move(space), options);
   std::string known;
   for (const auto& n : names()) known += (known.empty() ? "" : ", ") + n;
   throw Error("unknown strategy \"" + name + "\" (expected one of: " + known + ")");

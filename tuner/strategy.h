@@ -35,6 +35,11 @@ struct StrategyOptions {
   int64_t max_trials = 100;  ///< trials the strategy may hand out (resumed ones count)
   uint64_t seed = 42;
   std::string objective = "latency";  ///< latency | size | accuracy: what adaptive ones minimize
+  /// The budgets mixed-bits allocates to (the run's constraints).
+  std::optional<double> max_bits_per_weight;
+  std::optional<int64_t> max_size_bytes;
+  /// The strategy block's own settings beyond its name (mixed-bits: widths, budgets).
+  Json params = Json::object();
 };
 
 class Strategy {
@@ -42,7 +47,7 @@ class Strategy {
   Strategy(std::vector<QuantConfig> space, const StrategyOptions& options);
   virtual ~Strategy() = default;
 
-  /// "exhaustive" | "first-pass" | "random" | "tpe" | "basic"; qtune::Error
+  /// "exhaustive" | "first-pass" | "random" | "tpe" | "basic" | "mixed-bits"; qtune::Error
   /// for anything else. `space` is the whole expanded space: exhaustive and
   /// first-pass keep its first max_trials configs, the others propose at most
   /// max_trials trials (basic: its first max_trials, then its fallbacks).
@@ -60,6 +65,9 @@ class Strategy {
   /// A trial of an earlier run whose config is not in trials() (yet): if the
   /// strategy proposes that config again, it counts as finished with this result.
   void remember_finished(const TrialRecord& record);
+  /// A measurement (one layer quantized alone), not a candidate: recorded as a
+  /// sensitivity task and never chosen as the best model.
+  virtual bool is_probe(int64_t index) const { return false; }
   /// Nothing will ever be handed out again.
   bool done() const { return done_; }
 
@@ -101,8 +109,8 @@ class Strategy {
   std::map<std::string, int64_t> index_of_;
   std::map<int64_t, TrialRecord> finished_;
   std::map<std::string, TrialRecord> remembered_;  ///< by config hash, see remember_finished
-  std::vector<int64_t> generation_;  ///< the current generation, in proposal order
-  size_t cursor_ = 0;                ///< next position in generation_ to consider
+  std::vector<int64_t> generation_;                ///< the current generation, in proposal order
+  size_t cursor_ = 0;                              ///< next position in generation_ to consider
   std::set<int64_t> running_;
   std::set<int64_t> proposed_;
   std::vector<const TrialRecord*> history_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <sstream>
 
 #include "bench/llama_speed.h"
@@ -9,6 +10,7 @@
 #include "models/user_data.h"
 #include "storage/artifact.h"
 #include "storage/results_db.h"
+#include "tuner/bits_per_weight.h"
 #include "tuner/child_process.h"
 #include "tuner/command_evaluator.h"
 #include "tuner/fault_injection.h"
@@ -230,15 +232,26 @@ TrialResult TrialRunner::run_here(int64_t index, const QuantConfig& config) {
     const auto quantize_start = Clock::now();
     ModelPtr model = quantize_clone(*w.model, config, w.calibration, &reports);
     const double quantize_s = std::chrono::duration<double>(Clock::now() - quantize_start).count();
+    std::map<std::string, const LayerSlot*> slots;
+    for (const LayerSlot* slot : static_cast<const Model&>(*model).layers())
+      slots[slot->name()] = slot;
     Json layers = Json::array();
-    for (const auto& rep : reports)
-      layers.push_back({{"name", rep.name},
-                        {"kind", rep.kind},
-                        {"quantized", rep.quantized},
-                        {"backend", rep.backend},
-                        {"backend_reason", rep.backend_reason},
-                        {"backend_detail", rep.backend_detail}});
+    for (const auto& rep : reports) {
+      Json l = {{"name", rep.name},
+                {"kind", rep.kind},
+                {"quantized", rep.quantized},
+                {"backend", rep.backend},
+                {"backend_reason", rep.backend_reason},
+                {"backend_detail", rep.backend_detail}};
+      // What the mixed-bits strategy prices a layer at (tuner/bits_per_weight.h).
+      if (auto it = slots.find(rep.name); it != slots.end()) {
+        l["weights"] = it->second->weight().numel();
+        if (rep.quantized) l["weight_bytes"] = layer_weight_bytes(*it->second);
+      }
+      layers.push_back(std::move(l));
+    }
     r.metrics["layers"] = layers;
+    if (const auto bpw = bits_per_weight(*model)) r.metrics["bits_per_weight"] = *bpw;
     r.metrics["seconds_quantize"] = quantize_s;
     check_time("quantization");
     fill_eval(r, evaluate_trial(w, *model, &config, reports));

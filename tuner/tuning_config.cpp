@@ -432,7 +432,8 @@ class Parser {
     }
     if (const auto n = root["constraints"]) {
       expect_keys(n, "constraints",
-                  {"max_accuracy_loss", "loss_type", "max_latency_ms", "max_size_bytes"});
+                  {"max_accuracy_loss", "loss_type", "max_latency_ms", "max_size_bytes",
+                   "max_bits_per_weight"});
       if (n["max_accuracy_loss"])
         c.constraints.max_accuracy_loss =
             number(n["max_accuracy_loss"], "constraints.max_accuracy_loss", 0, false);
@@ -445,6 +446,9 @@ class Parser {
       if (n["max_size_bytes"] && !n["max_size_bytes"].IsNull())
         c.constraints.max_size_bytes =
             integer(n["max_size_bytes"], "constraints.max_size_bytes", 1);
+      if (n["max_bits_per_weight"] && !n["max_bits_per_weight"].IsNull())
+        c.constraints.max_bits_per_weight =
+            number(n["max_bits_per_weight"], "constraints.max_bits_per_weight", 0, true);
     }
     if (root["objective"])
       c.objective =
@@ -456,7 +460,12 @@ class Parser {
              "picks the best of a Pareto front: needs objective: pareto, got objective: " +
                  c.objective);
     }
-    if (root["strategy"]) c.strategy = choice(root["strategy"], "strategy", Strategy::names());
+    if (const auto n = root["strategy"]) strategy(n, c);
+    if (c.strategy == "mixed-bits" && !c.constraints.max_bits_per_weight &&
+        !c.constraints.max_size_bytes)
+      fail("strategy",
+           "mixed-bits allocates widths under a budget: set "
+           "constraints.max_bits_per_weight or constraints.max_size_bytes");
     if (root["max_trials"]) c.max_trials = integer(root["max_trials"], "max_trials", 1);
     if (root["timeout"]) c.timeout_s = number(root["timeout"], "timeout", 0, false);
     if (root["trial_timeout"])
@@ -479,6 +488,47 @@ class Parser {
     }
     if (const auto n = root["export"]) c.exports = export_list(n);
     return c;
+  }
+
+  // `strategy: NAME`, or a mapping with name and the strategy's own settings.
+  void strategy(const YAML::Node& n, TuningConfig& c) const {
+    if (!n.IsMap()) {
+      c.strategy = choice(n, "strategy", Strategy::names());
+      return;
+    }
+    if (!n["name"]) fail("strategy.name", "missing (one of " + join(Strategy::names()) + ")");
+    c.strategy = choice(n["name"], "strategy.name", Strategy::names());
+    if (c.strategy != "mixed-bits") {
+      expect_keys(n, "strategy", {"name"});
+    } else {
+      expect_keys(n, "strategy", {"name", "widths", "budgets"});
+      if (const auto w = n["widths"]) {
+        if (!w.IsSequence() || w.size() == 0)
+          fail("strategy.widths", "expected a non-empty list of bit widths, got " + show(w));
+        std::vector<int64_t> widths;
+        for (size_t i = 0; i < w.size(); ++i) {
+          const std::string p = "strategy.widths[" + std::to_string(i) + "]";
+          widths.push_back(integer_in(w[i], p, 1, 8, "bits of a weight"));
+          for (size_t k = 0; k + 1 < widths.size(); ++k)
+            if (widths[k] == widths.back())
+              fail(p, "width " + std::to_string(widths.back()) + " is listed twice");
+        }
+        c.strategy_options["widths"] = widths;
+      }
+      if (const auto b = n["budgets"]) {
+        if (!b.IsSequence() || b.size() == 0)
+          fail("strategy.budgets",
+               "expected a non-empty list of fractions of the budget, got " + show(b));
+        std::vector<double> fractions;
+        for (size_t i = 0; i < b.size(); ++i) {
+          const std::string p = "strategy.budgets[" + std::to_string(i) + "]";
+          const double f = number(b[i], p, 0, true);
+          if (f > 1) fail(p, "expected a fraction of the budget in (0, 1], got " + show(b[i]));
+          fractions.push_back(f);
+        }
+        c.strategy_options["budgets"] = fractions;
+      }
+    }
   }
 
   std::vector<AlgorithmBlock> auto_space(const YAML::Node& n, const std::string& path,
@@ -578,11 +628,15 @@ Json TuningConfig::to_json() const {
   cons["loss_type"] = constraints.relative_loss ? "relative" : "absolute";
   cons["max_latency_ms"] = constraints.max_latency_ms ? Json(*constraints.max_latency_ms) : Json();
   cons["max_size_bytes"] = constraints.max_size_bytes ? Json(*constraints.max_size_bytes) : Json();
+  // Only when set, so that the identity (--resume) of other runs is unchanged.
+  if (constraints.max_bits_per_weight)
+    cons["max_bits_per_weight"] = *constraints.max_bits_per_weight;
   j["constraints"] = cons;
   j["objective"] = objective;
   // Only with pareto, so that the identity (--resume) of other runs is unchanged.
   if (objective == "pareto") j["select"] = select;
   j["strategy"] = strategy;
+  if (!strategy_options.empty()) j["strategy_options"] = strategy_options;
   j["max_trials"] = max_trials;
   j["timeout"] = timeout_s;
   j["trial_timeout"] = trial_timeout_s;

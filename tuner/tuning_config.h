@@ -25,10 +25,13 @@
 //     loss_type: relative                   # or absolute
 //     max_latency_ms: 5                     # optional, on p50
 //     max_size_bytes: 1000000               # optional
+//     max_bits_per_weight: 3.5              # optional (tuner/bits_per_weight.h)
 //   objective: latency                      # latency | size | accuracy | pareto
 //   select: size                            # pareto only: which front trial is saved,
 //                                           # size | accuracy | latency (default size)
-//   strategy: exhaustive                    # exhaustive | first-pass | random | tpe | basic
+//   strategy: exhaustive                    # exhaustive | first-pass | random | tpe | basic |
+//                                           # mixed-bits; or a mapping {name: mixed-bits,
+//                                           # widths: [2, 3, 4, 8], budgets: [1, 0.97]}
 //   max_trials: 100
 //   timeout: 0                              # seconds for the whole run; 0 = none
 //   trial_timeout: 0                        # seconds per trial; 0 = none
@@ -74,6 +77,8 @@ struct Constraints {
   bool relative_loss = true;
   std::optional<double> max_latency_ms;
   std::optional<int64_t> max_size_bytes;
+  /// Stored bits of the quantized layers' weights per weight (tuner/bits_per_weight.h).
+  std::optional<double> max_bits_per_weight;
 };
 
 struct TuningConfig {
@@ -91,6 +96,9 @@ struct TuningConfig {
   /// saved best among the non-dominated trials (tuner/selection.h).
   std::string select = "size";
   std::string strategy = "exhaustive";
+  /// The strategy mapping's keys besides name (mixed-bits: widths, budgets); empty for a plain
+  /// name.
+  Json strategy_options = Json::object();
   int64_t max_trials = 100;
   double timeout_s = 0;
   double trial_timeout_s = 0;

@@ -236,7 +236,7 @@ std::vector<Case> cases() {
           "yaml_unknown_nested_key",
           "model: builtin:fmnist-cnn-tiny\nconstraints: {max_loss: 0.1}\n" + std::string(kSpace),
           "{dir}/t.yaml: constraints.max_loss: unknown key (expected one of: max_accuracy_loss, "
-          "loss_type, max_latency_ms, max_size_bytes)"),
+          "loss_type, max_latency_ms, max_size_bytes, max_bits_per_weight)"),
       yaml_case("yaml_duplicate_key",
                 "model: builtin:fmnist-cnn-tiny\nmodel: builtin:fmnist-cnn\n" + std::string(kSpace),
                 "{dir}/t.yaml:2:1: model: given twice (first at line 1)"),

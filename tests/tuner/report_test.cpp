@@ -75,6 +75,10 @@ TEST(Report, AlignedTableWithBestMarkedAndFailuresShown) {
   const size_t status_col = t[0].find("status");
   EXPECT_EQ(t[1].substr(status_col), "PASS");
   EXPECT_EQ(t[2].substr(status_col), "FAILED");
+  TrialRecord probe = a;
+  probe.metrics["task"] = kSensitivityTask;
+  EXPECT_EQ(lines(format_trials_table({probe, b}, std::nullopt))[1].substr(status_col), "probe")
+      << "a passing sensitivity probe is not a PASS";
   EXPECT_NE(t[1].find("*0"), std::string::npos) << "best marked";
   EXPECT_NE(t[1].find("0.8812"), std::string::npos);
   EXPECT_NE(t[1].find("0.30%"), std::string::npos);

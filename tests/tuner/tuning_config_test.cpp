@@ -115,7 +115,8 @@ TEST(TuningConfig, UnknownKeys) {
               StartsWith("t.yaml: objectiv: unknown key (expected one of: model, calibration"));
   EXPECT_THAT(error_with("constraints: {max_loss: 0.1}"),
               StartsWith("t.yaml: constraints.max_loss: unknown key (expected one of: "
-                         "max_accuracy_loss, loss_type, max_latency_ms, max_size_bytes)"));
+                         "max_accuracy_loss, loss_type, max_latency_ms, max_size_bytes, "
+                         "max_bits_per_weight)"));
   EXPECT_THAT(error_in_block("    param: {bits: 4}"),
               StartsWith("t.yaml: search_space[0].param: unknown key"));
   EXPECT_THAT(error_with("latency: {batches: 3}"),
@@ -180,8 +181,8 @@ TEST(TuningConfig, BadTopLevelValues) {
   EXPECT_EQ(error_with("objective: speed"),
             "t.yaml: objective: expected one of latency, size, accuracy, pareto, got speed");
   EXPECT_EQ(error_with("strategy: bayesian"),
-            "t.yaml: strategy: expected one of exhaustive, first-pass, random, tpe, basic, got "
-            "bayesian");
+            "t.yaml: strategy: expected one of exhaustive, first-pass, random, tpe, basic, "
+            "mixed-bits, got bayesian");
   EXPECT_EQ(error_with("max_trials: 0"), "t.yaml: max_trials: expected an integer >= 1, got 0");
   EXPECT_EQ(error_with("max_trials: 2.5"), "t.yaml: max_trials: expected an integer >= 1, got 2.5");
   EXPECT_EQ(error_with("seed: abc"), "t.yaml: seed: expected an integer >= 0, got abc");

@@ -1,18 +1,13 @@
 #include "tuner/strategies/basic.h"
 
 #include <algorithm>
-#include <regex>
 
 #include "common/error.h"
+#include "tuner/strategies/layer_pattern.h"
 
 namespace qtune {
 
 namespace {
-
-// Layer names carry dots, which a regex would read as "any character".
-std::string exact(const std::string& name) {
-  return std::regex_replace(name, std::regex(R"([.^$|()\\[\]{}*+?])"), R"(\$&)");
-}
 
 bool passed(const TrialRecord& r) { return r.status == "COMPLETED" && r.passed.value_or(false); }
 
@@ -25,13 +20,16 @@ double objective_value(const TrialRecord& r, const std::string& objective) {
 
 }  // namespace
 
+bool BasicStrategy::is_probe(int64_t index) const {
+  return std::find(sensitivity_trial_.begin(), sensitivity_trial_.end(), index) !=
+         sensitivity_trial_.end();
+}
+
 std::vector<int64_t> BasicStrategy::propose() {
   // A sensitivity trial (one layer quantized) may pass, but it is a probe:
   // only a grid or fallback trial ends the search.
   for (const TrialRecord* r : history())
-    if (passed(*r) && std::find(sensitivity_trial_.begin(), sensitivity_trial_.end(), r->index) ==
-                          sensitivity_trial_.end())
-      return {};
+    if (passed(*r) && !is_probe(r->index)) return {};
   const int64_t left = budget_ - num_proposed();
   if (left <= 0) return {};
   switch (phase_) {
@@ -72,7 +70,7 @@ std::vector<int64_t> BasicStrategy::start_sensitivity() {
   for (const std::string& alone : layers_) {
     QuantConfig c = base_;
     for (const std::string& other : layers_)
-      if (other != alone) c.fp32_layers.push_back(exact(other));
+      if (other != alone) c.fp32_layers.push_back(exact_layer_pattern(other));
     const int64_t i = add_config(c);
     sensitivity_trial_.push_back(i);
     out.push_back(i);
@@ -105,10 +103,10 @@ std::vector<int64_t> BasicStrategy::next_fallback() {
     const std::string& layer = ranked_[step_ % ranked_.size()];
     ++step_;
     if (fp32) {
-      current_.fp32_layers.push_back(exact(layer));
+      current_.fp32_layers.push_back(exact_layer_pattern(layer));
     } else {
       LayerOverride o;
-      o.name_regex = exact(layer);
+      o.name_regex = exact_layer_pattern(layer);
       o.params = {{"bits", 8}};
       current_.overrides.push_back(o);
     }

@@ -21,6 +21,8 @@ class BasicStrategy : public Strategy {
   using Strategy::Strategy;
   /// Layer names, most sensitive first (known after the sensitivity trials).
   const std::vector<std::string>& ranked_layers() const { return ranked_; }
+  /// The sensitivity trials.
+  bool is_probe(int64_t index) const override;
 
  protected:
   std::vector<int64_t> propose() override;

@@ -1,0 +1,68 @@
+// The mixed-bits settings of a tuning config: strategy as a mapping, the
+// bits-per-weight constraint, and their errors word for word.
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "tuner/tuning_config.h"
+
+namespace qtune {
+namespace {
+
+const std::string kHead = "model: builtin:fmnist-cnn-tiny\nsearch_space:\n  - algorithm: rtn\n";
+
+std::string error_of(const std::string& yaml) {
+  try {
+    parse_tuning_config(kHead + yaml, "t.yaml");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+TEST(MixedBitsConfig, ReadsTheStrategyMappingAndTheBudget) {
+  const TuningConfig c = parse_tuning_config(
+      kHead +
+          "constraints: {max_bits_per_weight: 3.5}\n"
+          "strategy: {name: mixed-bits, widths: [2, 4, 8], budgets: [1, 0.95]}\n",
+      "t.yaml");
+  EXPECT_EQ(c.strategy, "mixed-bits");
+  EXPECT_EQ(c.strategy_options["widths"], Json::array({2, 4, 8}));
+  EXPECT_EQ(c.strategy_options["budgets"], Json::array({1.0, 0.95}));
+  ASSERT_TRUE(c.constraints.max_bits_per_weight);
+  EXPECT_EQ(*c.constraints.max_bits_per_weight, 3.5);
+  EXPECT_EQ(c.to_json()["constraints"]["max_bits_per_weight"], 3.5);
+  EXPECT_EQ(c.to_json()["strategy_options"]["widths"], Json::array({2, 4, 8}));
+
+  const TuningConfig plain = parse_tuning_config(
+      kHead + "constraints: {max_size_bytes: 1000}\nstrategy: mixed-bits\n", "t");
+  EXPECT_EQ(plain.strategy, "mixed-bits");
+  EXPECT_TRUE(plain.strategy_options.empty());
+  EXPECT_FALSE(plain.to_json().contains("strategy_options")) << "other runs' identity unchanged";
+  EXPECT_FALSE(plain.to_json()["constraints"].contains("max_bits_per_weight"));
+  EXPECT_EQ(parse_tuning_config(kHead + "strategy: {name: tpe}\n", "t").strategy, "tpe");
+}
+
+TEST(MixedBitsConfig, BadSettingsNameTheField) {
+  EXPECT_EQ(error_of("strategy: mixed-bits\n"),
+            "t.yaml: strategy: mixed-bits allocates widths under a budget: set "
+            "constraints.max_bits_per_weight or constraints.max_size_bytes");
+  EXPECT_EQ(error_of("constraints: {max_bits_per_weight: 0}\n"),
+            "t.yaml: constraints.max_bits_per_weight: expected a number > 0, got 0");
+  const std::string budget = "constraints: {max_bits_per_weight: 3.5}\n";
+  EXPECT_EQ(error_of(budget + "strategy: {name: mixed-bits, widths: [2, 9]}\n"),
+            "t.yaml: strategy.widths[1]: expected an integer in [1, 8] (bits of a weight), got 9");
+  EXPECT_EQ(error_of(budget + "strategy: {name: mixed-bits, widths: [4, 4]}\n"),
+            "t.yaml: strategy.widths[1]: width 4 is listed twice");
+  EXPECT_EQ(error_of(budget + "strategy: {name: mixed-bits, widths: []}\n"),
+            "t.yaml: strategy.widths: expected a non-empty list of bit widths, got a list");
+  EXPECT_EQ(error_of(budget + "strategy: {name: mixed-bits, budgets: [1.2]}\n"),
+            "t.yaml: strategy.budgets[0]: expected a fraction of the budget in (0, 1], got 1.2");
+  EXPECT_EQ(error_of(budget + "strategy: {name: tpe, widths: [2]}\n"),
+            "t.yaml: strategy.widths: unknown key (expected one of: name)");
+  EXPECT_EQ(error_of(budget + "strategy: {widths: [2]}\n"),
+            "t.yaml: strategy.name: missing (one of exhaustive, first-pass, random, tpe, basic, "
+            "mixed-bits)");
+}
+
+}  // namespace
+}  // namespace qtune
