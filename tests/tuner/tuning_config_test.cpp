@@ -366,7 +366,11 @@ TEST(TuningConfig, ShippedConfigsLoad) {
   EXPECT_EQ(trials["int8-tiny-lm.yaml"], 4u);
   // Four methods x two backends.
   EXPECT_EQ(trials["int8-fmnist.yaml"], 8u);
-  EXPECT_EQ(trials.size(), 6u) << "a new config wants its expected trial count here";
+  // basic proposes past its one-config space (probes, fallbacks); the 16
+  // subsets of four layers at 8 bits are written out.
+  EXPECT_EQ(trials["basic-fmnist-2bit.yaml"], 1u);
+  EXPECT_EQ(trials["subsets-fmnist-2bit.yaml"], 16u);
+  EXPECT_EQ(trials.size(), 8u) << "a new config wants its expected trial count here";
 }
 
 }  // namespace
