@@ -14,12 +14,6 @@ int line_count(const std::string& s) {
   return n;
 }
 
-Json run_json(const std::string& cmd) {
-  auto r = run(cmd);
-  EXPECT_EQ(r.status, 0) << cmd << "\n" << r.err;
-  return Json::parse(r.out);
-}
-
 /// RTN W4 g32 of the tiny CNN, saved with backend auto, once per process.
 const std::filesystem::path& saved_auto_model() {
   static const std::filesystem::path out = [] {

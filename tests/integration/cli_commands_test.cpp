@@ -6,12 +6,6 @@
 namespace qtune::testing {
 namespace {
 
-Json run_json(const std::string& cmd) {
-  auto r = run(cmd);
-  EXPECT_EQ(r.status, 0) << cmd << "\n" << r.err;
-  return Json::parse(r.out);
-}
-
 TEST(CliCommands, QuantizeEvalBench) {
   auto dir = fresh_dir("qeb");
   const auto out = (dir / "m").string();

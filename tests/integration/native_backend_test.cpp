@@ -27,12 +27,6 @@ bool native_registered() {
          backend_by_name(kNative).runs_weight_only();
 }
 
-Json run_json(const std::string& cmd) {
-  auto r = run(cmd);
-  EXPECT_EQ(r.status, 0) << cmd << "\n" << r.err;
-  return Json::parse(r.out);
-}
-
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.rfind(prefix, 0) == 0;
 }

@@ -1,6 +1,7 @@
 // Runs the qtune binary (or mpirun) as a user would, capturing its output.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +45,14 @@ inline CommandResult run(const std::string& command) {
 }
 
 /// "qtune ARGS" with the test cache dir.
+/// Runs `command`, expects exit status 0, and parses its stdout as JSON
+/// (null when it printed nothing, so the failed status is what gets reported).
+inline Json run_json(const std::string& command) {
+  const CommandResult r = run(command);
+  EXPECT_EQ(r.status, 0) << command << "\n" << r.err;
+  return Json::parse(r.out.empty() ? "null" : r.out);
+}
+
 inline std::string qtune(const std::string& args) { return std::string(QTUNE_BINARY) + " " + args; }
 
 /// "mpirun -np N ... qtune ARGS"; root needs --allow-run-as-root, CI runs as root.

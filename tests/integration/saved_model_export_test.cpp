@@ -10,12 +10,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Json run_json(const std::string& cmd) {
-  auto r = run(cmd);
-  EXPECT_EQ(r.status, 0) << cmd << "\n" << r.err;
-  return Json::parse(r.out.empty() ? "null" : r.out);
-}
-
 int lines(const std::string& s) {
   int n = 0;
   for (char c : s) n += c == '\n' ? 1 : 0;

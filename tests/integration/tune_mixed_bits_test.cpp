@@ -27,12 +27,6 @@ seed: 5
 latency: {batch: 16, runs: 20}
 )";
 
-Json run_json(const std::string& cmd) {
-  auto r = run(cmd);
-  EXPECT_EQ(r.status, 0) << cmd << "\n" << r.err;
-  return Json::parse(r.out.empty() ? "null" : r.out);
-}
-
 struct Outcome {
   std::map<std::string, double> accuracy;  ///< by config hash
   std::set<std::string> probes;

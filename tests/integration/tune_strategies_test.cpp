@@ -38,12 +38,6 @@ latency: {batch: 16, runs: 20}
 )";
 }
 
-Json run_json(const std::string& cmd) {
-  auto r = run(cmd);
-  EXPECT_EQ(r.status, 0) << cmd << "\n" << r.err;
-  return Json::parse(r.out.empty() ? "null" : r.out);
-}
-
 struct Outcome {
   std::set<std::string> hashes;
   std::map<std::string, double> accuracy;

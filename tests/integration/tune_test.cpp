@@ -31,12 +31,6 @@ seed: 7
 latency: {batch: 16, runs: 20}
 )";
 
-Json run_json(const std::string& cmd) {
-  auto r = run(cmd);
-  EXPECT_EQ(r.status, 0) << cmd << "\n" << r.err;
-  return Json::parse(r.out);
-}
-
 std::map<std::string, double> accuracy_by_hash(const Json& trials) {
   std::map<std::string, double> out;
   for (const auto& t : trials)
