@@ -10,6 +10,7 @@
 #include "models/fmnist_data.h"
 #include "models/user_data.h"
 #include "tests/support/expect_error.h"
+#include "tests/support/fmnist_idx_files.h"
 #include "tests/support/temp_dir.h"
 
 namespace qtune {
@@ -18,30 +19,13 @@ namespace {
 using testing::expect_error;
 using testing::TempDir;
 using testing::write_bytes;
+using testing::write_fmnist_idx;
 
 constexpr const char* kSpec = "builtin:fmnist-cnn-tiny";
 
-std::string be32(uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-          static_cast<char>(v)};
-}
-
-// Plain (not gzip'd) IDX files of the first n test images and labels.
-void write_idx(const std::filesystem::path& images, const std::filesystem::path& labels, int64_t n,
-               int64_t n_labels) {
-  const Dataset test = load_fmnist_split_raw("t10k");
-  const at::Tensor px = test.inputs.slice(0, 0, n).contiguous();
-  write_bytes(images, std::string("\0\0\x08\x03", 4) + be32(n) + be32(28) + be32(28) +
-                          std::string(reinterpret_cast<const char*>(px.data_ptr<uint8_t>()),
-                                      static_cast<size_t>(n * 28 * 28)));
-  std::string lab;
-  for (int64_t i = 0; i < n_labels; ++i) lab += static_cast<char>(test.labels[i].item<int64_t>());
-  write_bytes(labels, std::string("\0\0\x08\x01", 4) + be32(n_labels) + lab);
-}
-
 TEST(IdxUserData, EvaluationFromFilesMatchesTheBuiltinSplit) {
   TempDir dir;
-  write_idx(dir / "img", dir / "lab", 100, 100);
+  write_fmnist_idx(dir / "img", dir / "lab", 100, 100);
   ImageDataOptions o;
   o.eval_images = (dir / "img").string();
   o.eval_labels = (dir / "lab").string();
@@ -66,7 +50,7 @@ TEST(IdxUserData, EvaluationFromFilesMatchesTheBuiltinSplit) {
 
 TEST(IdxUserData, CalibrationRowsAreDrawnFromTheFile) {
   TempDir dir;
-  write_idx(dir / "img", dir / "lab", 40, 40);
+  write_fmnist_idx(dir / "img", dir / "lab", 40, 40);
   ImageDataOptions o;
   o.calibration_images = (dir / "img").string();
   o.calibration_labels = (dir / "lab").string();
@@ -100,7 +84,7 @@ TEST(IdxUserData, CalibrationRowsAreDrawnFromTheFile) {
 
 TEST(IdxUserData, BadFilesAndWrongModel) {
   TempDir dir;
-  write_idx(dir / "img", dir / "lab", 12, 11);
+  write_fmnist_idx(dir / "img", dir / "lab", 12, 11);
   ImageDataOptions o;
   o.eval_images = (dir / "img").string();
   o.eval_labels = (dir / "lab").string();

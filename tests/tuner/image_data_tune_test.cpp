@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "models/fmnist_data.h"
+#include "tests/support/fmnist_idx_files.h"
 #include "tests/support/temp_dir.h"
 #include "tuner/autotune.h"
 #include "tuner/tuning_config.h"
@@ -16,23 +17,7 @@ namespace {
 
 using testing::TempDir;
 using testing::write_bytes;
-
-std::string be32(uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-          static_cast<char>(v)};
-}
-
-void write_idx(const std::filesystem::path& images, const std::filesystem::path& labels,
-               int64_t n) {
-  const Dataset test = load_fmnist_split_raw("t10k");
-  const at::Tensor px = test.inputs.slice(0, 0, n).contiguous();
-  write_bytes(images, std::string("\0\0\x08\x03", 4) + be32(n) + be32(28) + be32(28) +
-                          std::string(reinterpret_cast<const char*>(px.data_ptr<uint8_t>()),
-                                      static_cast<size_t>(n * 28 * 28)));
-  std::string lab;
-  for (int64_t i = 0; i < n; ++i) lab += static_cast<char>(test.labels[i].item<int64_t>());
-  write_bytes(labels, std::string("\0\0\x08\x01", 4) + be32(n) + lab);
-}
+using testing::write_fmnist_idx;
 
 std::string error_of(const std::string& yaml) {
   try {
@@ -57,7 +42,7 @@ TuneOptions quiet(const std::filesystem::path& out) {
 
 TEST(ImageDataTune, IdxFilesGiveTheBuiltinBaselineUnderTheBuiltinNormalisation) {
   TempDir dir;
-  write_idx(dir / "img", dir / "lab", 300);
+  write_fmnist_idx(dir / "img", dir / "lab", 300, 300);
   const std::string norm = "normalize: {mean: " + std::to_string(kFmnistMean) +
                            ", std: " + std::to_string(kFmnistStd) + "}";
   const TuningConfig user = parse_tuning_config(
