@@ -9,6 +9,7 @@
 #include "models/fmnist_data.h"
 #include "tests/support/fmnist_idx_files.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tuning_config_error.h"
 #include "tuner/autotune.h"
 #include "tuner/tuning_config.h"
 
@@ -19,14 +20,7 @@ using testing::TempDir;
 using testing::write_bytes;
 using testing::write_fmnist_idx;
 
-std::string error_of(const std::string& yaml) {
-  try {
-    parse_tuning_config(yaml, "t.yaml");
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using testing::tuning_config_error;
 
 const std::string kSpace =
     "search_space:\n  - algorithm: rtn\n    params: {bits: 8, group_size: 32}\n"
@@ -73,20 +67,21 @@ TEST(ImageDataTune, MisuseNamesTheField) {
   TempDir dir;
   write_bytes(dir / "f", "x");
   const std::string f = (dir / "f").string();
-  EXPECT_EQ(
-      error_of("model: builtin:fmnist-cnn-tiny\nevaluation: {idx_images: " + f + "}\n" + kSpace),
-      "t.yaml: evaluation.idx_labels: missing (idx_images and idx_labels go together)");
-  EXPECT_EQ(error_of("model: builtin:tiny-lm-micro\ncalibration: {idx_images: " + f +
-                     ", idx_labels: " + f + "}\n" + kSpace),
+  EXPECT_EQ(tuning_config_error("model: builtin:fmnist-cnn-tiny\nevaluation: {idx_images: " + f +
+                                "}\n" + kSpace),
+            "t.yaml: evaluation.idx_labels: missing (idx_images and idx_labels go together)");
+  EXPECT_EQ(tuning_config_error("model: builtin:tiny-lm-micro\ncalibration: {idx_images: " + f +
+                                ", idx_labels: " + f + "}\n" + kSpace),
             "t.yaml: calibration.idx_images: IDX image files are for classifiers; "
             "builtin:tiny-lm-micro is a language model");
-  EXPECT_EQ(error_of("model: builtin:fmnist-cnn-tiny\ncalibration: {normalize: {mean: 0.5, std: "
-                     "0}}\n" +
-                     kSpace),
+  EXPECT_EQ(tuning_config_error(
+                "model: builtin:fmnist-cnn-tiny\ncalibration: {normalize: {mean: 0.5, std: "
+                "0}}\n" +
+                kSpace),
             "t.yaml: calibration.normalize.std: expected a number > 0, got 0");
   EXPECT_EQ(
-      error_of("model: builtin:fmnist-cnn-tiny\nevaluation: {idx_images: " + f +
-               ", idx_labels: " + (dir / "none").string() + "}\n" + kSpace),
+      tuning_config_error("model: builtin:fmnist-cnn-tiny\nevaluation: {idx_images: " + f +
+                          ", idx_labels: " + (dir / "none").string() + "}\n" + kSpace),
       "t.yaml: evaluation.idx_labels: " + (dir / "none").string() + ": cannot read the data file");
 }
 

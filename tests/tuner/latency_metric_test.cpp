@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "tests/support/tuning_config_error.h"
 #include "tuner/trial_runner.h"
 #include "tuner/tuning_config.h"
 
@@ -20,14 +21,7 @@ std::string config_yaml(const std::string& model, const std::string& latency) {
          (latency.empty() ? "" : "latency: " + latency + "\n");
 }
 
-std::string error_of(const std::string& yaml) {
-  try {
-    parse_tuning_config(yaml, "t.yaml");
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using testing::tuning_config_error;
 
 TEST(LatencyMetric, DefaultIsDecodeForLanguageModelsAndForwardForClassifiers) {
   EXPECT_EQ(parse_tuning_config(config_yaml("builtin:tiny-lm-micro", ""), "t.yaml").latency_metric,
@@ -57,14 +51,14 @@ TEST(LatencyMetric, LanguageModelTakesEveryMetricAndTheCanonicalJsonHasIt) {
 }
 
 TEST(LatencyMetric, BadValuesAreOneLineErrorsNamingTheField) {
-  EXPECT_EQ(error_of(config_yaml("builtin:tiny-lm-micro", "{metric: fast}")),
+  EXPECT_EQ(tuning_config_error(config_yaml("builtin:tiny-lm-micro", "{metric: fast}")),
             "t.yaml: latency.metric: expected one of decode, prefill, forward, got fast");
-  EXPECT_EQ(error_of(config_yaml("builtin:tiny-lm-micro", "{metric: [decode]}")),
+  EXPECT_EQ(tuning_config_error(config_yaml("builtin:tiny-lm-micro", "{metric: [decode]}")),
             "t.yaml: latency.metric: expected one of decode, prefill, forward, got a list");
-  EXPECT_EQ(error_of(config_yaml("builtin:fmnist-cnn-tiny", "{metric: decode}")),
+  EXPECT_EQ(tuning_config_error(config_yaml("builtin:fmnist-cnn-tiny", "{metric: decode}")),
             "t.yaml: latency.metric: decode needs a language model; builtin:fmnist-cnn-tiny is a "
             "classifier (use forward)");
-  EXPECT_EQ(error_of(config_yaml("builtin:fmnist-cnn-tiny", "{metric: prefill}")),
+  EXPECT_EQ(tuning_config_error(config_yaml("builtin:fmnist-cnn-tiny", "{metric: prefill}")),
             "t.yaml: latency.metric: prefill needs a language model; builtin:fmnist-cnn-tiny is a "
             "classifier (use forward)");
 }

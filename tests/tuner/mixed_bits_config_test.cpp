@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "tests/support/tuning_config_error.h"
 #include "tuner/tuning_config.h"
 
 namespace qtune {
@@ -10,14 +11,8 @@ namespace {
 
 const std::string kHead = "model: builtin:fmnist-cnn-tiny\nsearch_space:\n  - algorithm: rtn\n";
 
-std::string error_of(const std::string& yaml) {
-  try {
-    parse_tuning_config(kHead + yaml, "t.yaml");
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+/// The error of the config whose block is kHead followed by `yaml`.
+std::string error_of(const std::string& yaml) { return testing::tuning_config_error(kHead + yaml); }
 
 TEST(MixedBitsConfig, ReadsTheStrategyMappingAndTheBudget) {
   const TuningConfig c = parse_tuning_config(

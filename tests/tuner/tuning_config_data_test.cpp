@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tuning_config_error.h"
 #include "tuner/tuning_config.h"
 
 namespace qtune {
@@ -18,14 +19,7 @@ using testing::write_bytes;
 
 const std::string kSpace = "search_space:\n  - algorithm: rtn\n";
 
-std::string error_of(const std::string& yaml) {
-  try {
-    parse_tuning_config(yaml, "t.yaml");
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using testing::tuning_config_error;
 
 TEST(TuningConfigData, ReadsTextJsonlPerplexityAndCommand) {
   TempDir dir;
@@ -77,36 +71,42 @@ TEST(TuningConfigData, MisuseNamesTheField) {
   write_bytes(dir / "c.txt", "a\n");
   const std::string f = (dir / "c.txt").string();
   const std::string lm = "model: builtin:tiny-lm-micro\n";
-  EXPECT_EQ(error_of(lm + "calibration: {text: " + f + ", jsonl: " + f + "}\n" + kSpace),
+  EXPECT_EQ(tuning_config_error(lm + "calibration: {text: " + f + ", jsonl: " + f + "}\n" + kSpace),
             "t.yaml: calibration: give text or jsonl, not both");
-  EXPECT_EQ(error_of(lm + "calibration: {text: " + f + ", field: t}\n" + kSpace),
+  EXPECT_EQ(tuning_config_error(lm + "calibration: {text: " + f + ", field: t}\n" + kSpace),
             "t.yaml: calibration.field: only with calibration.jsonl");
-  EXPECT_EQ(error_of(lm + "calibration: {jsonl: " + f + ", field: t, split: line}\n" + kSpace),
-            "t.yaml: calibration.split: only with calibration.text");
-  EXPECT_EQ(error_of(lm + "calibration: {text: " + f + ", split: words}\n" + kSpace),
-            "t.yaml: calibration.split: expected one of paragraph, line, got words");
-  EXPECT_EQ(error_of(lm + "calibration: {text: " + f + ", seqlen: 1}\n" + kSpace),
-            "t.yaml: calibration.seqlen: expected an integer >= 2, got 1");
-  EXPECT_EQ(error_of(lm + "calibration: {text: " + (dir / "none").string() + "}\n" + kSpace),
-            "t.yaml: calibration.text: " + (dir / "none").string() + ": cannot read the data file");
-  EXPECT_EQ(error_of(lm + "calibration: {text: " + dir.path().string() + "}\n" + kSpace),
-            "t.yaml: calibration.text: " + dir.path().string() + ": cannot read the data file");
-  EXPECT_EQ(error_of(lm + "evaluation: {perplexity: " + f + ", samples: 3}\n" + kSpace),
-            "t.yaml: evaluation.samples: not with perplexity (use max_windows)");
-  EXPECT_EQ(error_of(lm + "evaluation: {stride: 3}\n" + kSpace),
-            "t.yaml: evaluation.stride: only with evaluation.perplexity");
-  EXPECT_EQ(error_of(lm + "evaluation: {perplexity: " + f + ", seqlen: 16, stride: 17}\n" + kSpace),
-            "t.yaml: evaluation.stride: expected at most seqlen (16), got 17");
-  EXPECT_EQ(error_of(lm + "evaluation: {perplexity: " + f + ", command: x, metric: m}\n" + kSpace),
-            "t.yaml: evaluation: give perplexity or command, not both");
-  EXPECT_EQ(error_of(lm + "evaluation: {metric: acc}\n" + kSpace),
-            "t.yaml: evaluation.metric: only with evaluation.command");
   EXPECT_EQ(
-      error_of(lm + "evaluation: {command: x, metric: acc, higher_is_better: yes}\n" + kSpace),
-      "t.yaml: evaluation.higher_is_better: expected true or false, got yes");
-  EXPECT_EQ(error_of(lm + "evaluation: {command: x, metric: acc, timeout_s: -1}\n" + kSpace),
-            "t.yaml: evaluation.timeout_s: expected a number >= 0, got -1");
-  EXPECT_EQ(error_of("model: builtin:fmnist-cnn-tiny\ncalibration: {text: " + f + "}\n" + kSpace),
+      tuning_config_error(lm + "calibration: {jsonl: " + f + ", field: t, split: line}\n" + kSpace),
+      "t.yaml: calibration.split: only with calibration.text");
+  EXPECT_EQ(tuning_config_error(lm + "calibration: {text: " + f + ", split: words}\n" + kSpace),
+            "t.yaml: calibration.split: expected one of paragraph, line, got words");
+  EXPECT_EQ(tuning_config_error(lm + "calibration: {text: " + f + ", seqlen: 1}\n" + kSpace),
+            "t.yaml: calibration.seqlen: expected an integer >= 2, got 1");
+  EXPECT_EQ(
+      tuning_config_error(lm + "calibration: {text: " + (dir / "none").string() + "}\n" + kSpace),
+      "t.yaml: calibration.text: " + (dir / "none").string() + ": cannot read the data file");
+  EXPECT_EQ(tuning_config_error(lm + "calibration: {text: " + dir.path().string() + "}\n" + kSpace),
+            "t.yaml: calibration.text: " + dir.path().string() + ": cannot read the data file");
+  EXPECT_EQ(tuning_config_error(lm + "evaluation: {perplexity: " + f + ", samples: 3}\n" + kSpace),
+            "t.yaml: evaluation.samples: not with perplexity (use max_windows)");
+  EXPECT_EQ(tuning_config_error(lm + "evaluation: {stride: 3}\n" + kSpace),
+            "t.yaml: evaluation.stride: only with evaluation.perplexity");
+  EXPECT_EQ(tuning_config_error(lm + "evaluation: {perplexity: " + f +
+                                ", seqlen: 16, stride: 17}\n" + kSpace),
+            "t.yaml: evaluation.stride: expected at most seqlen (16), got 17");
+  EXPECT_EQ(tuning_config_error(lm + "evaluation: {perplexity: " + f +
+                                ", command: x, metric: m}\n" + kSpace),
+            "t.yaml: evaluation: give perplexity or command, not both");
+  EXPECT_EQ(tuning_config_error(lm + "evaluation: {metric: acc}\n" + kSpace),
+            "t.yaml: evaluation.metric: only with evaluation.command");
+  EXPECT_EQ(tuning_config_error(
+                lm + "evaluation: {command: x, metric: acc, higher_is_better: yes}\n" + kSpace),
+            "t.yaml: evaluation.higher_is_better: expected true or false, got yes");
+  EXPECT_EQ(
+      tuning_config_error(lm + "evaluation: {command: x, metric: acc, timeout_s: -1}\n" + kSpace),
+      "t.yaml: evaluation.timeout_s: expected a number >= 0, got -1");
+  EXPECT_EQ(tuning_config_error("model: builtin:fmnist-cnn-tiny\ncalibration: {text: " + f + "}\n" +
+                                kSpace),
             "t.yaml: calibration.text: text data are for language models; "
             "builtin:fmnist-cnn-tiny is a classifier");
 }

@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "storage/formats/export.h"
+#include "tests/support/tuning_config_error.h"
 #include "tuner/trial.h"
 
 namespace qtune {
@@ -18,23 +19,16 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-std::string error_of(const std::string& yaml) {
-  try {
-    parse_tuning_config(yaml, "t.yaml");
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using testing::tuning_config_error;
 
 // A valid config with one line swapped in: the error must come from that line.
 std::string error_with(const std::string& key_line) {
-  return error_of("model: builtin:fmnist-cnn-tiny\n" + key_line +
-                  "\nsearch_space:\n  - algorithm: rtn\n");
+  return tuning_config_error("model: builtin:fmnist-cnn-tiny\n" + key_line +
+                             "\nsearch_space:\n  - algorithm: rtn\n");
 }
 
 std::string error_in_block(const std::string& block_lines) {
-  return error_of("search_space:\n  - algorithm: rtn\n" + block_lines + "\n");
+  return tuning_config_error("search_space:\n  - algorithm: rtn\n" + block_lines + "\n");
 }
 
 TEST(TuningConfig, ReadsEveryField) {
@@ -102,7 +96,7 @@ TEST(TuningConfig, DefaultsWhenOmitted) {
 }
 
 TEST(TuningConfig, MalformedYamlNamesFileLineAndColumn) {
-  const std::string e = error_of(
+  const std::string e = tuning_config_error(
       "model: builtin:fmnist-cnn\nsearch_space:\n  - algorithm: rtn\n"
       "    params: {bits: [4, 8}\n");
   EXPECT_THAT(e, StartsWith("t.yaml:4:"));
@@ -124,11 +118,11 @@ TEST(TuningConfig, UnknownKeys) {
 }
 
 TEST(TuningConfig, UnknownAlgorithmListsKnownOnes) {
-  const std::string e = error_of("search_space:\n  - algorithm: foo\n");
+  const std::string e = tuning_config_error("search_space:\n  - algorithm: foo\n");
   EXPECT_THAT(e,
               StartsWith("t.yaml: search_space[0].algorithm: unknown algorithm \"foo\" (known: "));
   EXPECT_THAT(e, HasSubstr("rtn"));
-  EXPECT_EQ(error_of("search_space:\n  - params: {bits: 4}\n"),
+  EXPECT_EQ(tuning_config_error("search_space:\n  - params: {bits: 4}\n"),
             "t.yaml: search_space[0].algorithm: missing (every block names its algorithm)");
 }
 
@@ -156,9 +150,9 @@ TEST(TuningConfig, ParamValuesCheckedThroughTheSchema) {
   EXPECT_EQ(error_in_block("    params: {bits: []}"),
             "t.yaml: search_space[0].params.bits: expected a non-empty list of values");
   // A later block is named by its own index.
-  EXPECT_EQ(
-      error_of("search_space:\n  - algorithm: rtn\n  - algorithm: rtn\n    params: {bits: 0}\n"),
-      "t.yaml: search_space[1].params.bits: expected an integer in [1, 8], got 0");
+  EXPECT_EQ(tuning_config_error(
+                "search_space:\n  - algorithm: rtn\n  - algorithm: rtn\n    params: {bits: 0}\n"),
+            "t.yaml: search_space[1].params.bits: expected an integer in [1, 8], got 0");
 }
 
 TEST(TuningConfig, OverridesAndBackendsValidated) {
@@ -198,12 +192,12 @@ TEST(TuningConfig, BadTopLevelValues) {
   EXPECT_EQ(error_with("latency: {runs: 19}"),
             "t.yaml: latency.runs: expected an integer >= 20, got 19");
   EXPECT_EQ(error_with("calibration: 5"), "t.yaml: calibration: expected a mapping, got 5");
-  EXPECT_EQ(error_of("model: builtin:fmnist-cnn-tiny\n"),
+  EXPECT_EQ(tuning_config_error("model: builtin:fmnist-cnn-tiny\n"),
             "t.yaml: search_space: missing (a list of algorithm blocks, or auto)");
-  EXPECT_EQ(error_of("search_space: []\n"),
+  EXPECT_EQ(tuning_config_error("search_space: []\n"),
             "t.yaml: search_space: expected a non-empty list of algorithm blocks or auto, "
             "auto-woq, auto-int8, got an empty list");
-  EXPECT_EQ(error_of("- a\n- b\n"),
+  EXPECT_EQ(tuning_config_error("- a\n- b\n"),
             "t.yaml: expected a mapping of tuning settings at the top level, got a list");
 }
 
@@ -211,7 +205,7 @@ TEST(TuningConfig, BadTopLevelValues) {
 // anything; the limits are Fashion-MNIST's split sizes (60000 train, 10000 test).
 TEST(TuningConfig, ModelAndSampleCountsCheckedAgainstTheModelsData) {
   EXPECT_EQ(
-      error_of("model: builtin:nope\nsearch_space:\n  - algorithm: rtn\n"),
+      tuning_config_error("model: builtin:nope\nsearch_space:\n  - algorithm: rtn\n"),
       "t.yaml: model: unknown model \"builtin:nope\" (known: builtin:fmnist-cnn, "
       "builtin:fmnist-cnn-tiny, builtin:tiny-lm, builtin:tiny-lm-micro, builtin:llama-1b-shape)");
   EXPECT_EQ(error_with("evaluation: {samples: 10001}"),
