@@ -1,13 +1,29 @@
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/model_source.h"
 #include "common/json.h"
 #include "models/builtin.h"
+#include "models/training_record.h"
 
 namespace qtune::cli {
+
+namespace {
+
+std::filesystem::path location_of(const BuiltinInfo& m) {
+  return m.path.empty() ? m.cache_file : m.path;
+}
+
+// Written when the model was trained; absent for weights an older qtune cached.
+std::optional<Json> training_record_of(const BuiltinInfo& m) {
+  if (!m.cached) return std::nullopt;
+  return read_training_record(training_record_path(location_of(m)));
+}
+
+}  // namespace
 
 int cmd_models(int argc, char** argv) {
   const std::vector<FlagSpec> flags = {
@@ -25,17 +41,25 @@ int cmd_models(int argc, char** argv) {
   const auto models = list_builtin_models(cache_dir);
   if (args.has("json")) {
     Json out = Json::array();
-    for (const auto& m : models)
+    for (const auto& m : models) {
+      const std::optional<Json> record = training_record_of(m);
       out.push_back({{"spec", m.spec},
                      {"description", m.description},
                      {"cached", m.cached},
-                     {"path", (m.path.empty() ? m.cache_file : m.path).string()}});
+                     {"path", location_of(m).string()},
+                     {"weights_hash", record ? record->value("weights_hash", "") : ""},
+                     {"trained_with", record ? record->value("trained_with", Json()) : Json()}});
+    }
     std::cout << out.dump(2) << "\n";
     return 0;
   }
-  std::printf("%-26s %-8s %s\n", "MODEL", "CACHED", "DESCRIPTION");
-  for (const auto& m : models)
-    std::printf("%-26s %-8s %s\n", m.spec.c_str(), m.cached ? "yes" : "no", m.description.c_str());
+  std::printf("%-26s %-8s %-16s %s\n", "MODEL", "CACHED", "WEIGHTS HASH", "DESCRIPTION");
+  for (const auto& m : models) {
+    const std::optional<Json> record = training_record_of(m);
+    const std::string hash = record ? record->value("weights_hash", "") : "";
+    std::printf("%-26s %-8s %-16s %s\n", m.spec.c_str(), m.cached ? "yes" : "no",
+                hash.empty() ? "-" : hash.c_str(), m.description.c_str());
+  }
   std::printf("cache: %s\n", cache_dir.string().c_str());
   return 0;
 }

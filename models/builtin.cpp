@@ -15,6 +15,7 @@
 #include "models/llama/builtin_lm.h"
 #include "models/llama/hf_checkpoint.h"
 #include "models/llama/lm_task_data.h"
+#include "models/training_record.h"
 #include "models/user_data.h"
 #include "models/weight_cache.h"
 
@@ -135,6 +136,7 @@ ModelPtr load_model(const std::string& spec, const ModelOptions& options) {
   const Dataset train = load_fmnist_split("train");
   WeightCache cache{tag, train_fmnist_cnn(train, b.recipe, options.progress)};
   write_weight_cache(cache_file, cache);
+  write_training_record(training_record_path(cache_file), b.spec, {cache_file});
   return make_fmnist_cnn(spec, cache.tensors);
 }
 

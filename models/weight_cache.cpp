@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "common/content_hash.h"
 #include "common/error.h"
 
 namespace qtune {
@@ -22,12 +23,9 @@ constexpr uint32_t kMaxDims = 8;
 static_assert(sizeof(float) == 4, "the cache stores IEEE float32");
 
 uint64_t fnv1a64(const char* data, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (size_t i = 0; i < n; ++i) {
-    h ^= static_cast<unsigned char>(data[i]);
-    h *= 0x100000001b3ULL;
-  }
-  return h;
+  Fnv1a64 h;
+  h.update(data, n);
+  return h.value();
 }
 
 template <typename T>

@@ -10,29 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "common/content_hash.h"
 #include "common/json.h"
+#include "models/weight_files.h"
 
 namespace qtune {
-
-/// 64-bit FNV-1a over a stream of bytes; hex() equals fnv1a_hex (tuner/trial.h)
-/// of the concatenated bytes.
-class Fnv1a64 {
- public:
-  void update(const void* data, size_t n);
-  std::string hex() const;  ///< 16 lower-case hex digits
-
- private:
-  uint64_t h_ = 0xcbf29ce484222325ull;
-};
-
-/// The weight files `spec` loads from: a Hugging Face folder's *.safetensors
-/// and config.json (built-in language models included), a built-in
-/// classifier's cached weight file; sorted by name.
-std::vector<std::filesystem::path> model_weight_files(const std::string& spec,
-                                                      const std::filesystem::path& cache_dir);
-
-/// The files' bytes in order. A file that cannot be read -> qtune::Error naming it.
-std::string files_hash(const std::vector<std::filesystem::path>& files);
 
 /// Each tensor's dtype, shape and (contiguous) bytes, in order.
 std::string tensors_hash(const std::vector<at::Tensor>& tensors);

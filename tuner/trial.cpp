@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "common/content_hash.h"
 #include "common/error.h"
 
 namespace qtune {
@@ -15,14 +16,9 @@ std::string canonical_json(const Json& value) {
 }
 
 std::string fnv1a_hex(const std::string& bytes) {
-  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64-bit offset basis
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 0x100000001b3ULL;  // FNV prime
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
+  Fnv1a64 h;
+  h.update(bytes.data(), bytes.size());
+  return h.hex();
 }
 
 std::string config_hash(const Json& config) { return fnv1a_hex(canonical_json(config)); }

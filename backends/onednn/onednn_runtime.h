@@ -5,6 +5,8 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 
+#include "backends/onednn/onednn_isa.h"
+
 namespace qtune::onednn {
 
 /// The CPU engine, created once per process.
@@ -12,9 +14,6 @@ const dnnl::engine& cpu_engine();
 /// A stream of this thread (a stream is not meant to be shared between threads).
 dnnl::stream& thread_stream();
 
-/// The ISA oneDNN dispatches to here, after ONEDNN_MAX_CPU_ISA caps it
-/// ("avx512_core_vnni", "avx2", ...).
-std::string effective_isa_name();
 /// True when that ISA has int8 dot-product instructions (AVX512-VNNI,
 /// AVX-VNNI or AMX): INC's condition for preferring oneDNN (IPEX) for int8.
 bool has_int8_acceleration();

@@ -16,6 +16,7 @@
 #include "models/text/lm_calibration.h"
 #include "models/text/perplexity.h"
 #include "models/text/tokenizer.h"
+#include "models/training_record.h"
 
 namespace qtune {
 
@@ -225,6 +226,8 @@ fs::path ensure_builtin_lm(const BuiltinLmRecipe& m, const fs::path& cache_dir, 
     }
     for (auto& [name, t] : tensors) t = t.to(m.stored_dtype);
     save_hf_checkpoint(tmp, config, tensors);
+    write_training_record(training_record_path(tmp), m.spec,
+                          {tmp / "config.json", tmp / "model.safetensors"});
     std::ofstream(tmp / kBuiltinLmTagFile, std::ios::trunc) << m.tag();
     fs::remove_all(dir, ec);
     fs::rename(tmp, dir, ec);

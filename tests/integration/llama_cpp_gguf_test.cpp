@@ -15,8 +15,8 @@
 #include "models/llama/llama_model.h"
 #include "models/text/tokenizer.h"
 #include "quantizers/quantizer.h"
-#include "run_command.h"
 #include "storage/formats/export.h"
+#include "tests/integration/run_command.h"
 #include "tests/support/temp_dir.h"
 
 namespace qtune {

@@ -49,7 +49,7 @@ TEST(RunSignature, FilesHashIsTheirBytesInOrder) {
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()),
-              (dir.path() / "missing").string() + ": cannot read the model's weights to hash them");
+              (dir.path() / "missing").string() + ": cannot read the file to hash it");
   }
 }
 
