@@ -374,6 +374,47 @@ TEST(NativeLayer, ResultDoesNotDependOnThreadCount) {
   at::set_num_threads(before);
 }
 
+// A convolution on kDequantized decodes its weights into a buffer that every
+// call and every layer on the thread reuses: the result is at::conv2d on the
+// decoded weights bit for bit, whichever layer (larger or smaller) used the
+// buffer before.
+TEST(NativeLayer, DequantizedConv2dIsTheConvolutionOfItsDecodedWeights) {
+  at::manual_seed(kSeed + 7);
+  const native::Isa isa = native::active_isa();
+  const std::vector<ConvCase> convs{
+      {2, 8, 70, 12, 12, 3, 3, geometry({1, 1}, {1, 1}, {1, 1}, 1)},   // 70 x 72 weights
+      {3, 6, 9, 10, 10, 1, 1, geometry({1, 1}, {0, 0}, {1, 1}, 1)},    // 9 x 6
+      {2, 12, 18, 17, 17, 3, 3, geometry({1, 1}, {1, 1}, {1, 1}, 3)},  // 18 x 36, 3 groups
+  };
+  const std::vector<Case> specs{{"int4 asym g32", int_spec(4, Scheme::kAsym, 32)},
+                                {"nf4 g64", table_spec(DType::kNf4, 64)}};
+  std::vector<LayerKernelPtr> layers;
+  std::vector<at::Tensor> inputs, want;
+  std::vector<std::string> names;
+  for (const ConvCase& cc : convs)
+    for (const Case& c : specs) {
+      const at::Tensor w = at::randn({cc.out, cc.in / cc.g.groups, cc.kh, cc.kw});
+      const at::Tensor bias = at::randn({cc.out}), x = at::randn({cc.batch, cc.in, cc.h, cc.w});
+      const QuantizedWeight q = QuantizedWeight::from_float(w, c.spec);
+      const native::PackedWeight packed = native::repack(q);
+      ASSERT_EQ(native::choose_path(LayerKind::kConv2d, cc.batch * cc.h * cc.w, packed.format, isa),
+                native::Path::kDequantized);
+      at::Tensor decoded = at::full({packed.rows, packed.cols}, std::nanf(""));
+      native::kernels_for(isa).decode_rows(packed, 0, packed.rows, decoded.data_ptr<float>());
+      want.push_back(at::conv2d(x, decoded.view(w.sizes()), bias, cc.g.stride, cc.g.padding,
+                                cc.g.dilation, cc.g.groups));
+      ASSERT_GT(want.back().abs().sum().item<double>(), 0.0);
+      layers.push_back(make_native_kernel(LayerKind::kConv2d, q, bias, cc.g));
+      inputs.push_back(x);
+      names.push_back(c.name + " conv " + std::to_string(cc.out) + " x " +
+                      std::to_string(q.cols()));
+    }
+  for (int round = 0; round < 2; ++round)
+    for (size_t i = 0; i < layers.size(); ++i)
+      EXPECT_TRUE(at::equal(layers[i]->forward(inputs[i]), want[i]))
+          << names[i] << " round " << round;
+}
+
 TEST(NativeLayer, StoredFormIsEagersBitExactly) {
   at::manual_seed(kSeed + 4);
   for (const Case& c : cases()) {
