@@ -149,9 +149,14 @@ class NativeKernel final : public LayerKernel {
     });
   }
 
-  /// The fp32 weights [rows, cols] (kDequantized for a convolution).
-  at::Tensor decoded() const {
-    at::Tensor w = at::empty({packed_.rows, packed_.cols}, at::kFloat);
+  /// The fp32 weights [rows, cols] (kDequantized for a convolution), in a
+  /// buffer of the calling thread reused by every layer it runs, grown to the
+  /// largest: no allocation per call once warm, and concurrent forwards (each
+  /// on its own thread) never share it. Valid until this thread's next call.
+  const at::Tensor& decoded() const {
+    static thread_local at::Tensor w;
+    if (!w.defined()) w = at::empty({0}, at::kFloat);
+    w.resize_({packed_.rows, packed_.cols});
     decode_into(0, packed_.rows, w.data_ptr<float>());
     return w;
   }

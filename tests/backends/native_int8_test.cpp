@@ -6,6 +6,8 @@
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "backends/eager/eager_int8.h"
 #include "backends/int8.h"
 #include "backends/native/native_int8_kernel.h"
@@ -168,11 +170,33 @@ TEST(NativeInt8, ThreadCountDoesNotChangeTheBits) {
   at::set_num_threads(threads);
 }
 
+// The reason active_isa must give, worked out from the CPU and the cap: a cap
+// below the CPU names itself and what it capped; otherwise the CPU's features
+// decide (a cap at or above the CPU changes nothing).
+std::string expected_isa_reason(Isa cpu, const char* cap_env) {
+  const std::string cap = cap_env ? cap_env : "";
+  const Isa capped = cap == "ref" ? Isa::kRef : cap == "avx2" ? Isa::kAvx2 : Isa::kAvx512;
+  if (!cap.empty() && capped < cpu)
+    return "QTUNE_MAX_ISA=" + cap + " caps the CPU's " + native::to_string(cpu);
+  switch (cpu) {
+    case Isa::kAvx512:
+      return "CPU has AVX-512 F/BW/VL/VNNI";
+    case Isa::kAvx2:
+      return "CPU has AVX2/FMA/F16C, not AVX-512 F/BW/VL/VNNI";
+    case Isa::kRef:
+      return "CPU lacks AVX2/FMA/F16C";
+  }
+  return "";
+}
+
 TEST(NativeInt8, ActiveIsaNamesItsReason) {
+  const Isa cpu = native::detect_cpu_isa();
+  const char* cap = std::getenv("QTUNE_MAX_ISA");
   std::string reason;
-  native::active_isa(&reason);
-  EXPECT_NE(reason.find("CPU has"), std::string::npos) << reason;
-  EXPECT_NE(native_int8_isa_description().find("ISA "), std::string::npos);
+  const Isa isa = native::active_isa(&reason);
+  EXPECT_EQ(reason, expected_isa_reason(cpu, cap)) << "QTUNE_MAX_ISA=" << (cap ? cap : "(unset)");
+  EXPECT_LE(isa, cpu);
+  EXPECT_EQ(native_int8_isa_description(), "ISA " + native::to_string(isa) + " (" + reason + ")");
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "backends/backend_list.h"
 #include "backends/native/native_kernel.h"
 #include "backends/native/repack.h"
+#include "backends/native/woq_gemm.h"
 #include "storage/artifact.h"
 #include "support/quant_specs.h"
 #include "support/random_fmnist_cnn.h"
@@ -217,7 +218,8 @@ TEST(NativeLayer, Conv2dMatchesEager) {
       ASSERT_EQ(got.sizes(), want.sizes()) << c.name;
       ASSERT_GT(want.abs().sum().item<double>(), 0.0);
       // Every output pixel is one GEMM row: these shapes have more than the
-      // int8-activation path's M (both other paths take the float tolerance).
+      // int8-activation path's M (both other paths take the float tolerance;
+      // SmallConv2dOutputsTakeInt8ActivationsAndMatchEager covers that path).
       const native::Path path =
           native::choose_path(LayerKind::kConv2d, want.size(0) * want.size(2) * want.size(3),
                               native::repack(q).format, native::active_isa());
@@ -233,6 +235,111 @@ TEST(NativeLayer, Conv2dMatchesEager) {
     }
   EXPECT_GT(float_checked, 0);
   EXPECT_GT(dequantized_checked, 0);
+}
+
+/// A convolution's GEMM operands, laid out as output pixels (N x OH x OW rows)
+/// by output channels: the activation rows of each group ([M, Cg * kh * kw],
+/// at::im2col's column order c, i, j, the weight's flattening) and the
+/// conversion of an [N, O, OH, OW] output to [M, O].
+struct ConvRows {
+  std::vector<at::Tensor> x;  ///< per group, contiguous [M, Kg]
+  at::Tensor as_rows(const at::Tensor& y) const {
+    return y.permute({0, 2, 3, 1}).reshape({-1, y.size(1)});
+  }
+};
+
+ConvRows conv_rows(const at::Tensor& x, const ConvCase& cc) {
+  const at::Tensor cols =
+      at::im2col(x, {cc.kh, cc.kw}, cc.g.dilation, cc.g.padding, cc.g.stride);  // [N, CK, L]
+  const at::Tensor rows = cols.transpose(1, 2).reshape({-1, cols.size(1)});
+  const int64_t kg = cols.size(1) / cc.g.groups;
+  ConvRows r;
+  for (int64_t g = 0; g < cc.g.groups; ++g) r.x.push_back(rows.narrow(1, g * kg, kg).contiguous());
+  return r;
+}
+
+// Convolutions with at most 32 output pixels (batch x OH x OW) take the
+// int8-activation path; these straddle that bound (M = 1, 9, 27, 31, 32, 33)
+// with K below, across and above a block of 32 and groups. Against eager
+// within the int8-activation bound README states (each activation moves by at
+// most absmax(block) / 254) or, past M = 32 and for tables, the fma bound; and
+// against the reference twin's kernels on the same im2col rows: bit for bit
+// when the reference is the active ISA, else up to fp32 summation order.
+TEST(NativeLayer, SmallConv2dOutputsTakeInt8ActivationsAndMatchEager) {
+  at::manual_seed(kSeed + 5);
+  int64_t int8_checked = 0, float_checked = 0;
+  const std::vector<ConvCase> convs{
+      {1, 5, 9, 3, 3, 3, 3, geometry({1, 1}, {0, 0}, {1, 1}, 1)},     // M = 1, K = 45
+      {1, 4, 7, 5, 5, 3, 3, geometry({1, 1}, {0, 0}, {1, 1}, 1)},     // M = 9, K = 36
+      {3, 6, 10, 5, 5, 3, 3, geometry({1, 1}, {0, 0}, {1, 1}, 2)},    // M = 27, K = 27 per group
+      {1, 16, 33, 1, 31, 1, 1, geometry({1, 1}, {0, 0}, {1, 1}, 1)},  // M = 31, K = 16
+      {2, 8, 9, 8, 8, 3, 3, geometry({2, 2}, {1, 1}, {1, 1}, 1)},     // M = 32, K = 72
+      {3, 8, 6, 3, 15, 3, 3, geometry({1, 1}, {0, 0}, {1, 2}, 1)},    // M = 33, K = 72
+  };
+  const std::vector<Case> specs{
+      {"int4 sym g32", int_spec(4, Scheme::kSym, 32)},
+      {"int3 asym g5", int_spec(3, Scheme::kAsym, 5)},
+      {"int2 sym per-channel", int_spec(2, Scheme::kSym, -1)},
+      {"int8 asym g16", int_spec(8, Scheme::kAsym, 16)},
+      {"int4 float zero g16", int_spec(4, Scheme::kAsym, 16, true)},
+      {"int4 asym g32 double quant", double_quant(int_spec(4, Scheme::kAsym, 32))},
+      {"nf4 g32", table_spec(DType::kNf4, 32)},
+  };
+  const native::Isa isa = native::active_isa();
+  native::PreparedActivations prepared;
+  for (const ConvCase& cc : convs)
+    for (const Case& c : specs) {
+      const at::Tensor w = at::randn({cc.out, cc.in / cc.g.groups, cc.kh, cc.kw});
+      const at::Tensor bias = at::randn({cc.out}), x = at::randn({cc.batch, cc.in, cc.h, cc.w});
+      const QuantizedWeight q = QuantizedWeight::from_float(w, c.spec);
+      const native::PackedWeight packed = native::repack(q);
+      const LayerKernelPtr eager =
+          backend_by_name("eager").make_kernel(LayerKind::kConv2d, q, bias, cc.g);
+      const LayerKernelPtr native = make_native_kernel(LayerKind::kConv2d, q, bias, cc.g);
+      const at::Tensor y_eager = eager->forward(x), y_native = native->forward(x);
+      ASSERT_EQ(y_native.sizes(), y_eager.sizes()) << c.name;
+      const ConvRows rows = conv_rows(x, cc);
+      const at::Tensor want = rows.as_rows(y_eager), got = rows.as_rows(y_native);
+      const int64_t M = want.size(0), O = cc.out, Og = O / cc.g.groups, K = q.cols();
+      ASSERT_GT(want.abs().sum().item<double>(), 0.0) << "all-zero outputs prove nothing";
+      const native::Path path = native::choose_path(LayerKind::kConv2d, M, packed.format, isa);
+      const bool integer_codes = c.spec.dtype == DType::kInt;
+      ASSERT_EQ(path,
+                M <= 32 && integer_codes ? native::Path::kInt8Activations : native::Path::kFloat)
+          << c.name << " M=" << M;
+      const std::string where = c.name + " M=" + std::to_string(M) + " K=" + std::to_string(K) +
+                                " groups " + std::to_string(cc.g.groups) + " path " +
+                                native::to_string(path);
+      const at::Tensor B = weight_magnitude(q);  // [O, K]
+      at::Tensor tol = at::empty({M, O}), twin_tol = at::empty({M, O});
+      at::Tensor twin = at::full({M, O}, std::nanf(""));
+      const native::IsaKernels& ref = native::kernels_for(native::Isa::kRef);
+      for (int64_t g = 0; g < cc.g.groups; ++g) {
+        const at::Tensor xg = rows.x[g], Bg = B.narrow(0, g * Og, Og);
+        const at::Tensor xe = path == native::Path::kInt8Activations ? int8_activation_error(q, xg)
+                                                                     : at::zeros_like(xg);
+        const at::Tensor reach = at::matmul(xg.abs() + xe, Bg.t());
+        tol.narrow(1, g * Og, Og)
+            .copy_(float_tolerance(reach, want.narrow(1, g * Og, Og), K) +
+                   at::matmul(xe, Bg.t()) * (1 + std::ldexp(1.0, -10)));
+        // Both sides sum the same block terms in their own fp32 order.
+        twin_tol.narrow(1, g * Og, Og).copy_(reach * (4.0 * (packed.blocks + 36) * kU) + 1e-30);
+        ref.prepare(packed, xg.data_ptr<float>(), M, K, path, &prepared);
+        ref.gemm_rows(packed, prepared, path, bias.data_ptr<float>(), twin.data_ptr<float>(), O,
+                      g * Og, (g + 1) * Og);
+      }
+      EXPECT_EQ(count_outside(got, want, tol), 0)
+          << where << ": max |diff| from eager " << (got - want).abs().max().item<float>();
+      if (isa == native::Isa::kRef)
+        EXPECT_TRUE(at::equal(got, twin)) << where;
+      else
+        EXPECT_EQ(count_outside(got, twin, twin_tol), 0)
+            << where << ": max |diff| from the reference twin "
+            << (got - twin).abs().max().item<float>();
+      ++(path == native::Path::kInt8Activations ? int8_checked : float_checked);
+    }
+  EXPECT_GT(int8_checked, 0);
+  EXPECT_GT(float_checked, 0);
 }
 
 /// forward(x) with `threads` intra-op threads.
@@ -265,6 +372,47 @@ TEST(NativeLayer, ResultDoesNotDependOnThreadCount) {
   for (int threads : {2, 3})
     EXPECT_TRUE(at::equal(one, forward_with_threads(*conv, cx, threads))) << "conv " << threads;
   at::set_num_threads(before);
+}
+
+// A convolution on kDequantized decodes its weights into a buffer that every
+// call and every layer on the thread reuses: the result is at::conv2d on the
+// decoded weights bit for bit, whichever layer (larger or smaller) used the
+// buffer before.
+TEST(NativeLayer, DequantizedConv2dIsTheConvolutionOfItsDecodedWeights) {
+  at::manual_seed(kSeed + 7);
+  const native::Isa isa = native::active_isa();
+  const std::vector<ConvCase> convs{
+      {2, 8, 70, 12, 12, 3, 3, geometry({1, 1}, {1, 1}, {1, 1}, 1)},   // 70 x 72 weights
+      {3, 6, 9, 10, 10, 1, 1, geometry({1, 1}, {0, 0}, {1, 1}, 1)},    // 9 x 6
+      {2, 12, 18, 17, 17, 3, 3, geometry({1, 1}, {1, 1}, {1, 1}, 3)},  // 18 x 36, 3 groups
+  };
+  const std::vector<Case> specs{{"int4 asym g32", int_spec(4, Scheme::kAsym, 32)},
+                                {"nf4 g64", table_spec(DType::kNf4, 64)}};
+  std::vector<LayerKernelPtr> layers;
+  std::vector<at::Tensor> inputs, want;
+  std::vector<std::string> names;
+  for (const ConvCase& cc : convs)
+    for (const Case& c : specs) {
+      const at::Tensor w = at::randn({cc.out, cc.in / cc.g.groups, cc.kh, cc.kw});
+      const at::Tensor bias = at::randn({cc.out}), x = at::randn({cc.batch, cc.in, cc.h, cc.w});
+      const QuantizedWeight q = QuantizedWeight::from_float(w, c.spec);
+      const native::PackedWeight packed = native::repack(q);
+      ASSERT_EQ(native::choose_path(LayerKind::kConv2d, cc.batch * cc.h * cc.w, packed.format, isa),
+                native::Path::kDequantized);
+      at::Tensor decoded = at::full({packed.rows, packed.cols}, std::nanf(""));
+      native::kernels_for(isa).decode_rows(packed, 0, packed.rows, decoded.data_ptr<float>());
+      want.push_back(at::conv2d(x, decoded.view(w.sizes()), bias, cc.g.stride, cc.g.padding,
+                                cc.g.dilation, cc.g.groups));
+      ASSERT_GT(want.back().abs().sum().item<double>(), 0.0);
+      layers.push_back(make_native_kernel(LayerKind::kConv2d, q, bias, cc.g));
+      inputs.push_back(x);
+      names.push_back(c.name + " conv " + std::to_string(cc.out) + " x " +
+                      std::to_string(q.cols()));
+    }
+  for (int round = 0; round < 2; ++round)
+    for (size_t i = 0; i < layers.size(); ++i)
+      EXPECT_TRUE(at::equal(layers[i]->forward(inputs[i]), want[i]))
+          << names[i] << " round " << round;
 }
 
 TEST(NativeLayer, StoredFormIsEagersBitExactly) {
