@@ -78,7 +78,8 @@ int cmd_tune(int argc, char** argv) {
       {"json", false, false, "print a JSON summary instead of the results table"},
       {"cache-dir", true, false, "where trained built-in models are cached"},
       {"no-isolation", false, false,
-       "run trials in the worker's own process (debugging: a crash ends the run)"},
+       "run trials in the worker's own process (debugging: a crash ends the run); "
+       "wins over the config's isolation: true"},
       {"print-space", false, false,
        "print the expanded search space and its size, run nothing (with --json: as JSON)"},
       {"help", false, false, "show this help"},

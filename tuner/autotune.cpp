@@ -492,12 +492,14 @@ TuneSummary run_tuning(const TuningConfig& config, const TuneOptions& options) {
     rank = mpi_rank();
     size = mpi_size();
   }
+  // Off when either says so: --no-isolation wins over the config's `isolation: true`.
+  const bool isolation = options.isolation && config.isolation;
   // A process that forks must not have run a parallel region (tuner/child_process.h):
   // its children take the rank's share of the cores.
-  set_compute_threads(options.isolation ? 1 : rank_thread_share());
+  set_compute_threads(isolation ? 1 : rank_thread_share());
   TrialSettings settings = trial_settings(config, rank);
-  settings.isolate = options.isolation;
-  if (options.isolation && rank == 0) train_builtin_in_child(config, options);
+  settings.isolate = isolation;
+  if (isolation && rank == 0) train_builtin_in_child(config, options);
   TrialRunner runner([&] { return load_spec_workload(config, options.cache_dir); }, settings);
   if (rank > 0) {
     // Waits until rank 0 has the model trained and cached (or failed to start).

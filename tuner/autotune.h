@@ -23,9 +23,10 @@ struct TuneOptions {
   bool progress = false;                        ///< trial k of n and ETA on stderr
   bool print_table = true;                      ///< results table on stdout at the end
   bool json = false;                            ///< print a JSON summary instead of the table
-  /// run_tuning only (`qtune tune` turns it on unless --no-isolation): each
-  /// trial and the baseline run in a forked child of their worker, so a crash
-  /// fails the trial, not the run. Off by default: a process that has already
+  /// run_tuning only (`qtune tune` turns it on unless --no-isolation), and
+  /// only when the config's `isolation` is not false: each trial and the
+  /// baseline run in a forked child of their worker, so a crash fails the
+  /// trial, not the run. Off by default: a process that has already
   /// run multi-threaded ATen work must not fork (tuner/child_process.h), and
   /// autotune() never forks the caller's process.
   bool isolation = false;

@@ -1,13 +1,20 @@
 #include "tuner/child_process.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
+#include <sstream>
 
 #include "common/error.h"
 
@@ -26,21 +33,40 @@ bool write_all(int fd, const std::string& data) {
   return true;
 }
 
-std::string read_all(int fd) {
-  std::string out;
+using Clock = std::chrono::steady_clock;
+
+// Reads until the writer closes the pipe (true) or `deadline` passes (false);
+// no deadline: waits as long as the writer lives.
+bool read_all(int fd, std::string& out, std::optional<Clock::time_point> deadline) {
   char buf[65536];
   while (true) {
+    int wait_ms = -1;
+    if (deadline) {
+      const double left = std::chrono::duration<double>(*deadline - Clock::now()).count();
+      if (left <= 0) return false;
+      wait_ms = static_cast<int>(std::ceil(left * 1000));
+    }
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, wait_ms);
+    if (ready < 0 && errno != EINTR) return true;  // nothing more can be read
+    if (ready <= 0) continue;
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+    if (n <= 0) return true;
     out.append(buf, static_cast<size_t>(n));
   }
-  return out;
 }
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
-[[noreturn]] void child_main(int fd, const std::function<Json()>& body) {
+[[noreturn]] void child_main(int fd, const std::function<Json()>& body, pid_t parent) {
+  // A worker that dies (killed, or its job torn down by mpirun) takes its
+  // trial along, instead of leaving an orphan that computes for no one next
+  // to the resumed run. The signal follows the forking thread, which waits
+  // in run_in_child as long as this child lives. The parent may have died
+  // before the call: then nobody reads the result.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(4);
   // The worker must outlive its trials: let the kernel pick this process.
   std::ofstream("/proc/self/oom_score_adj") << 1000;
   Json message;
@@ -64,12 +90,20 @@ std::string signal_name(int signal) {
   return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(signal);
 }
 
-ChildOutcome run_in_child(const std::function<Json()>& body, const std::string& what) {
+ChildOutcome run_in_child(const std::function<Json()>& body, const std::string& what,
+                          double timeout_s) {
   int fds[2];
-  QT_CHECK(::pipe(fds) == 0, what,
+  // Close-on-exec: a program the child runs (an external evaluator) must not
+  // hold the write end open after the child is gone.
+  QT_CHECK(::pipe2(fds, O_CLOEXEC) == 0, what,
            ": cannot create a pipe for the child process: ", strerror(errno));
   // Buffered output would otherwise be written twice, by parent and child.
   std::fflush(nullptr);
+  const pid_t parent = ::getpid();
+  std::optional<Clock::time_point> deadline;
+  if (timeout_s > 0)
+    deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                  std::chrono::duration<double>(timeout_s));
   const pid_t pid = ::fork();
   if (pid < 0) {
     const int err = errno;
@@ -79,15 +113,24 @@ ChildOutcome run_in_child(const std::function<Json()>& body, const std::string& 
   }
   if (pid == 0) {
     ::close(fds[0]);
-    child_main(fds[1], body);
+    child_main(fds[1], body, parent);
   }
   ::close(fds[1]);
-  const std::string text = read_all(fds[0]);
+  std::string text;
+  const bool finished = read_all(fds[0], text, deadline);
   ::close(fds[0]);
+  if (!finished) ::kill(pid, SIGKILL);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   ChildOutcome out;
+  if (!finished) {
+    out.timed_out = true;
+    std::ostringstream m;
+    m << what << " still running after " << timeout_s << "s: killed (SIGKILL)";
+    out.error = m.str();
+    return out;
+  }
   if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
     out.error = what + " crashed: " + signal_name(sig) + " (signal " + std::to_string(sig) + ")";

@@ -24,13 +24,18 @@ struct ChildOutcome {
   /// When `value` is empty, one line: the exception `body` threw, or how the
   /// child died ("trial crashed: SIGSEGV (signal 11)", what = "trial").
   std::string error;
+  /// The child was still running at the time limit and was killed (SIGKILL).
+  bool timed_out = false;
 };
 
 /// Runs `body` in a forked child that makes itself the kernel's first choice
 /// for an out-of-memory kill (oom_score_adj 1000), and returns its JSON over a
 /// pipe. Never throws for the child's own failure; `what` names the work in
-/// the crash message.
-ChildOutcome run_in_child(const std::function<Json()>& body, const std::string& what);
+/// the crash message. With `timeout_s` > 0 a child that has not finished
+/// that many seconds after the fork is killed (SIGKILL): a hung trial (a
+/// deadlock, an endless loop) cannot hold its worker.
+ChildOutcome run_in_child(const std::function<Json()>& body, const std::string& what,
+                          double timeout_s = 0);
 
 /// "SIGSEGV" for 11; "signal N" for a number without a name.
 std::string signal_name(int signal);

@@ -1,6 +1,7 @@
 #include "tuner/fault_injection.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <sstream>
@@ -19,9 +20,9 @@ std::map<int64_t, std::string> parse_crash_trials(const std::string& text) {
     const std::string kind = colon == std::string::npos ? "" : entry.substr(colon + 1);
     const bool digits =
         !index.empty() && index.find_first_not_of("0123456789") == std::string::npos;
-    QT_CHECK(digits && (kind == "segv" || kind == "abort" || kind == "kill"),
+    QT_CHECK(digits && (kind == "segv" || kind == "abort" || kind == "kill" || kind == "hang"),
              "QTUNE_CRASH_TRIAL: entry '", entry,
-             "': expected INDEX:KIND with KIND segv, abort or kill");
+             "': expected INDEX:KIND with KIND segv, abort, kill or hang");
     out[std::stoll(index)] = kind;
   }
   return out;
@@ -35,6 +36,10 @@ std::map<int64_t, std::string> crash_trials_from_env() {
 void crash_now(const std::string& kind) {
   if (kind == "abort") std::abort();
   if (kind == "kill") ::raise(SIGKILL);
+  if (kind == "hang") {
+    // Asleep, not spinning: a hung trial's test costs its timeout, not a core.
+    while (true) ::pause();
+  }
   // A genuine invalid write, as an algorithm bug would make; volatile so the
   // compiler cannot drop it.
   volatile int* volatile nowhere = nullptr;

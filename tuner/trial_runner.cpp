@@ -184,7 +184,10 @@ TrialResult TrialRunner::run(int64_t index, const QuantConfig& config) {
   }
   const auto t0 = Clock::now();
   const std::string started_at = iso8601_utc_now();
-  ChildOutcome child = run_in_child([&] { return run_here(index, config).to_json(); }, "trial");
+  // The child checks trial_timeout between phases; a phase that never ends
+  // (a hang) is cut here, from outside.
+  ChildOutcome child = run_in_child([&] { return run_here(index, config).to_json(); }, "trial",
+                                    settings_.trial_timeout_s);
   if (child.value) {
     TrialResult r = TrialResult::from_json(*child.value);
     // What isolation cost this trial: fork, pipe, the child's exit and reaping.
@@ -200,6 +203,14 @@ TrialResult TrialRunner::run(int64_t index, const QuantConfig& config) {
   r.started_at = started_at;
   r.status = "FAILED";
   r.error = child.error;
+  if (child.timed_out) {
+    // The status and words of the between-phases check: one limit, one verdict.
+    std::ostringstream m;
+    m << "exceeded trial_timeout of " << settings_.trial_timeout_s
+      << "s: its process was killed (SIGKILL)";
+    r.status = "TIMEOUT";
+    r.error = m.str();
+  }
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   r.ended_at = iso8601_utc_now();
   return r;

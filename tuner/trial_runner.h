@@ -42,7 +42,9 @@ std::shared_ptr<Workload> load_spec_workload(const TuningConfig& config,
                                              const std::filesystem::path& cache_dir);
 
 struct TrialSettings {
-  double trial_timeout_s = 0;  ///< 0 = none; checked between phases
+  /// 0 = none. Checked between a trial's phases; with isolation the worker
+  /// also kills a child still running at the limit.
+  double trial_timeout_s = 0;
   LatencyOptions latency;
   std::string latency_metric = "forward";  ///< forward | prefill | decode
   /// prefill/decode: the prompt and new tokens wanted (capped by the model's
@@ -74,7 +76,8 @@ class TrialRunner {
   /// Never throws for a trial's own failure: an exception becomes FAILED with
   /// its message, a phase past trial_timeout makes it TIMEOUT, and with
   /// isolation a crash makes it FAILED with the signal named
-  /// ("trial crashed: SIGSEGV (signal 11)").
+  /// ("trial crashed: SIGSEGV (signal 11)") and a child still running at
+  /// trial_timeout is killed, the trial TIMEOUT.
   TrialResult run(int64_t index, const QuantConfig& config);
 
   /// The fp32 model measured like a trial (accuracy on one thread, latency, size).

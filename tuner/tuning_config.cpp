@@ -400,10 +400,10 @@ class Parser {
            "the file is empty (expected a mapping of tuning settings: model, search_space, ...)");
     if (!root.IsMap())
       fail("", "expected a mapping of tuning settings at the top level, got " + show(root));
-    expect_keys(
-        root, "",
-        {"model", "calibration", "evaluation", "search_space", "constraints", "objective", "select",
-         "strategy", "max_trials", "timeout", "trial_timeout", "seed", "latency", "export"});
+    expect_keys(root, "",
+                {"model", "calibration", "evaluation", "search_space", "constraints", "objective",
+                 "select", "strategy", "max_trials", "timeout", "trial_timeout", "seed", "latency",
+                 "export", "isolation"});
     const BuiltinInfo m = model(root["model"] ? root["model"] : YAML::Node(c.model), "model");
     c.model = m.spec;
     // hf: checkpoints and the built-in LMs (which have a window length) are language models.
@@ -471,6 +471,7 @@ class Parser {
     if (root["trial_timeout"])
       c.trial_timeout_s = number(root["trial_timeout"], "trial_timeout", 0, false);
     if (root["seed"]) c.seed = static_cast<uint64_t>(integer(root["seed"], "seed", 0));
+    if (root["isolation"]) c.isolation = boolean(root["isolation"], "isolation");
     c.latency_metric = language_model ? "decode" : "forward";
     if (const auto n = root["latency"]) {
       expect_keys(n, "latency", {"batch", "warmup", "runs", "metric"});
@@ -646,6 +647,8 @@ Json TuningConfig::to_json() const {
                   {"runs", latency_runs},
                   {"metric", latency_metric}};
   j["export"] = exports;
+  // Only when off, so that the stored config of other runs is unchanged.
+  if (!isolation) j["isolation"] = false;
   return j;
 }
 
@@ -655,6 +658,7 @@ Json TuningConfig::identity_json() const {
   j.erase("timeout");
   j.erase("trial_timeout");
   j.erase("export");
+  j.erase("isolation");
   return j;
 }
 

@@ -36,6 +36,8 @@
 //   timeout: 0                              # seconds for the whole run; 0 = none
 //   trial_timeout: 0                        # seconds per trial; 0 = none
 //   seed: 42
+//   isolation: true                         # qtune tune: each trial in a child process
+//                                           # (README "Crash isolation"); --no-isolation wins
 //   latency: {batch: 64, warmup: 3, runs: 20}  # runs >= 20
 //   export: [hf-gptq, gguf]                 # or one name; written from the saved best
 //                                           # model to OUT/export/F (F.gguf for a file format)
@@ -112,11 +114,15 @@ struct TuningConfig {
   /// Export formats (storage/formats/export.h) applied to the saved best model
   /// at the end of a run, in this order; checked against export_formats().
   std::vector<std::string> exports;
+  /// `qtune tune` runs each trial in a forked child (tuner/child_process.h)
+  /// unless this is false or --no-isolation is given; the library's
+  /// autotune() never forks, whatever this says.
+  bool isolation = true;
 
   Json to_json() const;  ///< canonical form, stored with the run
-  /// to_json() without the budget (max_trials, timeout, trial_timeout) and the
-  /// exports: what identifies a run for --resume, so a run can be resumed with
-  /// a larger budget or other exports.
+  /// to_json() without the budget (max_trials, timeout, trial_timeout), the
+  /// exports and isolation: what identifies a run for --resume, so a run can be
+  /// resumed with a larger budget, other exports, or in a debugger.
   Json identity_json() const;
 };
 

@@ -1,8 +1,9 @@
 // Crash isolation through the binary: trials made to crash for real
 // (QTUNE_CRASH_TRIAL, README "Crash isolation") end FAILED with the signal
 // named while the other trials complete, single-process and under mpirun; a
-// run whose every trial crashed exits 1 naming the crash; --no-isolation
-// lets the crash take the run down.
+// run whose every trial crashed exits 1 naming the crash; --no-isolation (or
+// the config's isolation: false) lets the crash take the run down; a hung
+// trial is killed at trial_timeout.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -36,9 +37,10 @@ struct TuneRun {
 };
 
 TuneRun tune_with_crashes(const std::string& name, int ranks, const std::string& crashes,
-                          const std::string& extra_flags = "") {
+                          const std::string& extra_flags = "",
+                          const std::string& config = kConfig) {
   const auto dir = fresh_dir(name);
-  write_file(dir / "tune.yaml", kConfig);
+  write_file(dir / "tune.yaml", config);
   const std::string args = "tune --config " + (dir / "tune.yaml").string() + " --out " +
                            (dir / "out").string() + cache_flag() + extra_flags;
   const std::string env = "QTUNE_CRASH_TRIAL=" + crashes + " ";
@@ -104,6 +106,50 @@ TEST(CrashIsolation, WithoutIsolationACrashEndsTheRun) {
   EXPECT_EQ(r.trials[1]["status"], "RUNNING");
 }
 
+// The config's `isolation: false` is --no-isolation written down; the flag
+// turns isolation off whatever the config says.
+TEST(CrashIsolation, ConfigIsolationFalseLetsTheCrashEndTheRun) {
+  const TuneRun r = tune_with_crashes("crash-config-off", 1, "0:segv", "",
+                                      std::string(kConfig) + "isolation: false\n");
+  EXPECT_EQ(r.result.status, 128 + 11) << r.result.err;
+  ASSERT_EQ(r.trials.size(), 1u) << r.trials.dump();
+  EXPECT_EQ(r.trials[0]["status"], "RUNNING");
+}
+
+TEST(CrashIsolation, NoIsolationFlagWinsOverTheConfig) {
+  const TuneRun r = tune_with_crashes("crash-flag-wins", 1, "0:segv", " --no-isolation",
+                                      std::string(kConfig) + "isolation: true\n");
+  EXPECT_EQ(r.result.status, 128 + 11) << r.result.err;
+  ASSERT_EQ(r.trials.size(), 1u) << r.trials.dump();
+  EXPECT_EQ(r.trials[0]["status"], "RUNNING");
+}
+
+// A trial that hangs inside a phase never reaches the between-phases check:
+// its worker kills it at trial_timeout and goes on. The limit is far above
+// what a trial of this model takes (about a second), so only the hang meets it.
+TEST(CrashIsolation, HungTrialIsKilledAtTrialTimeout) {
+  const char* config = R"(model: builtin:fmnist-cnn-tiny
+calibration: {samples: 64}
+evaluation: {samples: 500}
+search_space:
+  - algorithm: rtn
+    params: {bits: [4, 8], group_size: -1}
+constraints: {max_accuracy_loss: 0.5}
+objective: size
+strategy: exhaustive
+trial_timeout: 6
+seed: 7
+latency: {batch: 16, runs: 20}
+)";
+  const TuneRun r = tune_with_crashes("crash-hang", 1, "0:hang", "", config);
+  EXPECT_EQ(r.result.status, 0) << r.result.err;
+  ASSERT_EQ(r.trials.size(), 2u) << r.trials.dump();
+  EXPECT_EQ(r.trials[0]["status"], "TIMEOUT");
+  EXPECT_EQ(r.trials[0]["error"], "exceeded trial_timeout of 6s: its process was killed (SIGKILL)");
+  EXPECT_EQ(r.trials[1]["status"], "COMPLETED") << r.trials[1].dump();
+  EXPECT_TRUE(r.trials[1]["accuracy"].is_number()) << r.trials[1].dump();
+}
+
 TEST(CrashIsolation, BadCrashSpecFailsBeforeAnythingRuns) {
   const auto dir = fresh_dir("crash-bad");
   write_file(dir / "tune.yaml", kConfig);
@@ -112,7 +158,7 @@ TEST(CrashIsolation, BadCrashSpecFailsBeforeAnythingRuns) {
                                               " --out " + (dir / "out").string() + cache_flag()));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("QTUNE_CRASH_TRIAL: entry '1:boom': expected INDEX:KIND with KIND segv, "
-                       "abort or kill"),
+                       "abort, kill or hang"),
             std::string::npos)
       << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "out" / "results.db"));

@@ -5,10 +5,14 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <numeric>
 #include <set>
@@ -72,6 +76,71 @@ TEST(ChildProcess, ExitWithoutResultIsReported) {
   EXPECT_EQ(out.error, "baseline measurement process exited with status 7 without a result");
 }
 
+TEST(ChildProcess, ChildStillRunningAtItsTimeLimitIsKilled) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const ChildOutcome out = run_in_child([]() -> Json { crash_now("hang"); }, "trial", 0.3);
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_FALSE(out.value);
+  EXPECT_TRUE(out.timed_out);
+  EXPECT_EQ(out.error, "trial still running after 0.3s: killed (SIGKILL)");
+  EXPECT_GE(waited, 0.3) << "killed before its limit";
+}
+
+TEST(ChildProcess, ChildWithinItsTimeLimitReturnsItsValue) {
+  const ChildOutcome out = run_in_child([] { return Json(42); }, "trial", 60);
+  ASSERT_TRUE(out.value) << out.error;
+  EXPECT_FALSE(out.timed_out);
+  EXPECT_EQ(out.value->get<int>(), 42);
+  // A crash within the limit is still a crash, not a timeout.
+  const ChildOutcome crashed = run_in_child([]() -> Json { crash_now("abort"); }, "trial", 60);
+  EXPECT_FALSE(crashed.timed_out);
+  EXPECT_EQ(crashed.error, "trial crashed: SIGABRT (signal 6)");
+}
+
+// Gone, or a zombie that no one reaped (what the process became is not the question).
+bool process_ended(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return true;
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const size_t paren = text.rfind(')');
+  return paren == std::string::npos || text.substr(paren + 2, 1) == "Z";
+}
+
+// A worker killed mid-trial (by mpirun tearing the job down, or by a user)
+// must not leave its trial computing as an orphan.
+TEST(ChildProcess, ChildDiesWithItsWorker) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t worker = ::fork();
+  ASSERT_GE(worker, 0);
+  if (worker == 0) {
+    ::close(fds[0]);
+    run_in_child(
+        [&]() -> Json {
+          const int32_t me = ::getpid();
+          if (::write(fds[1], &me, sizeof me) != sizeof me) ::_exit(5);
+          crash_now("hang");
+        },
+        "trial");
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  int32_t trial = 0;
+  ASSERT_EQ(::read(fds[0], &trial, sizeof trial), static_cast<ssize_t>(sizeof trial));
+  ::close(fds[0]);
+  ASSERT_FALSE(process_ended(trial));
+  ::kill(worker, SIGKILL);
+  ::waitpid(worker, nullptr, 0);
+  bool ended = false;
+  for (int i = 0; i < 1000 && !ended; ++i) {  // 10 s at most; it takes microseconds
+    ended = process_ended(trial);
+    if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(ended) << "trial process " << trial << " outlived its worker";
+  if (!ended) ::kill(trial, SIGKILL);
+}
+
 TEST(ChildProcess, ChildVolunteersForTheOomKiller) {
   const ChildOutcome out = run_in_child(
       [] {
@@ -93,8 +162,9 @@ TEST(ChildProcess, SignalNames) {
 }
 
 TEST(FaultInjection, ParsesIndexKindPairs) {
-  const auto m = parse_crash_trials("3:segv,0:abort,12:kill");
-  EXPECT_EQ(m, (std::map<int64_t, std::string>{{0, "abort"}, {3, "segv"}, {12, "kill"}}));
+  const auto m = parse_crash_trials("3:segv,0:abort,12:kill,5:hang");
+  EXPECT_EQ(m,
+            (std::map<int64_t, std::string>{{0, "abort"}, {3, "segv"}, {5, "hang"}, {12, "kill"}}));
   EXPECT_TRUE(parse_crash_trials("").empty());
   for (const char* bad : {"3", "x:segv", "3:boom", "-1:segv", "3:segv,,4:abort"}) {
     try {

@@ -303,6 +303,26 @@ TEST(TuningConfig, IdentityIgnoresTheBudgetOnly) {
             config_hash(parse_tuning_config(base, "b.yaml").identity_json()));
 }
 
+TEST(TuningConfig, IsolationIsOnUnlessTheConfigTurnsItOff) {
+  const std::string base = "search_space:\n  - algorithm: rtn\n";
+  EXPECT_TRUE(parse_tuning_config(base, "i.yaml").isolation);
+  EXPECT_TRUE(parse_tuning_config("isolation: true\n" + base, "i.yaml").isolation);
+  const TuningConfig off = parse_tuning_config("isolation: false\n" + base, "i.yaml");
+  EXPECT_FALSE(off.isolation);
+  EXPECT_EQ(off.to_json()["isolation"], false);
+  EXPECT_FALSE(parse_tuning_config(base, "i.yaml").to_json().contains("isolation"));
+  // How trials run is not what they measure: a run resumes either way.
+  EXPECT_EQ(config_hash(off.identity_json()),
+            config_hash(parse_tuning_config(base, "i.yaml").identity_json()));
+  EXPECT_EQ(error_with("isolation: maybe"), "t.yaml: isolation: expected true or false, got maybe");
+  EXPECT_EQ(error_with("isolation: 1"), "t.yaml: isolation: expected true or false, got 1");
+  EXPECT_EQ(error_with("isolation: \"false\""),
+            "t.yaml: isolation: expected true or false, got \"false\"");
+  EXPECT_EQ(error_with("isolation: [true]"),
+            "t.yaml: isolation: expected true or false, got a list");
+  EXPECT_EQ(error_with("isolation:"), "t.yaml: isolation: expected true or false, got nothing");
+}
+
 // "known: a, b" as the parser lists export_formats(), "none" for an empty table.
 std::string known_formats() {
   std::string s;
