@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "tuner/autotune.h"
 #include "tuner/report.h"
+#include "tuner/strategy_extent.h"
 
 namespace qtune::cli {
 
@@ -36,16 +37,16 @@ void check_some_trial_completed(const TuneSummary& s) {
 // The whole space, not cut at max_trials: the sampling strategies draw from all of it.
 void print_space(const TuningConfig& config, bool json) {
   const std::vector<QuantConfig> space = expand_search_space(config, /*cut_at_max_trials=*/false);
-  const bool grid = config.strategy == "exhaustive" || config.strategy == "first-pass";
   const int64_t size = static_cast<int64_t>(space.size());
-  const int64_t runs = std::min(size, config.max_trials);
+  const StrategyExtent extent = strategy_extent(config, size);
   if (json) {
     Json configs = Json::array();
     for (const auto& c : space) configs.push_back(c.to_json());
     std::cout << Json{{"size", size},
                       {"strategy", config.strategy},
                       {"max_trials", config.max_trials},
-                      {"trials_at_most", runs},
+                      {"trials_at_most", extent.trials_at_most},
+                      {"probes_per_layer", extent.probes_per_layer},
                       {"configs", configs}}
                      .dump(2)
               << "\n";
@@ -62,9 +63,7 @@ void print_space(const TuningConfig& config, bool json) {
               "]=" + o.params.dump();
     std::cout << line << "\n";
   }
-  std::cout << "search space: " << size << " configs; strategy " << config.strategy
-            << " runs at most " << runs
-            << (grid ? " (the first max_trials)" : " (drawn from all of them)") << "\n";
+  std::cout << "search space: " << size << " configs; " << extent.text << "\n";
 }
 
 }  // namespace

@@ -1,4 +1,6 @@
-// `qtune db trials --csv`: one row per trial, for spreadsheets and pandas.
+// `qtune db trials --csv`: one row per trial, for spreadsheets and pandas,
+// and its reader (a recorded table replayed through a strategy,
+// tuner/strategy_replay.h).
 #pragma once
 
 #include <string>
@@ -19,5 +21,11 @@ const std::vector<std::string>& trials_csv_columns();
 /// Numbers are printed with 17 significant digits so they read back exactly;
 /// a missing value is an empty field; `config` is the canonical JSON.
 std::string format_trials_csv(const std::vector<TrialRecord>& trials);
+
+/// Reads format_trials_csv's output back into records: every column but
+/// `parameters` (derived from the config); the id is not exported, the
+/// reject_reason lands in metrics. A malformed file, a missing column or a field that does not
+/// parse -> qtune::Error naming `source` and the line.
+std::vector<TrialRecord> parse_trials_csv(const std::string& text, const std::string& source);
 
 }  // namespace qtune

@@ -384,7 +384,10 @@ TEST(TuningConfig, ShippedConfigsLoad) {
   // subsets of four layers at 8 bits are written out.
   EXPECT_EQ(trials["basic-fmnist-2bit.yaml"], 1u);
   EXPECT_EQ(trials["subsets-fmnist-2bit.yaml"], 16u);
-  EXPECT_EQ(trials.size(), 8u) << "a new config wants its expected trial count here";
+  // {rtn x 2 schemes, hqq} x 3 bits x 3 groups x 2 x 2 override widths.
+  EXPECT_EQ(trials["tpe-space-tiny-lm.yaml"], 108u);
+  EXPECT_EQ(trials["mixed-bits-tiny-lm.yaml"], 1u);
+  EXPECT_EQ(trials.size(), 10u) << "a new config wants its expected trial count here";
 }
 
 }  // namespace

@@ -27,13 +27,20 @@ MixedBitsStrategy::MixedBitsStrategy(std::vector<QuantConfig> space, const Strat
   base_ = trials().front();
   QT_CHECK(base_.params.contains("bits"), "strategy mixed-bits: algorithm ", base_.algorithm,
            " has no bits parameter to allocate");
-  const Json& p = options.params;
-  widths_ =
-      p.contains("widths") ? p["widths"].get<std::vector<int>>() : std::vector<int>{2, 3, 4, 8};
-  fractions_ = p.contains("budgets") ? p["budgets"].get<std::vector<double>>()
-                                     : std::vector<double>{1.0, 0.97, 0.94, 0.91};
+  widths_ = widths_option(options.params);
+  fractions_ = budgets_option(options.params);
   QT_CHECK(!widths_.empty(), "strategy mixed-bits: widths is empty");
   QT_CHECK(!fractions_.empty(), "strategy mixed-bits: budgets is empty");
+}
+
+std::vector<int> MixedBitsStrategy::widths_option(const Json& params) {
+  return params.contains("widths") ? params["widths"].get<std::vector<int>>()
+                                   : std::vector<int>{2, 3, 4, 8};
+}
+
+std::vector<double> MixedBitsStrategy::budgets_option(const Json& params) {
+  return params.contains("budgets") ? params["budgets"].get<std::vector<double>>()
+                                    : std::vector<double>{1.0, 0.97, 0.94, 0.91};
 }
 
 const TrialRecord* MixedBitsStrategy::result(int64_t index) const {

@@ -28,6 +28,10 @@ namespace qtune {
 class MixedBitsStrategy : public Strategy {
  public:
   MixedBitsStrategy(std::vector<QuantConfig> space, const StrategyOptions& options);
+  /// The strategy block's `widths` (default 2, 3, 4, 8) and `budgets`
+  /// (default 1, 0.97, 0.94, 0.91), from StrategyOptions::params.
+  static std::vector<int> widths_option(const Json& params);
+  static std::vector<double> budgets_option(const Json& params);
   bool is_probe(int64_t index) const override { return probes_.count(index) > 0; }
 
   /// Per assignment proposed in phase 3: the budget fraction it was solved for
