@@ -220,8 +220,11 @@ class Parser {
     if (n["backend"]) b.backends = backend_list(n["backend"], child(path, "backend"));
     if (!allow_lists && b.backends.size() > 1)
       fail(child(path, "backend"), "expected one backend, got a list");
-    if (n["fp32_layers"])
-      b.fp32_layers = string_list(n["fp32_layers"], child(path, "fp32_layers"), true);
+    // An empty list is what a stored trial config holds when no layer stays
+    // fp32, so a block copied from the database parses back.
+    const YAML::Node fp32 = n["fp32_layers"];
+    if (fp32 && !(fp32.IsSequence() && fp32.size() == 0))
+      b.fp32_layers = string_list(fp32, child(path, "fp32_layers"), true);
     if (const YAML::Node ov = n["overrides"]) {
       const std::string opath = child(path, "overrides");
       if (!ov.IsSequence()) fail(opath, "expected a list of overrides, got " + show(ov));

@@ -195,5 +195,20 @@ TEST(QuantizationBlock, OneValueEachAndTheFlagAlgorithmWins) {
   EXPECT_EQ(j["params"]["bits"], 3);
 }
 
+// A trial's config as the database stores it (config_json, with empty
+// overrides and fp32_layers) is a block `qtune quantize --config` reads back
+// to the same config.
+TEST(QuantizationBlock, StoredTrialConfigParsesBack) {
+  const auto space = expand_search_space(
+      parse("search_space:\n  - algorithm: rtn\n    params: {bits: 3, group_size: 32}\n"));
+  ASSERT_EQ(space.size(), 1u);
+  const std::string stored = space[0].to_json().dump();
+  ASSERT_NE(stored.find("\"fp32_layers\":[]"), std::string::npos) << stored;
+  const QuantConfig back =
+      QuantConfig::from_json(parse_quantization_block(stored, "trial.json", ""), "trial");
+  EXPECT_EQ(config_hash(back), config_hash(space[0]));
+  EXPECT_TRUE(back.fp32_layers.empty());
+}
+
 }  // namespace
 }  // namespace qtune

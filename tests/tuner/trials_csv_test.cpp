@@ -1,11 +1,13 @@
 // `qtune db trials --csv`: read back with a plain RFC 4180 reader, every field
-// equals the record it came from; numbers read back exactly.
+// equals the record it came from; numbers read back exactly. parse_trials_csv
+// reads it back into the same records, and names what is wrong in a bad file.
 #include "tuner/trials_csv.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 
+#include "common/error.h"
 #include "tests/support/csv_reader.h"
 #include "tuner/trial.h"
 
@@ -96,6 +98,89 @@ TEST(TrialsCsv, EveryFieldReadsBack) {
   EXPECT_EQ(rb[col("size_bytes")], "");
   EXPECT_EQ(rb[col("error")], b.error);
   EXPECT_EQ(Json::parse(rb[col("config")]), b.config);
+}
+
+TEST(TrialsCsv, ParsesBackIntoTheRecords) {
+  TrialRecord a;
+  a.run_id = 3;
+  a.index = 7;
+  a.status = "COMPLETED";
+  a.algorithm = "rtn";
+  a.backend = "native";
+  a.config = Json{{"algorithm", "rtn"}, {"params", {{"bits", 4}, {"group_size", 32}}}};
+  a.config_hash = config_hash(a.config);
+  a.accuracy = 0.1 + 0.2;
+  a.accuracy_loss = 1.0 / 3.0;
+  a.latency_ms_p50 = 0.4125;
+  a.latency_ms_p90 = 0.5;
+  a.size_bytes = 123456789012;
+  a.passed = false;
+  a.metrics["reject_reason"] = "loss 33.3% > 1%, \"more\"";
+  a.rank = 2;
+  a.host = "node,1";
+  a.started_at = "2026-01-01T00:00:00.000Z";
+  a.ended_at = "2026-01-01T00:00:01.000Z";
+  TrialRecord b;
+  b.run_id = 3;
+  b.index = 8;
+  b.status = "FAILED";
+  b.config = Json{{"algorithm", "rtn"}, {"params", {{"bits", 2}}}};
+  b.config_hash = config_hash(b.config);
+  b.error = "line one\r\nline \"two\", with a comma";
+
+  const auto back = parse_trials_csv(format_trials_csv({a, b}), "t.csv");
+  ASSERT_EQ(back.size(), 2u);
+  for (size_t k = 0; k < 2; ++k) {
+    const TrialRecord& want = k == 0 ? a : b;
+    const TrialRecord& got = back[k];
+    SCOPED_TRACE("record " + std::to_string(k));
+    EXPECT_EQ(got.index, want.index);
+    EXPECT_EQ(got.run_id, want.run_id);
+    EXPECT_EQ(got.status, want.status);
+    EXPECT_EQ(got.passed, want.passed);
+    EXPECT_EQ(got.algorithm, want.algorithm);
+    EXPECT_EQ(got.backend, want.backend);
+    EXPECT_EQ(got.accuracy, want.accuracy);
+    EXPECT_EQ(got.accuracy_loss, want.accuracy_loss);
+    EXPECT_EQ(got.latency_ms_p50, want.latency_ms_p50);
+    EXPECT_EQ(got.latency_ms_p90, want.latency_ms_p90);
+    EXPECT_EQ(got.size_bytes, want.size_bytes);
+    EXPECT_EQ(got.metrics, want.metrics);
+    EXPECT_EQ(got.error, want.error);
+    EXPECT_EQ(got.rank, want.rank);
+    EXPECT_EQ(got.host, want.host);
+    EXPECT_EQ(got.started_at, want.started_at);
+    EXPECT_EQ(got.ended_at, want.ended_at);
+    EXPECT_EQ(got.config_hash, want.config_hash);
+    EXPECT_EQ(got.config, want.config);
+  }
+}
+
+TEST(TrialsCsv, ABadFileNamesWhereAndWhat) {
+  const auto message = [](const std::string& text) {
+    try {
+      parse_trials_csv(text, "t.csv");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message(""), "t.csv: empty, expected a header line of trial columns");
+  EXPECT_EQ(message("trial,run\r\n"), "t.csv:1: no column \"status\"");
+  TrialRecord t;
+  t.status = "COMPLETED";
+  t.config = Json{{"algorithm", "rtn"}};
+  std::string good = format_trials_csv({t});
+  std::string text = good;
+  text.replace(text.find("\r\n0,") + 2, 1, "x");
+  EXPECT_EQ(message(text), "t.csv:2: trial: expected an integer, got \"x\"");
+  text = good;
+  text.insert(text.size() - 2, ",extra");
+  EXPECT_EQ(message(text), "t.csv:2: expected 20 fields, got 21");
+  text = good;
+  text.insert(text.find("\r\n") + 2, "\"");
+  EXPECT_NE(message(text).find("t.csv:2: "), std::string::npos) << message(text);
+  EXPECT_EQ(parse_trials_csv(good, "t.csv").size(), 1u);
 }
 
 TEST(TrialsCsv, NoTrialsIsAHeaderOnly) {
