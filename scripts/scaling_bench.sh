@@ -14,7 +14,9 @@
 # empty: none), SLEEP (0.5 s), TRIALS_PER_WORKER (8), REAL_TRIALS_PER_WORKER (4),
 # DOCS (docs). A rank count whose memory (measured per rank at the previous
 # count) would pass 80% of MemAvailable is skipped with a message.
-# Wall-time throughput depends on the machine's load (noted per row: the
+# A worker loads the model on its first trial, inside the farm's wall time:
+# "steady" throughput counts only trials that ended after every worker's
+# first one (from the trials' ended_at). Wall-time throughput depends on the machine's load (noted per row: the
 # 1-minute load average before and after); CPU time per trial much less so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +38,7 @@ MPIRUN=(mpirun --oversubscribe --mca mpi_yield_when_idle 1)
 [[ $(id -u) == 0 ]] && MPIRUN+=(--allow-run-as-root)
 mkdir -p "$WORK" "$DOCS"
 CSV=$DOCS/scaling.csv
-echo "kind,ranks,workers,trials,trial_s,farm_wall_s,trials_per_hour,ideal_trials_per_hour,efficiency,coord_thread_cpu_ms_per_trial,coord_process_cpu_ms_per_trial,db_write_ms_per_trial,db_write_cpu_ms_per_trial,isolation_s_per_trial,startup_s,rank_rss_mib_max,ranks_pss_mib_peak,load_before,load_after" >"$CSV"
+echo "kind,ranks,workers,trials,trial_s,farm_wall_s,trials_per_hour,ideal_trials_per_hour,efficiency,coord_thread_cpu_ms_per_trial,coord_process_cpu_ms_per_trial,db_write_ms_per_trial,db_write_cpu_ms_per_trial,isolation_s_per_trial,steady_trials_per_hour,steady_efficiency,startup_s,rank_rss_mib_max,ranks_pss_mib_peak,load_before,load_after" >"$CSV"
 
 # One algorithm block per weight-only algorithm, each 8 bit widths x 7 group
 # sizes x 2 schemes: 560 distinct configs, enough for 63 workers x 8 trials.
@@ -121,7 +123,13 @@ run_one() {  # KIND RANKS TRIALS_PER_WORKER
     --argjson wall "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" \
     --argjson rss "$rss_kib" --argjson pss "$pss_kib" \
     --arg load_before "$load_before" --arg load_after "$(cut -d' ' -f1 /proc/loadavg)" '
+    def t: (.[0:19] + "Z" | fromdateiso8601) + ((.[20:23] | tonumber) / 1000);
     .farm as $f | ($n - 1) as $w |
+    [.trials[] | {rank, end: (.ended_at | t)}] as $ends |
+    ([$ends | group_by(.rank)[] | min_by(.end).end] | max) as $t0 |
+    ([$ends[].end] | max) as $t1 |
+    ([$ends[] | select(.end > $t0)] | length) as $k |
+    (if $t1 > $t0 then $k / ($t1 - $t0) * 3600 else null end) as $steady |
     ([.trials[].metrics.seconds] | add / length) as $mean_s |
     (if $kind == "synthetic" then $sleep else $mean_s end) as $trial_s |
     ($w / $trial_s * 3600) as $ideal |
@@ -129,6 +137,7 @@ run_one() {  # KIND RANKS TRIALS_PER_WORKER
      $f.trials_per_hour / $ideal, $f.thread_cpu_ms_per_trial, $f.process_cpu_ms_per_trial,
      $f.db_write_ms_per_trial, $f.db_write_cpu_ms_per_trial,
      ([.trials[].metrics.seconds_isolation // 0] | add / length),
+     $steady, (if $steady then $steady / $ideal else null end),
      $wall - $f.wall_s, $rss / 1024, $pss / 1024, $load_before, $load_after] | @csv' \
     "$dir/summary.json" | tr -d '"' >>"$CSV"
   tail -n 1 "$CSV" >&2
