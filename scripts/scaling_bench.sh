@@ -6,10 +6,9 @@
 # farm, crash isolation and database are the real ones), then real rtn trials
 # on builtin:fmnist-cnn-tiny at a few rank counts. Each run's "farm" costs come
 # from rank 0's --json summary (tuner/farm_cost.h); resident memory is sampled
-# from /proc every second. Writes DOCS/scaling.csv and plots it to
-# DOCS/scaling_throughput.svg and DOCS/scaling_coordinator.svg.
+# from /proc every second. Writes DOCS/scaling.csv.
 #   scripts/scaling_bench.sh [WORK_DIR]      (default build/scaling; takes ~15 min)
-# Environment: QTUNE (build/qtune), SCALING_PLOT (build/qtune_scaling_plot),
+# Environment: QTUNE (build/qtune),
 # CACHE_DIR (~/.cache/qtune), RANKS ("2 4 8 16 32 64"), REAL_RANKS ("2 4 8";
 # empty: none), SLEEP (0.5 s), TRIALS_PER_WORKER (8), REAL_TRIALS_PER_WORKER (4),
 # DOCS (docs). A rank count whose memory (measured per rank at the previous
@@ -22,7 +21,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-build/scaling}
 QTUNE=${QTUNE:-build/qtune}
-SCALING_PLOT=${SCALING_PLOT:-build/qtune_scaling_plot}
 CACHE_DIR=${CACHE_DIR:-$HOME/.cache/qtune}
 RANKS=${RANKS-"2 4 8 16 32 64"}
 REAL_RANKS=${REAL_RANKS-"2 4 8"}
@@ -30,9 +28,7 @@ SLEEP=${SLEEP:-0.5}
 TRIALS_PER_WORKER=${TRIALS_PER_WORKER:-8}
 REAL_TRIALS_PER_WORKER=${REAL_TRIALS_PER_WORKER:-4}
 DOCS=${DOCS:-docs}
-for tool in "$QTUNE" "$SCALING_PLOT"; do
-  [[ -x $tool ]] || { echo "scaling_bench: $tool not built (cmake --build build --target qtune qtune_scaling_plot)" >&2; exit 1; }
-done
+[[ -x $QTUNE ]] || { echo "scaling_bench: $QTUNE not built (cmake --build build --target qtune)" >&2; exit 1; }
 command -v jq >/dev/null || { echo "scaling_bench: jq is required" >&2; exit 1; }
 MPIRUN=(mpirun --oversubscribe --mca mpi_yield_when_idle 1)
 [[ $(id -u) == 0 ]] && MPIRUN+=(--allow-run-as-root)
@@ -146,5 +142,4 @@ run_one() {  # KIND RANKS TRIALS_PER_WORKER
 for n in $RANKS; do run_one synthetic "$n" "$TRIALS_PER_WORKER"; done
 PSS_PER_RANK_KIB=0
 for n in $REAL_RANKS; do run_one real "$n" "$REAL_TRIALS_PER_WORKER"; done
-"$SCALING_PLOT" "$CSV" "$DOCS"
-echo "scaling_bench: wrote $CSV, $DOCS/scaling_throughput.svg, $DOCS/scaling_coordinator.svg" >&2
+echo "scaling_bench: wrote $CSV" >&2
