@@ -47,6 +47,7 @@ Json TuneSummary::to_json() const {
       ex.push_back({{"format", e.format}, {"error", e.error}});
   }
   j["exports"] = ex;
+  j["farm"] = farm.to_json();
   return j;
 }
 
@@ -247,6 +248,7 @@ struct Coordinator {
       rec.status = "RUNNING";
       rec.started_at = iso8601_utc_now();
       rec.host = host_name();
+      DbWriteTimer timed(summary.farm);
       db.record_trial(rec);
     };
     cb.on_result = [&](const TrialResult& r) -> TrialRecord {
@@ -280,13 +282,22 @@ struct Coordinator {
       rec.metrics["seconds"] = r.seconds;
       if (strategy->is_probe(r.index)) rec.metrics["task"] = kSensitivityTask;
       if (!v.passed) rec.metrics["reject_reason"] = v.reason;
-      db.record_trial(rec);
+      {
+        DbWriteTimer timed(summary.farm);
+        db.record_trial(rec);
+      }
+      ++summary.farm.results;
       ++done;
       ++summary.trials_run;
       if (options.progress) progress_line(rec, done, total(), seconds(), summary.trials_run);
       return rec;
     };
+    const double wall0 = wall_seconds(), thread0 = thread_cpu_seconds(),
+                 process0 = process_cpu_seconds();
     run_farm(*strategy, executor, cb);
+    summary.farm.wall_s = wall_seconds() - wall0;
+    summary.farm.thread_cpu_s = thread_cpu_seconds() - thread0;
+    summary.farm.process_cpu_s = process_cpu_seconds() - process0;
     // The clock is checked before every hand-out, also when nothing was left:
     // only a run that left trials unrun was stopped by the timeout.
     if (summary.timed_out && !strategy->next()) summary.timed_out = false;

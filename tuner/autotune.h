@@ -12,6 +12,7 @@
 #include "models/model.h"
 #include "quantizers/quantizer.h"
 #include "storage/results_db.h"
+#include "tuner/farm_cost.h"
 #include "tuner/tuning_config.h"
 
 namespace qtune {
@@ -59,10 +60,12 @@ struct TuneSummary {
   /// failed one leaves the database and best/ as they are.
   std::vector<ExportOutcome> exports;
   bool export_failed() const;
+  /// What the farm cost rank 0 in this call (tuner/farm_cost.h).
+  FarmCost farm;
 
   /// {"run_id","db","baseline","best": trial json|null,"best_dir","trials":[...],
   ///  "trials_run","trials_skipped","timed_out","rematerialized_accuracy",
-  ///  "exports":[{"format","written","notes"} | {"format","error"}]}
+  ///  "exports":[{"format","written","notes"} | {"format","error"}], "farm": FarmCost}
   Json to_json() const;
 };
 

@@ -55,6 +55,9 @@ struct TrialSettings {
   /// each trial's metrics say so ("latency_oversubscribed").
   bool oversubscribed = false;
   int rank = 0;
+  /// Each trial's body is a sleep of this many seconds: $QTUNE_SYNTHETIC_TRIAL
+  /// (tuner/synthetic_trial.h, the scaling benchmark).
+  std::optional<double> synthetic_trial_s;
   /// Each trial and the baseline run in a forked child (tuner/child_process.h):
   /// a crash becomes a FAILED trial. The caller keeps this process at one
   /// compute thread before the first fork (OpenMP is not fork-safe).
