@@ -231,7 +231,7 @@ std::vector<Case> cases() {
       yaml_case("yaml_unknown_top_key", "modle: builtin:fmnist-cnn-tiny\n" + std::string(kSpace),
                 "{dir}/t.yaml: modle: unknown key (expected one of: model, calibration, "
                 "evaluation, search_space, constraints, objective, select, strategy, max_trials, "
-                "timeout, trial_timeout, seed, latency, export)"),
+                "timeout, trial_timeout, seed, latency, export, isolation)"),
       yaml_case(
           "yaml_unknown_nested_key",
           "model: builtin:fmnist-cnn-tiny\nconstraints: {max_loss: 0.1}\n" + std::string(kSpace),
