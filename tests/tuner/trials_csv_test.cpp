@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <utility>
 
 #include "common/error.h"
 #include "tests/support/csv_reader.h"
@@ -23,7 +24,8 @@ TEST(CsvField, QuotesOnlyWhenNeeded) {
   EXPECT_EQ(csv_field("cr\r"), "\"cr\r\"");
 }
 
-TEST(TrialsCsv, EveryFieldReadsBack) {
+// Two records whose fields need quoting, escaping or exact digits in CSV.
+std::pair<TrialRecord, TrialRecord> two_records() {
   TrialRecord a;
   a.id = 41;
   a.run_id = 3;
@@ -54,6 +56,11 @@ TEST(TrialsCsv, EveryFieldReadsBack) {
   b.config = Json{{"algorithm", "rtn"}, {"params", {{"bits", 2}}}};
   b.config_hash = config_hash(b.config);
   b.error = "line one\r\nline \"two\", with a comma";
+  return {a, b};
+}
+
+TEST(TrialsCsv, EveryFieldReadsBack) {
+  const auto [a, b] = two_records();
 
   const auto rows = read_csv(format_trials_csv({a, b}));
   ASSERT_EQ(rows.size(), 3u);
@@ -101,32 +108,7 @@ TEST(TrialsCsv, EveryFieldReadsBack) {
 }
 
 TEST(TrialsCsv, ParsesBackIntoTheRecords) {
-  TrialRecord a;
-  a.run_id = 3;
-  a.index = 7;
-  a.status = "COMPLETED";
-  a.algorithm = "rtn";
-  a.backend = "native";
-  a.config = Json{{"algorithm", "rtn"}, {"params", {{"bits", 4}, {"group_size", 32}}}};
-  a.config_hash = config_hash(a.config);
-  a.accuracy = 0.1 + 0.2;
-  a.accuracy_loss = 1.0 / 3.0;
-  a.latency_ms_p50 = 0.4125;
-  a.latency_ms_p90 = 0.5;
-  a.size_bytes = 123456789012;
-  a.passed = false;
-  a.metrics["reject_reason"] = "loss 33.3% > 1%, \"more\"";
-  a.rank = 2;
-  a.host = "node,1";
-  a.started_at = "2026-01-01T00:00:00.000Z";
-  a.ended_at = "2026-01-01T00:00:01.000Z";
-  TrialRecord b;
-  b.run_id = 3;
-  b.index = 8;
-  b.status = "FAILED";
-  b.config = Json{{"algorithm", "rtn"}, {"params", {{"bits", 2}}}};
-  b.config_hash = config_hash(b.config);
-  b.error = "line one\r\nline \"two\", with a comma";
+  const auto [a, b] = two_records();
 
   const auto back = parse_trials_csv(format_trials_csv({a, b}), "t.csv");
   ASSERT_EQ(back.size(), 2u);
