@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "common/error.h"
-#include "quantizers/core/packing.h"
+#include "quant/packing.h"
 
 namespace qtune {
 

@@ -6,7 +6,7 @@
 //   asym: lo = min(w,0)*alpha, hi = max(w,0)*beta, scale = (hi-lo)/qmax, zero = round(-lo/scale)
 //   sym:  amax = max(max(w,0)*beta, -min(w,0)*alpha), scale = amax/qmax
 //   q = clamp(round(w/scale + V) + zero), w' = (q - zero) * scale
-// With V = 0 and alpha = beta = 1 this is exactly RTN (quantizers/core/quantize.h).
+// With V = 0 and alpha = beta = 1 this is exactly RTN (quant/quantize.h).
 // Signed gradient descent (lr decaying linearly to 0) fits them to the fp32
 // block output; the iterate with the lowest batch loss is kept, unless the
 // start (RTN) has a lower loss over all samples.
@@ -16,7 +16,7 @@
 #include <limits>
 
 #include "common/error.h"
-#include "quantizers/core/quantized_weight.h"
+#include "quant/quantized_weight.h"
 #include "quantizers/registry.h"
 #include "quantizers/woq_common.h"
 #include "quantizers/woq_train.h"

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "quantizers/core/quantized_weight.h"
+#include "quant/quantized_weight.h"
 
 namespace qtune {
 

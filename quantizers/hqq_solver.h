@@ -10,7 +10,7 @@
 
 #include <ATen/ATen.h>
 
-#include "quantizers/core/quantized_weight.h"
+#include "quant/quantized_weight.h"
 
 namespace qtune {
 

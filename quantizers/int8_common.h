@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "backends/int8.h"
+#include "quant/observer.h"
 #include "quantizers/blockwise.h"
-#include "quantizers/core/observer.h"
 #include "quantizers/quantizer.h"
 
 namespace qtune {

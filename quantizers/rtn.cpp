@@ -1,6 +1,6 @@
 // RTN: round-to-nearest weight-only quantization, data-free (INC RTNConfig).
 #include "common/error.h"
-#include "quantizers/core/clip_search.h"
+#include "quant/clip_search.h"
 #include "quantizers/registry.h"
 #include "quantizers/woq_common.h"
 

@@ -23,7 +23,7 @@
 #include <cmath>
 
 #include "common/error.h"
-#include "quantizers/core/quantize.h"
+#include "quant/quantize.h"
 #include "quantizers/registry.h"
 #include "quantizers/woq_common.h"
 #include "quantizers/woq_train.h"

@@ -6,7 +6,7 @@
 #include <functional>
 #include <vector>
 
-#include "quantizers/core/quantized_weight.h"
+#include "quant/quantized_weight.h"
 #include "quantizers/quantizer.h"
 
 namespace qtune {

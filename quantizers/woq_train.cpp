@@ -8,7 +8,7 @@
 #include <numeric>
 
 #include "common/error.h"
-#include "quantizers/core/quantized_weight.h"
+#include "quant/quantized_weight.h"
 #include "quantizers/woq_common.h"
 
 namespace qtune {
@@ -34,7 +34,7 @@ at::Tensor fake_quantize_ste(const at::Tensor& w, const QuantSpec& spec) {
   auto grouped = [&](double pad) {
     return at::constant_pad_nd(w2, {0, n_groups * g - cols}, pad).reshape({rows, n_groups, g});
   };
-  // The same formulas as quantizers/core/quantize.cpp, in differentiable ops.
+  // The same formulas as quant/quantize.cpp, in differentiable ops.
   const at::Tensor mx = std::get<0>(grouped(-inf).max(-1));
   const at::Tensor mn = std::get<0>(grouped(inf).min(-1));
   at::Tensor scale, zero;

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "quant/quant_spec.h"
 #include "quantizers/blockwise.h"
-#include "quantizers/core/quant_spec.h"
 #include "quantizers/quantizer.h"
 
 namespace qtune {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fails when a source file includes a header from a folder below its own in
 # DESIGN.md's list of layers (each folder depends only on those above it):
-#   0 common  1 quant (today quantizers/core)  2 backends  3 models
+#   0 common  1 quant  2 backends  3 models
 #   4 quantizers  5 storage  6 bench  7 tuner  8 cli
 # bench/suites holds benchmark executables: like tests, leaves above every
 # library (a suite may drive the tuner), so nothing can include them.
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "${1:-$(dirname "$0")/..}"
 
 dirs=()
-for d in common quantizers backends models storage bench tuner cli; do
+for d in common quant quantizers backends models storage bench tuner cli; do
   [[ -d $d ]] && dirs+=("$d")
 done
 ((${#dirs[@]})) || { echo "check_layers: no source folders under $(pwd)" >&2; exit 1; }
@@ -21,7 +21,7 @@ files=$(find "${dirs[@]}" -type f \( -name '*.h' -o -name '*.cpp' \) | sort)
 awk '
   function layer(path) {
     if (path ~ /^common\//) return 0
-    if (path ~ /^quantizers\/core\//) return 1
+    if (path ~ /^quant\//) return 1
     if (path ~ /^backends\//) return 2
     if (path ~ /^models\//) return 3
     if (path ~ /^quantizers\//) return 4

@@ -20,7 +20,7 @@ CXX_FUZZ=${CXX_FUZZ:-clang++}
 # target: the parser sources it links (besides fuzz/<target>_fuzz.cpp and common/error.cpp)
 declare -A SOURCES=(
   [safetensors_header]="models/safetensors_header.cpp"
-  [qconfig_json]="storage/qconfig_file.cpp storage/quant_spec_json.cpp quantizers/core/quant_spec.cpp"
+  [qconfig_json]="storage/qconfig_file.cpp storage/quant_spec_json.cpp quant/quant_spec.cpp"
   [tuning_yaml]="tuner/yaml_document.cpp"
   [tokenizer_json]="models/text/bpe_tokenizer.cpp models/text/byte_level.cpp models/text/regex_splitter.cpp"
   [idx]="models/idx_file.cpp"

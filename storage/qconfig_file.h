@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/json.h"
-#include "quantizers/core/quant_spec.h"
+#include "quant/quant_spec.h"
 
 namespace qtune::storage_detail {
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "common/json.h"
-#include "quantizers/core/quant_spec.h"
+#include "quant/quant_spec.h"
 
 namespace qtune::storage_detail {
 

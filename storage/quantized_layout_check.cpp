@@ -1,7 +1,7 @@
 #include "storage/quantized_layout_check.h"
 
 #include "common/error.h"
-#include "quantizers/core/packing.h"
+#include "quant/packing.h"
 
 namespace qtune::storage_detail {
 

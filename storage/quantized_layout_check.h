@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "quantizers/core/quantized_weight.h"
+#include "quant/quantized_weight.h"
 
 namespace qtune::storage_detail {
 

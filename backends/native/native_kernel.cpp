@@ -9,7 +9,7 @@
 
 #include "backends/native/repack.h"
 #include "common/error.h"
-#include "quantizers/core/packing.h"
+#include "quant/packing.h"
 
 namespace qtune {
 

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "common/fp16.h"
 #include "common/error.h"
-#include "quantizers/core/packing.h"
+#include "common/fp16.h"
+#include "quant/packing.h"
 
 namespace qtune::native {
 

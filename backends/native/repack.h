@@ -9,7 +9,7 @@
 #include <string>
 
 #include "backends/native/packed_weight.h"
-#include "quantizers/core/quantized_weight.h"
+#include "quant/quantized_weight.h"
 
 namespace qtune::native {
 

@@ -10,9 +10,9 @@
 
 #include "backends/backend_list.h"
 #include "common/malloc_tuning.h"
-#include "quantizers/core/packing.h"
-#include "quantizers/core/quantize.h"
-#include "quantizers/core/quantized_weight.h"
+#include "quant/packing.h"
+#include "quant/quantize.h"
+#include "quant/quantized_weight.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include "backends/int8.h"
 #include "common/error.h"
 #include "models/llama/llama_model.h"
-#include "quantizers/core/packing.h"
+#include "quant/packing.h"
 #include "storage/formats/ggml_blocks.h"
 #include "storage/formats/gguf_tokenizer.h"
 #include "storage/formats/gguf_writer.h"

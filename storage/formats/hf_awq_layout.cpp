@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "common/error.h"
-#include "quantizers/core/packing.h"
+#include "quant/packing.h"
 #include "storage/formats/hf_tensor_check.h"
 
 namespace qtune {

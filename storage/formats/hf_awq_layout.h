@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "common/json.h"
-#include "quantizers/core/quantized_weight.h"
+#include "quant/quantized_weight.h"
 #include "storage/formats/hf_awq_config.h"
 
 namespace qtune {

@@ -3,15 +3,12 @@
 #include <cmath>
 
 #include "common/error.h"
-#include "quantizers/core/packing.h"
+#include "quant/packing.h"
 #include "storage/formats/hf_tensor_check.h"
 
 namespace qtune {
 
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 at::Tensor gptq_pack_stream(const at::Tensor& codes, int bits) {
   QT_ASSERT(codes.dim() == 2 && codes.size(1) * bits % 32 == 0);

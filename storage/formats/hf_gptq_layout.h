@@ -34,7 +34,7 @@
 #include <vector>
 
 #include "common/json.h"
-#include "quantizers/core/quantized_weight.h"
+#include "quant/quantized_weight.h"
 #include "storage/formats/hf_gptq_config.h"
 
 namespace qtune {

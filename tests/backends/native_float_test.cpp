@@ -11,10 +11,10 @@
 #include <cstring>
 #include <vector>
 
-#include "common/fp16.h"
 #include "backends/native/isa_entries.h"
 #include "backends/native/repack.h"
-#include "quantizers/core/quantized_weight.h"
+#include "common/fp16.h"
+#include "quant/quantized_weight.h"
 #include "support/quant_specs.h"
 
 namespace qtune::native {

@@ -8,12 +8,12 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "common/fp16.h"
 #include "backends/native/isa_entries.h"
 #include "backends/native/native_kernel.h"
 #include "backends/native/repack.h"
 #include "backends/native/woq_decode.h"
-#include "quantizers/core/packing.h"
+#include "common/fp16.h"
+#include "quant/packing.h"
 #include "support/expect_error.h"
 
 namespace qtune::native {

@@ -7,7 +7,7 @@
 
 #include "common/error.h"
 #include "models/builtin.h"
-#include "quantizers/core/quantize.h"
+#include "quant/quantize.h"
 #include "quantizers/gptq_solver.h"
 #include "quantizers/quantizer.h"
 #include "storage/artifact.h"

@@ -4,7 +4,7 @@
 
 #include "common/error.h"
 #include "models/builtin.h"
-#include "quantizers/core/quantize.h"
+#include "quant/quantize.h"
 #include "quantizers/quantizer.h"
 #include "storage/artifact.h"
 #include "support/random_fmnist_cnn.h"

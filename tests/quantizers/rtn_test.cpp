@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "quantizers/core/clip_search.h"
-#include "quantizers/core/quantize.h"
+#include "quant/clip_search.h"
+#include "quant/quantize.h"
 #include "quantizers/quantizer.h"
 #include "tiny_model.h"
 

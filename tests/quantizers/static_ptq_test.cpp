@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "backends/int8.h"
+#include "quant/observer.h"
 #include "quantizers/blockwise.h"
-#include "quantizers/core/observer.h"
 #include "quantizers/quantizer.h"
 #include "support/expect_error.h"
 #include "tiny_model.h"

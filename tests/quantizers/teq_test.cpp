@@ -5,7 +5,7 @@
 #include "backends/layer_kernel.h"
 #include "models/builtin.h"
 #include "outlier_mlp.h"
-#include "quantizers/core/quantize.h"
+#include "quant/quantize.h"
 #include "quantizers/quantizer.h"
 #include "quantizers/woq_train.h"
 #include "support/expect_error.h"

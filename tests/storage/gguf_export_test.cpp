@@ -19,7 +19,7 @@
 #include "models/llama/llama_model.h"
 #include "models/text/sentencepiece_tokenizer.h"
 #include "models/text/tokenizer.h"
-#include "quantizers/core/packing.h"
+#include "quant/packing.h"
 #include "quantizers/quantizer.h"
 #include "storage/artifact.h"
 #include "storage/formats/export.h"

@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "quantizers/core/quant_spec.h"
+#include "quant/quant_spec.h"
 
 namespace qtune::testing {
 

@@ -1,8 +1,8 @@
-#include "quantizers/core/param_quant.h"
+#include "quant/param_quant.h"
 
 #include "common/error.h"
-#include "quantizers/core/packing.h"
-#include "quantizers/core/quantize.h"
+#include "quant/packing.h"
+#include "quant/quantize.h"
 
 namespace qtune {
 

@@ -1,12 +1,12 @@
 // Quantization semantics pinned by small tables worked by hand (INC's formulas,
-// quantizers/core/quantize.h). Values are chosen so that every scale is exact
+// quant/quantize.h). Values are chosen so that every scale is exact
 // in float, so codes and dequantized weights compare exactly.
 #include <gtest/gtest.h>
 
 #include <vector>
 
 #include "common/error.h"
-#include "quantizers/core/quantize.h"
+#include "quant/quantize.h"
 
 namespace qtune {
 namespace {

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "quantizers/core/param_quant.h"
-#include "quantizers/core/quantize.h"
+#include "quant/param_quant.h"
+#include "quant/quantize.h"
 
 namespace qtune {
 

@@ -1,6 +1,6 @@
-#include "quantizers/core/clip_search.h"
+#include "quant/clip_search.h"
 
-#include "quantizers/core/quantize.h"
+#include "quant/quantize.h"
 
 namespace qtune {
 

@@ -1,4 +1,4 @@
-#include "quantizers/core/quant_spec.h"
+#include "quant/quant_spec.h"
 
 #include <algorithm>
 

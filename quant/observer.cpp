@@ -1,4 +1,4 @@
-#include "quantizers/core/observer.h"
+#include "quant/observer.h"
 
 #include <algorithm>
 #include <cmath>

@@ -8,7 +8,7 @@
 #include <tuple>
 #include <vector>
 
-#include "quantizers/core/quantize.h"
+#include "quant/quantize.h"
 
 namespace qtune {
 namespace {

@@ -1,4 +1,4 @@
-#include "quantizers/core/packing.h"
+#include "quant/packing.h"
 
 #include <ATen/Parallel.h>
 

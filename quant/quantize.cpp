@@ -1,4 +1,4 @@
-#include "quantizers/core/quantize.h"
+#include "quant/quantize.h"
 
 #include <limits>
 

@@ -2,8 +2,8 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "quantizers/core/packing.h"
-#include "quantizers/core/quantized_weight.h"
+#include "quant/packing.h"
+#include "quant/quantized_weight.h"
 
 namespace qtune {
 namespace {

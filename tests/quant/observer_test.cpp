@@ -1,5 +1,5 @@
 // Activation observers against hand-worked values and a plain KL reference.
-#include "quantizers/core/observer.h"
+#include "quant/observer.h"
 
 #include <gtest/gtest.h>
 

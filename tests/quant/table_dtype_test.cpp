@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "quantizers/core/quantized_weight.h"
+#include "quant/quantized_weight.h"
 
 namespace qtune {
 namespace {

@@ -22,7 +22,7 @@
 
 #include <ATen/ATen.h>
 
-#include "quantizers/core/quant_spec.h"
+#include "quant/quant_spec.h"
 
 namespace qtune {
 

@@ -1,7 +1,7 @@
-#include "quantizers/core/quantized_weight.h"
+#include "quant/quantized_weight.h"
 
 #include "common/error.h"
-#include "quantizers/core/packing.h"
+#include "quant/packing.h"
 
 namespace qtune {
 

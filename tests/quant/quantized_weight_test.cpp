@@ -1,4 +1,4 @@
-#include "quantizers/core/quantized_weight.h"
+#include "quant/quantized_weight.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Bit packing: golden words for the layout drawn in packing.h, and a round
 // trip against a plain scalar packer for every width on sizes that straddle
 // word boundaries.
-#include "quantizers/core/packing.h"
+#include "quant/packing.h"
 
 #include <gtest/gtest.h>
 
