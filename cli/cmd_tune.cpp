@@ -9,6 +9,7 @@
 #include "cli/model_source.h"
 #include "common/error.h"
 #include "tuner/autotune.h"
+#include "tuner/mpi_comm.h"
 #include "tuner/report.h"
 #include "tuner/strategy_extent.h"
 
@@ -79,6 +80,9 @@ int cmd_tune(int argc, char** argv) {
       {"no-isolation", false, false,
        "run trials in the worker's own process (debugging: a crash ends the run); "
        "wins over the config's isolation: true"},
+      {"no-broadcast", false, false,
+       "under mpirun, every rank reads the model and data from its own filesystem instead of "
+       "rank 0 sending them to each node"},
       {"print-space", false, false,
        "print the expanded search space and its size, run nothing (with --json: as JSON)"},
       {"help", false, false, "show this help"},
@@ -90,7 +94,12 @@ int cmd_tune(int argc, char** argv) {
     return 0;
   }
   args.reject_positionals();
-  TuningConfig config = load_tuning_config(args.get_or("config", "configs/default.yaml"));
+  const bool broadcast = !args.has("no-broadcast");
+  // A worker on another node gets the data files from rank 0: it cannot check them yet.
+  const DataFiles data_files =
+      broadcast && launched_rank() > 0 ? DataFiles::kNamed : DataFiles::kReadable;
+  TuningConfig config =
+      load_tuning_config(args.get_or("config", "configs/default.yaml"), data_files);
   if (args.has("print-space")) {
     print_space(config, args.has("json"));
     return 0;
@@ -101,6 +110,7 @@ int cmd_tune(int argc, char** argv) {
   options.resume = args.has("resume");
   options.json = args.has("json");
   options.isolation = !args.has("no-isolation");
+  options.broadcast = broadcast;
   options.print_table = !options.json;
   options.progress = stderr_is_terminal() && !options.json;
   const TuneSummary summary = run_tuning(config, options);

@@ -6,13 +6,12 @@
 #include <mpi.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "cli/commands.h"
 #include "common/error.h"
 #include "common/malloc_tuning.h"
+#include "tuner/mpi_comm.h"
 
 namespace {
 
@@ -34,11 +33,7 @@ constexpr const char* kUsage =
 
 // Under mpirun every rank parses the same arguments and config, so an input
 // error is the same everywhere: let rank 0 alone print it.
-bool is_quiet_rank() {
-  const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
-  if (!rank) rank = std::getenv("PMI_RANK");
-  return rank && std::strcmp(rank, "0") != 0;
-}
+bool is_quiet_rank() { return qtune::launched_rank() > 0; }
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 

@@ -3,14 +3,15 @@
 # DESIGN.md's list of layers (each folder depends only on those above it):
 #   0 common  1 quant  2 backends  3 models
 #   4 quantizers  5 storage  6 bench  7 tuner  8 cli
-# bench/suites holds benchmark executables: like tests, leaves above every
-# library (a suite may drive the tuner), so nothing can include them.
+# bench/suites (benchmark executables) and tools/ (small programs) are, like
+# tests, leaves above every library (they may drive the tuner), so nothing can
+# include them.
 # Usage: scripts/check_layers.sh [REPO_DIR]   (exit 1 and one line per offence)
 set -euo pipefail
 cd "${1:-$(dirname "$0")/..}"
 
 dirs=()
-for d in common quant quantizers backends models storage bench tuner cli; do
+for d in common quant quantizers backends models storage bench tuner cli tools; do
   [[ -d $d ]] && dirs+=("$d")
 done
 ((${#dirs[@]})) || { echo "check_layers: no source folders under $(pwd)" >&2; exit 1; }
@@ -27,6 +28,7 @@ awk '
     if (path ~ /^quantizers\//) return 4
     if (path ~ /^storage\//) return 5
     if (path ~ /^bench\/suites\//) return 9
+    if (path ~ /^tools\//) return 9
     if (path ~ /^bench\//) return 6
     if (path ~ /^tuner\//) return 7
     if (path ~ /^cli\//) return 8

@@ -142,4 +142,10 @@ run_one() {  # KIND RANKS TRIALS_PER_WORKER
 for n in $RANKS; do run_one synthetic "$n" "$TRIALS_PER_WORKER"; done
 PSS_PER_RANK_KIB=0
 for n in $REAL_RANKS; do run_one real "$n" "$REAL_TRIALS_PER_WORKER"; done
-echo "scaling_bench: wrote $CSV" >&2
+PLOT=${PLOT:-build/scaling_plot}
+if [[ -x $PLOT ]]; then
+  "$PLOT" "$CSV" "$DOCS"
+  echo "scaling_bench: wrote $CSV, $DOCS/scaling-cpu.svg, $DOCS/scaling-throughput.svg" >&2
+else
+  echo "scaling_bench: wrote $CSV ($PLOT not built: no plots)" >&2
+fi

@@ -13,6 +13,7 @@
 #include "storage/formats/export.h"
 #include "tuner/child_process.h"
 #include "tuner/coordinator.h"
+#include "tuner/input_broadcast.h"
 #include "tuner/mpi_comm.h"
 #include "tuner/mpi_executor.h"
 #include "tuner/report.h"
@@ -48,6 +49,7 @@ Json TuneSummary::to_json() const {
   }
   j["exports"] = ex;
   j["farm"] = farm.to_json();
+  j["broadcast"] = broadcast;
   return j;
 }
 
@@ -484,6 +486,31 @@ void train_builtin_in_child(const TuningConfig& config, const TuneOptions& optio
   }
 }
 
+// Without isolation rank 0 trains a built-in model that is not cached yet
+// here, so that its files exist to be sent to the other nodes.
+void train_builtin_here(const TuningConfig& config, const TuneOptions& options) {
+  const std::filesystem::path cache_dir =
+      options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
+  for (const BuiltinInfo& info : list_builtin_models(cache_dir)) {
+    if (info.spec != config.model || info.cached) continue;
+    try {
+      ModelOptions mo;
+      mo.cache_dir = cache_dir;
+      mo.progress = options.progress;
+      load_model(config.model, mo);
+    } catch (const std::exception&) {  // the run's own load reports it
+    }
+  }
+}
+
+Json broadcast_json(const BroadcastStats& s) {
+  return Json{{"nodes", s.nodes},
+              {"files", s.files},
+              {"bytes", s.bytes},
+              {"seconds", s.seconds},
+              {"skipped", s.skipped.empty() ? Json() : Json(s.skipped)}};
+}
+
 std::vector<QuantConfig> expand_checked(const TuningConfig& config) {
   auto trials = expand_search_space(config, /*cut_at_max_trials=*/false);
   QT_CHECK(!trials.empty(), config.source, ": search_space: expands to no trial");
@@ -511,16 +538,29 @@ TuneSummary run_tuning(const TuningConfig& config, const TuneOptions& options) {
   TrialSettings settings = trial_settings(config, rank);
   settings.isolate = isolation;
   if (isolation && rank == 0) train_builtin_in_child(config, options);
-  TrialRunner runner([&] { return load_spec_workload(config, options.cache_dir); }, settings);
+  // What this rank loads: rank 0's own inputs, or on another node the copies
+  // rank 0 sent there.
+  RunInputs inputs{config, options.cache_dir};
+  std::unique_ptr<InputBroadcast> broadcast;
+  if (mpi && options.broadcast) {
+    if (!isolation && rank == 0) train_builtin_here(config, options);
+    broadcast = std::make_unique<InputBroadcast>(inputs);
+    inputs = broadcast->inputs();
+  }
+  const auto finalize = [&] {
+    if (broadcast) broadcast->release();
+    mpi_finalize_once();
+  };
+  TrialRunner runner([&] { return load_spec_workload(inputs.config, inputs.cache_dir); }, settings);
   if (rank > 0) {
     // Waits until rank 0 has the model trained and cached (or failed to start).
     const std::string error = mpi_bcast_startup("");
     if (!error.empty()) {
-      mpi_finalize_once();
+      finalize();
       throw Error(error);  // rank 0 reports it; the CLI keeps worker ranks quiet
     }
     run_mpi_worker(runner);
-    mpi_finalize_once();
+    finalize();
     TuneSummary s;
     s.is_coordinator = false;
     return s;
@@ -543,10 +583,11 @@ TuneSummary run_tuning(const TuningConfig& config, const TuneOptions& options) {
         if (!mpi) return;
         mpi_bcast_startup(error);
         // Every rank learned of the error and leaves the same way: a clean finalize.
-        if (!error.empty()) mpi_finalize_once();
+        if (!error.empty()) finalize();
       },
       nullptr);
-  if (mpi) mpi_finalize_once();
+  if (broadcast) summary.broadcast = broadcast_json(broadcast->stats());
+  if (mpi) finalize();
   print_summary(summary, options);
   return summary;
 }

@@ -31,6 +31,10 @@ struct TuneOptions {
   /// run multi-threaded ATen work must not fork (tuner/child_process.h), and
   /// autotune() never forks the caller's process.
   bool isolation = false;
+  /// Under mpirun, rank 0 sends the model and data files to every other node
+  /// (tuner/input_broadcast.h); off (--no-broadcast) every rank reads its own
+  /// filesystem, as nodes that share one may prefer.
+  bool broadcast = true;
 };
 
 /// One format of a config's `export:` applied to the saved best model.
@@ -62,10 +66,15 @@ struct TuneSummary {
   bool export_failed() const;
   /// What the farm cost rank 0 in this call (tuner/farm_cost.h).
   FarmCost farm;
+  /// Under mpirun with the broadcast on (tuner/input_broadcast.h): {"nodes",
+  /// "files","bytes","seconds","skipped"}, what rank 0 sent to each other
+  /// node; null otherwise.
+  Json broadcast;
 
   /// {"run_id","db","baseline","best": trial json|null,"best_dir","trials":[...],
   ///  "trials_run","trials_skipped","timed_out","rematerialized_accuracy",
-  ///  "exports":[{"format","written","notes"} | {"format","error"}], "farm": FarmCost}
+  ///  "exports":[{"format","written","notes"} | {"format","error"}], "farm": FarmCost,
+  ///  "broadcast"}
   Json to_json() const;
 };
 

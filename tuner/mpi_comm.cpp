@@ -26,6 +26,12 @@ bool launched_by_mpi() {
   return std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr || std::getenv("PMI_SIZE") != nullptr;
 }
 
+int launched_rank() {
+  const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+  if (!rank) rank = std::getenv("PMI_RANK");
+  return rank ? std::atoi(rank) : 0;
+}
+
 void mpi_init_once() {
   int initialized = 0;
   MPI_SAFE_CALL(MPI_Initialized(&initialized));
@@ -89,8 +95,7 @@ void mpi_barrier() {
   }
 }
 
-namespace {
-void wait_sleeping(MPI_Request& req) {
+void mpi_wait_sleeping(MPI_Request& req) {
   Backoff backoff;
   int done = 0;
   while (true) {
@@ -99,18 +104,17 @@ void wait_sleeping(MPI_Request& req) {
     backoff.pause();
   }
 }
-}  // namespace
 
 std::string mpi_bcast_startup(const std::string& error) {
   int len = static_cast<int>(error.size());
   MPI_Request req;
   MPI_SAFE_CALL(MPI_Ibcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD, &req));
-  wait_sleeping(req);
+  mpi_wait_sleeping(req);
   if (len == 0) return {};
   std::vector<char> buf(error.begin(), error.end());
   buf.resize(static_cast<size_t>(len));
   MPI_SAFE_CALL(MPI_Ibcast(buf.data(), len, MPI_CHAR, 0, MPI_COMM_WORLD, &req));
-  wait_sleeping(req);
+  mpi_wait_sleeping(req);
   return std::string(buf.begin(), buf.end());
 }
 

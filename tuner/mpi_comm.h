@@ -36,6 +36,10 @@ enum MpiTag : int {
 /// plain binary never depends on singleton init.
 bool launched_by_mpi();
 
+/// This process's rank in the job that mpirun launched, read from the
+/// launcher's environment before MPI_Init; 0 when not launched by mpirun.
+int launched_rank();
+
 /// Initializes MPI once per process (no-op when already initialized) and
 /// makes errors return to MPI_SAFE_CALL instead of aborting silently.
 void mpi_init_once();
@@ -53,6 +57,9 @@ struct MpiMessage {
 void mpi_send_json(int dest, int tag, const Json& body);
 /// MPI_Barrier on MPI_COMM_WORLD that sleeps while it waits instead of spinning.
 void mpi_barrier();
+
+/// MPI_Wait that sleeps while it waits instead of spinning.
+void mpi_wait_sleeping(MPI_Request& req);
 
 /// Rank 0 tells every rank whether start-up went well: an empty `error` means
 /// yes. Every rank calls it (like MPI_Bcast, sleeping while it waits) and gets

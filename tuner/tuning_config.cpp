@@ -23,7 +23,8 @@ namespace {
 // Every error names the file and the dotted field path ("search_space[0].params.bits").
 class Parser {
  public:
-  explicit Parser(std::string source) : source_(std::move(source)) {}
+  explicit Parser(std::string source, DataFiles data_files = DataFiles::kReadable)
+      : source_(std::move(source)), data_files_(data_files) {}
 
   [[noreturn]] void fail(const std::string& path, const std::string& what) const {
     throw Error(source_ + ": " + (path.empty() ? "" : path + ": ") + what);
@@ -258,6 +259,12 @@ class Parser {
     return v.get<bool>();
   }
 
+  bool readable(const std::string& file) const {
+    if (data_files_ == DataFiles::kNamed) return true;
+    std::error_code ec;
+    return std::filesystem::is_regular_file(file, ec) && std::ifstream(file, std::ios::binary);
+  }
+
   // A data file is read (and fully checked) when the run loads its data, on
   // every rank; here only that it names a readable file, so that a typo fails
   // before anything else happens.
@@ -266,9 +273,7 @@ class Parser {
     const std::string file = string(n, path);
     if (!language_model)
       fail(path, "text data are for language models; " + m.spec + " is a classifier");
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(file, ec) || !std::ifstream(file, std::ios::binary))
-      fail(path, file + ": cannot read the data file");
+    if (!readable(file)) fail(path, file + ": cannot read the data file");
     return file;
   }
 
@@ -284,9 +289,7 @@ class Parser {
     }
     for (const char* key : {"idx_images", "idx_labels"}) {
       const std::string file = string(n[key], child(path, key));
-      std::error_code ec;
-      if (!std::filesystem::is_regular_file(file, ec) || !std::ifstream(file, std::ios::binary))
-        fail(child(path, key), file + ": cannot read the data file");
+      if (!readable(file)) fail(child(path, key), file + ": cannot read the data file");
       (std::string(key) == "idx_images" ? images : labels) = file;
     }
   }
@@ -570,13 +573,15 @@ class Parser {
 
  private:
   std::string source_;
+  DataFiles data_files_;
 };
 
 }  // namespace
 
-TuningConfig parse_tuning_config(const std::string& yaml_text, const std::string& source) {
+TuningConfig parse_tuning_config(const std::string& yaml_text, const std::string& source,
+                                 DataFiles data_files) {
   const YAML::Node root = load_yaml_document(yaml_text, source);
-  return Parser(source).parse(root);
+  return Parser(source, data_files).parse(root);
 }
 
 Json parse_quantization_block(const std::string& yaml_text, const std::string& source,
@@ -596,12 +601,12 @@ Json parse_quantization_block(const std::string& yaml_text, const std::string& s
   return qc.to_json();
 }
 
-TuningConfig load_tuning_config(const std::filesystem::path& path) {
+TuningConfig load_tuning_config(const std::filesystem::path& path, DataFiles data_files) {
   std::ifstream in(path, std::ios::binary);
   QT_CHECK(in, path.string(), ": cannot open the tuning config");
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_tuning_config(text.str(), path.string());
+  return parse_tuning_config(text.str(), path.string(), data_files);
 }
 
 Json TuningConfig::to_json() const {

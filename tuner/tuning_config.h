@@ -130,8 +130,14 @@ struct TuningConfig {
 /// model spec, sample counts beyond the model's data splits, unknown
 /// algorithms or parameters, values out of range -> qtune::Error naming the
 /// file, the field and what was expected.
-TuningConfig load_tuning_config(const std::filesystem::path& path);
-TuningConfig parse_tuning_config(const std::string& yaml_text, const std::string& source);
+/// DataFiles::kNamed skips the check that data files are readable here: an
+/// MPI worker whose node receives them from rank 0 (tuner/input_broadcast.h)
+/// does not have them yet; reading them checks them in full later.
+enum class DataFiles { kReadable, kNamed };
+TuningConfig load_tuning_config(const std::filesystem::path& path,
+                                DataFiles data_files = DataFiles::kReadable);
+TuningConfig parse_tuning_config(const std::string& yaml_text, const std::string& source,
+                                 DataFiles data_files = DataFiles::kReadable);
 
 /// One quantization block as `qtune quantize --config FILE` reads it: the
 /// keys and spellings of a search_space block (overrides by name/type, or by

@@ -55,11 +55,16 @@ inline Json run_json(const std::string& command) {
 
 inline std::string qtune(const std::string& args) { return std::string(QTUNE_BINARY) + " " + args; }
 
-/// "mpirun -np N ... qtune ARGS"; root needs --allow-run-as-root, CI runs as root.
-inline std::string mpirun_qtune(int ranks, const std::string& args) {
+/// "mpirun --oversubscribe": root needs --allow-run-as-root, CI runs as root.
+inline std::string mpirun() {
   std::string flags = " --oversubscribe";
   if (geteuid() == 0) flags += " --allow-run-as-root";
-  return std::string(MPIEXEC) + flags + " -np " + std::to_string(ranks) + " " + qtune(args);
+  return std::string(MPIEXEC) + flags;
+}
+
+/// "mpirun -np N ... qtune ARGS".
+inline std::string mpirun_qtune(int ranks, const std::string& args) {
+  return mpirun() + " -np " + std::to_string(ranks) + " " + qtune(args);
 }
 
 inline std::string cache_flag() { return std::string(" --cache-dir ") + QTUNE_TEST_CACHE_DIR; }
