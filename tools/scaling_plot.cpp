@@ -81,7 +81,7 @@ int series_of(const Row& r) { return r.at("kind") == "real" ? 1 : 0; }
 
 std::string cpu_plot(const std::vector<Row>& rows, const std::string& path) {
   qtune::ScatterPlot p;
-  p.title = "Rank 0's CPU per trial (synthetic: filled, real rtn: ring)";
+  p.title = "Rank 0's CPU per trial: synthetic (filled), real rtn (ring)";
   p.x_label = "ranks";
   p.y_label = "coordinator CPU per trial (ms)";
   p.series_colors = {"#1f77b4", "#d62728"};
@@ -103,7 +103,7 @@ std::string cpu_plot(const std::vector<Row>& rows, const std::string& path) {
 
 std::string throughput_plot(const std::vector<Row>& rows, const std::string& path) {
   qtune::ScatterPlot p;
-  p.title = "Steady trials per hour (filled) against the ideal (ring), synthetic trials";
+  p.title = "Synthetic trials per hour: steady (filled), ideal (ring)";
   p.x_label = "ranks";
   p.y_label = "trials per hour (thousands)";
   p.series_colors = {"#1f77b4", "#7f7f7f"};

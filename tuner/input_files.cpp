@@ -51,7 +51,9 @@ std::vector<std::string*> data_paths(TuningConfig& c) {
 }
 
 std::string data_name(size_t index, const std::string& path) {
-  return std::string(kDataFolder) + "/" + std::to_string(index) + "-" +
+  // A folder per file: two data files may share a name, and the name of a copy
+  // is the name of the original (relocating twice changes nothing).
+  return std::string(kDataFolder) + "/" + std::to_string(index) + "/" +
          fs::path(path).filename().string();
 }
 

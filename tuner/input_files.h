@@ -28,7 +28,7 @@ struct RunInputs {
 /// and KJV text, which come with qtune's packages): for a Hugging Face folder
 /// its config.json, *.safetensors, index and tokenizer files ("model/NAME");
 /// for a built-in model its cache entry, trained here if need be by the caller
-/// ("cache/NAME..."); each user data file ("data/K-NAME"). Sorted by relative
+/// ("cache/NAME..."); each user data file ("data/K/NAME"). Sorted by relative
 /// path. A model spec that names nothing readable -> qtune::Error.
 std::vector<InputFile> run_input_files(const RunInputs& inputs);
 

@@ -62,12 +62,12 @@ TEST(InputFiles, BuiltinClassifierSendsItsCacheEntryAndTheUsersIdxFiles) {
   const std::vector<InputFile> files = run_input_files(in);
   EXPECT_EQ(relatives(files), (std::vector<std::string>{"cache/fmnist-cnn-tiny.bin",
                                                         "cache/fmnist-cnn-tiny.bin.training.json",
-                                                        "data/0-images.idx", "data/1-labels.idx"}));
+                                                        "data/0/images.idx", "data/1/labels.idx"}));
   const RunInputs moved = relocate_run_inputs(in, "/node/copy");
   EXPECT_EQ(moved.config.model, "builtin:fmnist-cnn-tiny");
   EXPECT_EQ(moved.cache_dir, fs::path("/node/copy/cache"));
-  EXPECT_EQ(moved.config.image_data.eval_images, "/node/copy/data/0-images.idx");
-  EXPECT_EQ(moved.config.image_data.eval_labels, "/node/copy/data/1-labels.idx");
+  EXPECT_EQ(moved.config.image_data.eval_images, "/node/copy/data/0/images.idx");
+  EXPECT_EQ(moved.config.image_data.eval_labels, "/node/copy/data/1/labels.idx");
   EXPECT_TRUE(moved.config.image_data.calibration_images.empty());
   expect_relocation_finds_the_copies(in, t / "root");
 }
@@ -89,16 +89,16 @@ TEST(InputFiles, CheckpointFolderSendsWeightsConfigAndTokenizerOnly) {
   in.config.lm_data.eval_file = (t / "eval.txt").string();
   in.cache_dir = t / "cache";
   EXPECT_EQ(relatives(run_input_files(in)),
-            (std::vector<std::string>{"data/0-cal.jsonl", "data/1-eval.txt", "model/config.json",
+            (std::vector<std::string>{"data/0/cal.jsonl", "data/1/eval.txt", "model/config.json",
                                       "model/model-00001-of-00002.safetensors",
                                       "model/model-00002-of-00002.safetensors",
                                       "model/model.safetensors.index.json", "model/tokenizer.json",
                                       "model/tokenizer_config.json"}));
   const RunInputs moved = relocate_run_inputs(in, "/node/copy");
   EXPECT_EQ(moved.config.model, "hf:/node/copy/model");
-  EXPECT_EQ(moved.config.lm_data.calibration_file, "/node/copy/data/0-cal.jsonl");
+  EXPECT_EQ(moved.config.lm_data.calibration_file, "/node/copy/data/0/cal.jsonl");
   EXPECT_EQ(moved.config.lm_data.calibration_format, "jsonl");
-  EXPECT_EQ(moved.config.lm_data.eval_file, "/node/copy/data/1-eval.txt");
+  EXPECT_EQ(moved.config.lm_data.eval_file, "/node/copy/data/1/eval.txt");
   expect_relocation_finds_the_copies(in, t / "root");
 }
 
