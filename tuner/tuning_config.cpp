@@ -467,6 +467,16 @@ class Parser {
                  c.objective);
     }
     if (const auto n = root["strategy"]) strategy(n, c);
+    // Widths that change the group size leave the others at the base's: it must say which.
+    if (c.strategy_options.contains("widths") && !c.search_space.empty() &&
+        !c.search_space.front().params.contains("group_size")) {
+      const Json& widths = c.strategy_options["widths"];
+      for (size_t i = 0; i < widths.size(); ++i)
+        if (widths[i].is_object())
+          fail("strategy.widths[" + std::to_string(i) + "].group_size",
+               "needs search_space[0].params to set group_size (the group of the widths that "
+               "give bits alone)");
+    }
     if (c.strategy == "mixed-bits" && !c.constraints.max_bits_per_weight &&
         !c.constraints.max_size_bytes)
       fail("strategy",
@@ -512,13 +522,27 @@ class Parser {
       if (const auto w = n["widths"]) {
         if (!w.IsSequence() || w.size() == 0)
           fail("strategy.widths", "expected a non-empty list of bit widths, got " + show(w));
-        std::vector<int64_t> widths;
+        // A width is bits, or {bits, group_size}: kept in that form, so that a
+        // list of plain bit counts keeps its canonical JSON (and --resume).
+        Json widths = Json::array();
         for (size_t i = 0; i < w.size(); ++i) {
           const std::string p = "strategy.widths[" + std::to_string(i) + "]";
-          widths.push_back(integer_in(w[i], p, 1, 8, "bits of a weight"));
-          for (size_t k = 0; k + 1 < widths.size(); ++k)
-            if (widths[k] == widths.back())
-              fail(p, "width " + std::to_string(widths.back()) + " is listed twice");
+          Json width;
+          if (w[i].IsMap()) {
+            expect_keys(w[i], p, {"bits", "group_size"});
+            if (!w[i]["bits"]) fail(child(p, "bits"), "missing");
+            if (!w[i]["group_size"])
+              fail(child(p, "group_size"), "missing (or write the bits alone)");
+            const int64_t group = integer(w[i]["group_size"], child(p, "group_size"), -1);
+            if (group == 0) fail(child(p, "group_size"), "expected -1 (per channel) or > 0, got 0");
+            width = {{"bits", integer_in(w[i]["bits"], child(p, "bits"), 1, 8, "bits of a weight")},
+                     {"group_size", group}};
+          } else {
+            width = integer_in(w[i], p, 1, 8, "bits of a weight");
+          }
+          for (const Json& earlier : widths)
+            if (earlier == width) fail(p, "width " + width.dump() + " is listed twice");
+          widths.push_back(width);
         }
         c.strategy_options["widths"] = widths;
       }

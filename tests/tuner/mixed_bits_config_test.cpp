@@ -37,6 +37,18 @@ TEST(MixedBitsConfig, ReadsTheStrategyMappingAndTheBudget) {
   EXPECT_EQ(parse_tuning_config(kHead + "strategy: {name: tpe}\n", "t").strategy, "tpe");
 }
 
+TEST(MixedBitsConfig, AWidthMayGiveItsGroupSize) {
+  const TuningConfig c = parse_tuning_config(
+      "model: builtin:fmnist-cnn-tiny\nsearch_space:\n  - algorithm: rtn\n"
+      "    params: {group_size: 128}\n"
+      "constraints: {max_bits_per_weight: 3.5}\n"
+      "strategy: {name: mixed-bits, widths: [2, {bits: 3, group_size: -1}, "
+      "{bits: 3, group_size: 64}, 4]}\n",
+      "t.yaml");
+  EXPECT_EQ(c.strategy_options["widths"],
+            Json::parse(R"([2, {"bits": 3, "group_size": -1}, {"bits": 3, "group_size": 64}, 4])"));
+}
+
 TEST(MixedBitsConfig, BadSettingsNameTheField) {
   EXPECT_EQ(error_of("strategy: mixed-bits\n"),
             "t.yaml: strategy: mixed-bits allocates widths under a budget: set "
@@ -48,6 +60,19 @@ TEST(MixedBitsConfig, BadSettingsNameTheField) {
             "t.yaml: strategy.widths[1]: expected an integer in [1, 8] (bits of a weight), got 9");
   EXPECT_EQ(error_of(budget + "strategy: {name: mixed-bits, widths: [4, 4]}\n"),
             "t.yaml: strategy.widths[1]: width 4 is listed twice");
+  EXPECT_EQ(error_of(budget + "strategy: {name: mixed-bits, widths: [{bits: 3}]}\n"),
+            "t.yaml: strategy.widths[0].group_size: missing (or write the bits alone)");
+  EXPECT_EQ(error_of(budget + "strategy: {name: mixed-bits, widths: [{bits: 3, group_size: 0}]}\n"),
+            "t.yaml: strategy.widths[0].group_size: expected -1 (per channel) or > 0, got 0");
+  EXPECT_EQ(error_of(budget + "strategy: {name: mixed-bits, widths: [{bits: 3, group: 64}]}\n"),
+            "t.yaml: strategy.widths[0].group: unknown key (expected one of: bits, group_size)");
+  EXPECT_EQ(error_of(budget + "strategy: {name: mixed-bits, widths: [{bits: 3, group_size: 64}, "
+                              "{bits: 3, group_size: 64}]}\n"),
+            "t.yaml: strategy.widths[1]: width {\"bits\":3,\"group_size\":64} is listed twice");
+  EXPECT_EQ(
+      error_of(budget + "strategy: {name: mixed-bits, widths: [2, {bits: 3, group_size: 64}]}\n"),
+      "t.yaml: strategy.widths[1].group_size: needs search_space[0].params to set group_size "
+      "(the group of the widths that give bits alone)");
   EXPECT_EQ(error_of(budget + "strategy: {name: mixed-bits, widths: []}\n"),
             "t.yaml: strategy.widths: expected a non-empty list of bit widths, got a list");
   EXPECT_EQ(error_of(budget + "strategy: {name: mixed-bits, budgets: [1.2]}\n"),

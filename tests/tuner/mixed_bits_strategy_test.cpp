@@ -259,5 +259,123 @@ TEST(MixedBitsStrategy, SameTrialsWhateverWorkersAndCompletionOrder) {
       EXPECT_EQ(farm(workers, order_seed), one) << workers << " workers, order " << order_seed;
 }
 
+// Widths that carry their own group size: a layer's stored bytes depend on
+// (bits, group), the allocation chooses among those pairs, and an override
+// names the group only where it differs from the block's.
+struct Format {
+  int bits;
+  int64_t group;  ///< -1: per channel, modelled as one scale per 1024 weights
+  bool operator==(const Format& o) const { return bits == o.bits && group == o.group; }
+};
+const std::vector<Format> kFormats = {{2, 64}, {3, -1}, {3, 128}, {4, 128}};
+const std::vector<std::vector<double>> kFormatLoss = {{0.06, 0.03, 0.02, 0.005},
+                                                      {0.01, 0.006, 0.004, 0.001},
+                                                      {0.04, 0.02, 0.01, 0.004},
+                                                      {0.30, 0.08, 0.05, 0.01}};
+
+int64_t format_bytes(size_t l, const Format& f) {
+  const int64_t group = f.group < 0 ? 1024 : f.group;
+  return kWeights[l] * f.bits / 8 + kWeights[l] / group * 4;
+}
+
+// Each layer's (bits, group) under `c`, as quantize() merges the overrides.
+std::vector<Format> formats_of(const QuantConfig& c) {
+  std::vector<Format> out;
+  for (const std::string& layer : kLayers) {
+    Json p = c.params;
+    for (const auto& o : c.overrides)
+      if (std::regex_match(layer, std::regex(o.name_regex))) p.update(o.params);
+    out.push_back({p["bits"].get<int>(), p["group_size"].get<int64_t>()});
+  }
+  return out;
+}
+
+TEST(MixedBitsStrategy, WidthsWithGroupSizesAllocateAmongFormats) {
+  StrategyOptions o = bpw_budget(3.3);
+  o.params["widths"] = Json::parse(R"([{"bits": 2, "group_size": 64},
+                                       {"bits": 3, "group_size": -1}, 3, 4])");
+  const auto judge = [](const QuantConfig& c, int64_t index) {
+    TrialRecord r;
+    r.index = index;
+    r.status = "COMPLETED";
+    double loss = 0;
+    int64_t bytes = 0, weights = 0;
+    r.metrics["layers"] = Json::array();
+    const std::vector<Format> f = formats_of(c);
+    for (size_t l = 0; l < kLayers.size(); ++l) {
+      bool fp32 = false;
+      for (const auto& p : c.fp32_layers)
+        fp32 = fp32 || std::regex_match(kLayers[l], std::regex(p));
+      Json j = {{"name", kLayers[l]}, {"quantized", !fp32}, {"weights", kWeights[l]}};
+      if (!fp32) {
+        const size_t k = static_cast<size_t>(std::find(kFormats.begin(), kFormats.end(), f[l]) -
+                                             kFormats.begin());
+        EXPECT_LT(k, kFormats.size()) << "a format that is not a width";
+        j["weight_bytes"] = format_bytes(l, f[l]);
+        loss += kFormatLoss[l][std::min(k, kFormats.size() - 1)];
+        bytes += format_bytes(l, f[l]);
+        weights += kWeights[l];
+      }
+      r.metrics["layers"].push_back(j);
+    }
+    r.metrics["bits_per_weight"] = static_cast<double>(bytes) * 8 / static_cast<double>(weights);
+    r.accuracy_loss = loss;
+    r.size_bytes = kOtherBytes + bytes;
+    r.passed = true;
+    return r;
+  };
+  MixedBitsStrategy s({base()}, o);
+  std::vector<int64_t> order;
+  while (auto i = s.next()) {
+    order.push_back(*i);
+    s.on_result(judge(s.trials()[static_cast<size_t>(*i)], *i));
+  }
+  ASSERT_TRUE(s.done());
+  for (size_t k = 0; k < kFormats.size(); ++k) {
+    const std::vector<Format> f = formats_of(s.trials()[static_cast<size_t>(order[k])]);
+    EXPECT_EQ(f.front(), kFormats[k]) << "uniform trial " << k << " in widths order";
+  }
+  EXPECT_EQ(order.size(), 4u + 16u + s.candidates().size());
+
+  const int64_t target = static_cast<int64_t>(3.3 * (4096 + 4096 + 16384 + 1024));
+  ASSERT_FALSE(s.candidates().empty());
+  bool some_group_override = false;
+  for (const auto& cand : s.candidates()) {
+    const auto bound = static_cast<int64_t>(std::floor(target * cand.fraction));
+    // The least summed loss over all 4^4 format assignments within the bound.
+    std::vector<Format> best;
+    double best_loss = 1e300;
+    for (int code = 0; code < 256; ++code) {
+      std::vector<Format> f;
+      double loss = 0;
+      int64_t bits = 0;
+      for (size_t l = 0; l < 4; ++l) {
+        const size_t k = static_cast<size_t>(code >> (2 * l) & 3);
+        f.push_back(kFormats[k]);
+        loss += kFormatLoss[l][k];
+        bits += format_bytes(l, kFormats[k]) * 8;
+      }
+      if (bits <= bound && loss < best_loss) best = f, best_loss = loss;
+    }
+    const QuantConfig& c = s.trials()[static_cast<size_t>(cand.index)];
+    EXPECT_EQ(formats_of(c), best) << "budget fraction " << cand.fraction;
+    for (const auto& ov : c.overrides) {
+      const bool group_differs = ov.params.contains("group_size");
+      some_group_override = some_group_override || group_differs;
+      if (group_differs) EXPECT_NE(ov.params["group_size"], c.params["group_size"]);
+    }
+  }
+  EXPECT_TRUE(some_group_override) << "the allocations mix group sizes";
+}
+
+TEST(MixedBitsStrategy, AWidthWithAGroupNeedsTheBaseToSetOne) {
+  StrategyOptions o = bpw_budget(3.5);
+  o.params["widths"] = Json::parse(R"([2, {"bits": 3, "group_size": 64}])");
+  QuantConfig no_group;
+  no_group.params = {{"bits", 4}};
+  EXPECT_THROW(MixedBitsStrategy({no_group}, o), Error);
+  EXPECT_NO_THROW(MixedBitsStrategy({base()}, o));
+}
+
 }  // namespace
 }  // namespace qtune

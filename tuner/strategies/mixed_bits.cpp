@@ -30,12 +30,23 @@ MixedBitsStrategy::MixedBitsStrategy(std::vector<QuantConfig> space, const Strat
   widths_ = widths_option(options.params);
   fractions_ = budgets_option(options.params);
   QT_CHECK(!widths_.empty(), "strategy mixed-bits: widths is empty");
+  for (const Width& w : widths_)
+    QT_CHECK(!w.group_size || base_.params.contains("group_size"), "strategy mixed-bits: a width ",
+             "with a group size needs the base config (", base_.algorithm,
+             ") to set group_size, so that the other widths' group is known");
   QT_CHECK(!fractions_.empty(), "strategy mixed-bits: budgets is empty");
 }
 
-std::vector<int> MixedBitsStrategy::widths_option(const Json& params) {
-  return params.contains("widths") ? params["widths"].get<std::vector<int>>()
-                                   : std::vector<int>{2, 3, 4, 8};
+std::vector<MixedBitsStrategy::Width> MixedBitsStrategy::widths_option(const Json& params) {
+  if (!params.contains("widths")) return {{2, {}}, {3, {}}, {4, {}}, {8, {}}};
+  std::vector<Width> out;
+  for (const Json& w : params["widths"]) {
+    if (w.is_object())
+      out.push_back({w.at("bits").get<int>(), w.at("group_size").get<int64_t>()});
+    else
+      out.push_back({w.get<int>(), {}});
+  }
+  return out;
 }
 
 std::vector<double> MixedBitsStrategy::budgets_option(const Json& params) {
@@ -48,10 +59,16 @@ const TrialRecord* MixedBitsStrategy::result(int64_t index) const {
   return it == finished().end() ? nullptr : &it->second;
 }
 
-QuantConfig MixedBitsStrategy::at_width(int bits) const {
+QuantConfig MixedBitsStrategy::at_width(const Width& w) const {
   QuantConfig c = base_;
-  c.params["bits"] = bits;
+  c.params["bits"] = w.bits;
+  if (w.group_size) c.params["group_size"] = *w.group_size;
   return c;
+}
+
+Json MixedBitsStrategy::group_of(const Width& w) const {
+  if (w.group_size) return *w.group_size;
+  return base_.params.contains("group_size") ? base_.params["group_size"] : Json();
 }
 
 std::vector<int64_t> MixedBitsStrategy::propose() {
@@ -73,7 +90,7 @@ std::vector<int64_t> MixedBitsStrategy::propose() {
 
 std::vector<int64_t> MixedBitsStrategy::propose_uniform() {
   std::vector<int64_t> out;
-  for (int w : widths_) {
+  for (const Width& w : widths_) {
     if (candidates_left_ <= 0) {
       uniform_.push_back(-1);
       continue;
@@ -195,7 +212,9 @@ std::vector<int64_t> MixedBitsStrategy::propose_allocations() {
       if (w == common) continue;
       LayerOverride o;
       o.name_regex = exact_layer_pattern(layers_[allocated[k]]);
-      o.params = {{"bits", widths_[w]}};
+      o.params = {{"bits", widths_[w].bits}};
+      if (group_of(widths_[w]) != group_of(widths_[common]))
+        o.params["group_size"] = group_of(widths_[w]);
       c.overrides.push_back(o);
     }
     for (const std::string& name : kept_fp32) c.fp32_layers.push_back(exact_layer_pattern(name));

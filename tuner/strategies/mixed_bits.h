@@ -2,8 +2,9 @@
 // `dynamic`, AutoRound target_bits), in three generations over the first
 // config of the space (the base: its algorithm, group size, scheme):
 //  1. uniform: the base at every width (strategy option `widths`, default
-//     2, 3, 4, 8): real candidates, and the stored bytes of every layer at
-//     every width (a trial's metrics.layers[].weight_bytes);
+//     2, 3, 4, 8; a width is a bit count, or a bit count and a group size):
+//     real candidates, and the stored bytes of every layer at every width (a
+//     trial's metrics.layers[].weight_bytes);
 //  2. sensitivity: per quantized layer and width, the base at that width with
 //     every other layer in fp32 -- its accuracy loss is the layer's loss at
 //     that width. Probes (is_probe): not candidates, not in max_trials;
@@ -19,6 +20,7 @@
 // the number of workers or on completion order.
 #pragma once
 
+#include <optional>
 #include <set>
 
 #include "tuner/strategy.h"
@@ -27,10 +29,19 @@ namespace qtune {
 
 class MixedBitsStrategy : public Strategy {
  public:
+  /// One choice for a layer: its bits and, when given, its group size (else
+  /// the base config's).
+  struct Width {
+    int bits = 4;
+    std::optional<int64_t> group_size;
+    bool operator==(const Width& o) const { return bits == o.bits && group_size == o.group_size; }
+  };
+
   MixedBitsStrategy(std::vector<QuantConfig> space, const StrategyOptions& options);
-  /// The strategy block's `widths` (default 2, 3, 4, 8) and `budgets`
-  /// (default 1, 0.97, 0.94, 0.91), from StrategyOptions::params.
-  static std::vector<int> widths_option(const Json& params);
+  /// The strategy block's `widths` (default 2, 3, 4, 8; an entry is a bit
+  /// count or {"bits", "group_size"}) and `budgets` (default 1, 0.97, 0.94,
+  /// 0.91), from StrategyOptions::params.
+  static std::vector<Width> widths_option(const Json& params);
   static std::vector<double> budgets_option(const Json& params);
   bool is_probe(int64_t index) const override { return probes_.count(index) > 0; }
 
@@ -51,13 +62,15 @@ class MixedBitsStrategy : public Strategy {
   std::vector<int64_t> propose_uniform();
   std::vector<int64_t> propose_probes();
   std::vector<int64_t> propose_allocations();
-  QuantConfig at_width(int bits) const;
+  QuantConfig at_width(const Width& w) const;
+  /// The group size a width quantizes with: its own, else the base's.
+  Json group_of(const Width& w) const;
   const TrialRecord* result(int64_t index) const;
 
   enum class Phase { kUniform, kProbes, kAllocate, kDone };
   Phase phase_ = Phase::kUniform;
   QuantConfig base_;
-  std::vector<int> widths_;
+  std::vector<Width> widths_;
   std::vector<double> fractions_;
   int64_t candidates_left_ = 0;   ///< max_trials less the candidates proposed
   std::vector<int64_t> uniform_;  ///< per width
