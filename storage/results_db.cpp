@@ -222,7 +222,8 @@ Json TrialRecord::to_json() const {
   return j;
 }
 
-ResultsDb::ResultsDb(const std::filesystem::path& path, Mode mode) : path_(path) {
+ResultsDb::ResultsDb(const std::filesystem::path& path, Mode mode, Durability durability)
+    : path_(path) {
   const std::string where = path.string();
   const bool read_only = mode == Mode::kReadOnly;
   std::error_code ec;
@@ -285,13 +286,16 @@ ResultsDb::ResultsDb(const std::filesystem::path& path, Mode mode) : path_(path)
       Stmt wal(db_, "PRAGMA journal_mode = WAL", where);
       QT_CHECK(wal.step() && wal.text(0) == "wal", where,
                ": cannot switch to WAL journal mode (got '", wal.text(0), "')");
-      // In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit
-      // still reaches the OS before record_trial returns, so a killed
-      // coordinator loses nothing (the chaos test kills it); only a power loss
-      // or kernel crash can take back the last commits, never corrupt the file.
-      // FULL's fsync per commit was most of the coordinator's CPU per trial
-      // (docs/scaling.md).
-      exec(db_, "PRAGMA synchronous = NORMAL", where);
+      // NORMAL by default: in WAL mode it syncs at checkpoints, not at every
+      // commit, and a commit still reaches the OS before record_trial
+      // returns, so a killed coordinator loses nothing (the chaos test kills
+      // it); only a power loss can take back the last commits, never corrupt
+      // the file. FULL's fsync per commit was most of the coordinator's CPU
+      // per trial (docs/scaling.md).
+      exec(db_,
+           durability == Durability::kOnDisk ? "PRAGMA synchronous = FULL"
+                                             : "PRAGMA synchronous = NORMAL",
+           where);
     }
   } catch (...) {
     sqlite3_close_v2(db_);

@@ -57,9 +57,17 @@ struct TrialRecord {
 class ResultsDb {
  public:
   enum class Mode { kReadOnly, kReadWrite };
+  /// When a commit is durable (SQLite's `synchronous` in WAL mode).
+  /// kOsHasIt (NORMAL): in the operating system's hands when the commit
+  /// returns, on disk at the next checkpoint: survives a killed qtune, a power
+  /// loss may take back the last commits. kOnDisk (FULL): an fsync per commit,
+  /// survives a power loss too, and costs the coordinator 1-2 ms of CPU per
+  /// trial (bench/suites/bench_results_db.cpp).
+  enum class Durability { kOsHasIt, kOnDisk };
   /// Opens (creating and migrating in kReadWrite). A file that is not a qtune
   /// database, or a newer schema, is a qtune::Error naming the file.
-  ResultsDb(const std::filesystem::path& path, Mode mode);
+  ResultsDb(const std::filesystem::path& path, Mode mode,
+            Durability durability = Durability::kOsHasIt);
   ~ResultsDb();
   ResultsDb(const ResultsDb&) = delete;
   ResultsDb& operator=(const ResultsDb&) = delete;

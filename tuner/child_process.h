@@ -26,6 +26,11 @@ struct ChildOutcome {
   std::string error;
   /// The child was still running at the time limit and was killed (SIGKILL).
   bool timed_out = false;
+  /// The child's peak resident set (getrusage's ru_maxrss, from wait4), in
+  /// bytes, however it ended. A forked child starts with its parent's resident
+  /// pages, so this is the peak of the whole process doing the work: the
+  /// loaded model and the work's own memory.
+  int64_t peak_rss_bytes = 0;
 };
 
 /// Runs `body` in a forked child that makes itself the kernel's first choice

@@ -195,6 +195,7 @@ TrialResult TrialRunner::run(int64_t index, const QuantConfig& config) {
     // What isolation cost this trial: fork, pipe, the child's exit and reaping.
     r.metrics["seconds_isolation"] =
         std::max(0.0, std::chrono::duration<double>(Clock::now() - t0).count() - r.seconds);
+    r.metrics["peak_rss_bytes"] = child.peak_rss_bytes;
     return r;
   }
   TrialResult r;
@@ -205,6 +206,7 @@ TrialResult TrialRunner::run(int64_t index, const QuantConfig& config) {
   r.started_at = started_at;
   r.status = "FAILED";
   r.error = child.error;
+  r.metrics["peak_rss_bytes"] = child.peak_rss_bytes;
   if (child.timed_out) {
     // The status and words of the between-phases check: one limit, one verdict.
     std::ostringstream m;

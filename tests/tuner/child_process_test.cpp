@@ -154,6 +154,34 @@ TEST(ChildProcess, ChildVolunteersForTheOomKiller) {
   EXPECT_EQ(out.value->get<int>(), 1000);
 }
 
+// The peak resident set of the work: a child that touches 192 MiB more than
+// its parent peaks at least that much higher than one that touches nothing,
+// and a crash still reports it. Measured against the parent's own resident
+// set, which the child starts with.
+TEST(ChildProcess, ReportsThePeakResidentSetHoweverTheChildEnds) {
+  constexpr int64_t kTouched = int64_t{192} << 20;
+  const auto touch = [] {
+    std::vector<char> block(static_cast<size_t>(kTouched));
+    for (size_t i = 0; i < block.size(); i += 4096) block[i] = static_cast<char>(i);
+    return static_cast<int64_t>(block[block.size() / 2]);
+  };
+  const ChildOutcome idle = run_in_child([] { return Json(1); }, "trial");
+  const ChildOutcome busy = run_in_child([&] { return Json(touch()); }, "trial");
+  const ChildOutcome crashed = run_in_child(
+      [&] {
+        touch();
+        ::raise(SIGSEGV);
+        return Json();
+      },
+      "trial");
+  ASSERT_TRUE(idle.value && busy.value);
+  ASSERT_FALSE(crashed.value);
+  EXPECT_GT(idle.peak_rss_bytes, 0);
+  EXPECT_GE(busy.peak_rss_bytes, idle.peak_rss_bytes + kTouched * 9 / 10)
+      << "idle " << idle.peak_rss_bytes << ", busy " << busy.peak_rss_bytes;
+  EXPECT_GE(crashed.peak_rss_bytes, idle.peak_rss_bytes + kTouched * 9 / 10);
+}
+
 TEST(ChildProcess, SignalNames) {
   EXPECT_EQ(signal_name(11), "SIGSEGV");
   EXPECT_EQ(signal_name(9), "SIGKILL");
