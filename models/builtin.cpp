@@ -11,7 +11,7 @@
 #include "models/fmnist_cnn.h"
 #include "models/fmnist_data.h"
 #include "models/fmnist_train.h"
-#include "models/idx_dataset.h"
+#include "models/image_dataset.h"
 #include "models/llama/builtin_lm.h"
 #include "models/llama/hf_checkpoint.h"
 #include "models/llama/lm_task_data.h"
@@ -183,15 +183,16 @@ TaskData load_task_data(const std::string& spec, int64_t calibration_samples, in
   QT_CHECK(!lm_data.uses_files(), spec,
            ": calibration and evaluation text files are for language models; this is a classifier");
   QT_CHECK(calibration_samples >= 0, "calibration samples must be >= 0, got ", calibration_samples);
-  // The user's IDX files replace a split; the built-in splits keep their normalisation.
+  // The user's IDX or .npy files replace a split; the built-in splits keep their normalisation.
   const bool user_train = !images.calibration_images.empty();
   const bool user_test = !images.eval_images.empty();
   TaskData data;
   if (calibration_samples > 0) {
     // Rows are drawn from the stored bytes so only the drawn ones are normalised.
-    const Dataset train = user_train ? read_idx_dataset_raw(images.calibration_images,
-                                                            images.calibration_labels, 28, 28, 10)
-                                     : load_fmnist_split_raw("train");
+    const Dataset train =
+        user_train ? read_image_dataset_raw(images.calibration_images, images.calibration_labels,
+                                            images.calibration_format, 28, 28, 10)
+                   : load_fmnist_split_raw("train");
     QT_CHECK(calibration_samples <= train.size(), "calibration samples must be <= ", train.size(),
              user_train ? " (the images in " + images.calibration_images + ")"
                         : std::string(" (the Fashion-MNIST training split)"),
@@ -211,9 +212,9 @@ TaskData load_task_data(const std::string& spec, int64_t calibration_samples, in
   } else {
     data.calibration = {at::empty({0, 1, 28, 28}, at::kFloat), at::empty({0}, at::kLong)};
   }
-  const Dataset test =
-      user_test ? read_idx_dataset_raw(images.eval_images, images.eval_labels, 28, 28, 10)
-                : load_fmnist_split_raw("t10k");
+  const Dataset test = user_test ? read_image_dataset_raw(images.eval_images, images.eval_labels,
+                                                          images.eval_format, 28, 28, 10)
+                                 : load_fmnist_split_raw("t10k");
   QT_CHECK(eval_samples <= test.size(), "evaluation samples must be <= ", test.size(),
            user_test ? " (the images in " + images.eval_images + ")"
                      : std::string(" (the Fashion-MNIST test split)"),

@@ -20,10 +20,15 @@ Json LmDataOptions::to_json() const {
 
 Json ImageDataOptions::to_json() const {
   Json j = Json::object();
+  // The YAML's keys, so the stored form reads like the config.
+  const auto pair = [](const std::string& format, const std::string& images,
+                       const std::string& labels) {
+    return format == "npy" ? Json{{"npy", images}, {"labels", labels}}
+                           : Json{{"idx_images", images}, {"idx_labels", labels}};
+  };
   if (!calibration_images.empty())
-    j["calibration"] = {{"idx_images", calibration_images}, {"idx_labels", calibration_labels}};
-  if (!eval_images.empty())
-    j["evaluation"] = {{"idx_images", eval_images}, {"idx_labels", eval_labels}};
+    j["calibration"] = pair(calibration_format, calibration_images, calibration_labels);
+  if (!eval_images.empty()) j["evaluation"] = pair(eval_format, eval_images, eval_labels);
   if (normalize) j["normalize"] = {{"mean", mean}, {"std", std}};
   return j;
 }

@@ -37,12 +37,14 @@ struct LmDataOptions {
   Json to_json() const;
 };
 
-/// A classifier's data from the user's IDX files (gzip or plain), in place of
-/// the built-in Fashion-MNIST splits. Pixels reach the model as float32
+/// A classifier's data from the user's IDX files (gzip or plain) or NumPy
+/// .npy files, in place of the built-in Fashion-MNIST splits. Pixels reach the model as float32
 /// [N, 1, H, W] scaled to [0, 1], then (x - mean) / std when `normalize`.
 struct ImageDataOptions {
   std::string calibration_images, calibration_labels;  ///< empty: the training split
   std::string eval_images, eval_labels;                ///< empty: the test split
+  /// "idx" (idx_images/idx_labels) or "npy" (npy/labels), per split.
+  std::string calibration_format = "idx", eval_format = "idx";
   bool normalize = false;
   double mean = 0, std = 1;
   bool uses_files() const { return !calibration_images.empty() || !eval_images.empty(); }

@@ -24,12 +24,13 @@ declare -A SOURCES=(
   [tuning_yaml]="tuner/yaml_document.cpp"
   [tokenizer_json]="models/text/bpe_tokenizer.cpp models/text/byte_level.cpp models/text/regex_splitter.cpp"
   [idx]="models/idx_file.cpp"
+  [npy]="models/npy_file.cpp"
   [gguf_tokenizer]="common/atomic_file.cpp storage/formats/gguf_tokenizer.cpp storage/formats/gguf_writer.cpp models/text/bpe_tokenizer.cpp models/text/byte_level.cpp models/text/regex_splitter.cpp models/text/tokenizer.cpp models/text/sentencepiece_tokenizer.cpp tests/storage/gguf_reader.cpp"
   [hf_quant_config]="storage/formats/hf_gptq_config.cpp storage/formats/hf_awq_config.cpp storage/formats/hf_tensor_desc.cpp models/safetensors_header.cpp"
 )
 LIBS="-lyaml-cpp -lpcre2-8 -lz -ldl"
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(safetensors_header qconfig_json tuning_yaml tokenizer_json idx gguf_tokenizer hf_quant_config)
+((${#TARGETS[@]})) || TARGETS=(safetensors_header qconfig_json tuning_yaml tokenizer_json idx npy gguf_tokenizer hf_quant_config)
 
 mkdir -p "$BUILD/obj"
 probe=$BUILD/obj/probe

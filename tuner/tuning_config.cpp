@@ -278,19 +278,31 @@ class Parser {
   }
 
   // A classifier's IDX pair under `path` (calibration or evaluation): both files or neither.
-  void idx_pair(const YAML::Node& n, const std::string& path, const BuiltinInfo& m,
-                bool language_model, std::string& images, std::string& labels) const {
-    if (!n["idx_images"] && !n["idx_labels"]) return;
-    for (const char* key : {"idx_images", "idx_labels"}) {
+  // A classifier's image/label pair under `path` (calibration or evaluation):
+  // {idx_images, idx_labels} or {npy, labels}, both files of a pair or neither.
+  void image_pair(const YAML::Node& n, const std::string& path, const BuiltinInfo& m,
+                  bool language_model, std::string& images, std::string& labels,
+                  std::string& format) const {
+    const bool idx = n["idx_images"] || n["idx_labels"];
+    const bool npy = n["npy"] || n["labels"];
+    if (!idx && !npy) return;
+    if (idx && npy) fail(path, "give idx_images/idx_labels or npy/labels, not both");
+    format = idx ? "idx" : "npy";
+    const char* image_key = idx ? "idx_images" : "npy";
+    const char* label_key = idx ? "idx_labels" : "labels";
+    const std::string together =
+        std::string("missing (") + image_key + " and " + label_key + " go together)";
+    for (const char* key : {image_key, label_key}) {
       if (language_model)
-        fail(child(path, key),
-             "IDX image files are for classifiers; " + m.spec + " is a language model");
-      if (!n[key]) fail(child(path, key), "missing (idx_images and idx_labels go together)");
+        fail(child(path, key), std::string(idx ? "IDX" : ".npy") +
+                                   " image files are for classifiers; " + m.spec +
+                                   " is a language model");
+      if (!n[key]) fail(child(path, key), together);
     }
-    for (const char* key : {"idx_images", "idx_labels"}) {
+    for (const char* key : {image_key, label_key}) {
       const std::string file = string(n[key], child(path, key));
       if (!readable(file)) fail(child(path, key), file + ": cannot read the data file");
-      (std::string(key) == "idx_images" ? images : labels) = file;
+      (key == image_key ? images : labels) = file;
     }
   }
 
@@ -316,9 +328,10 @@ class Parser {
                    TuningConfig& c) const {
     expect_keys(n, "calibration",
                 {"samples", "text", "jsonl", "field", "split", "seqlen", "seed", "idx_images",
-                 "idx_labels", "normalize"});
+                 "idx_labels", "npy", "labels", "normalize"});
     ImageDataOptions& img = c.image_data;
-    idx_pair(n, "calibration", m, language_model, img.calibration_images, img.calibration_labels);
+    image_pair(n, "calibration", m, language_model, img.calibration_images, img.calibration_labels,
+               img.calibration_format);
     normalize(n, "calibration", language_model, img);
     LmDataOptions& d = c.lm_data;
     if (n["text"] && n["jsonl"]) fail("calibration", "give text or jsonl, not both");
@@ -356,11 +369,13 @@ class Parser {
 
   void evaluation(const YAML::Node& n, const BuiltinInfo& m, bool language_model,
                   TuningConfig& c) const {
-    expect_keys(n, "evaluation",
-                {"samples", "perplexity", "seqlen", "stride", "max_windows", "command", "timeout_s",
-                 "metric", "higher_is_better", "idx_images", "idx_labels", "normalize"});
+    expect_keys(
+        n, "evaluation",
+        {"samples", "perplexity", "seqlen", "stride", "max_windows", "command", "timeout_s",
+         "metric", "higher_is_better", "idx_images", "idx_labels", "npy", "labels", "normalize"});
     ImageDataOptions& img = c.image_data;
-    idx_pair(n, "evaluation", m, language_model, img.eval_images, img.eval_labels);
+    image_pair(n, "evaluation", m, language_model, img.eval_images, img.eval_labels,
+               img.eval_format);
     normalize(n, "evaluation", language_model, img);
     LmDataOptions& d = c.lm_data;
     if (n["perplexity"] && n["command"]) fail("evaluation", "give perplexity or command, not both");

@@ -96,6 +96,14 @@ std::string idx_labels(uint32_t n, char label = 3) {
   return gzip(std::string("\0\0\x08\x01", 4) + be32(n) + std::string(n, label));
 }
 
+/// A version 1.0 .npy file: magic, version, little-endian header length, the
+/// dict as numpy writes it, then `data`.
+std::string npy(const std::string& header, const std::string& data) {
+  const std::string h = header + "\n";
+  return std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(h.size() & 0xff) +
+         static_cast<char>(h.size() >> 8) + h + data;
+}
+
 void exec_sql(const fs::path& db, const std::string& sql) {
   sqlite3* h = nullptr;
   ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
@@ -211,6 +219,11 @@ Case data_file_case(const std::string& name, const std::string& file, const std:
                     const std::string& args, const std::string& error) {
   return {name, [file, data](const fs::path& d) { write_bytes(d / file, data); }, args, 1, error};
 }
+
+const std::string kNpyYaml =
+    "model: builtin:fmnist-cnn-tiny\nevaluation: {npy: {dir}/x.npy, labels: "
+    "{dir}/x.npy}\n" +
+    std::string(kSpace);
 
 std::vector<Case> cases() {
   const std::string huge = std::to_string(uint64_t{1} << 40);
@@ -404,6 +417,34 @@ std::vector<Case> cases() {
       idx_case("idx_not_gzip", idx_images(12), "not gzip and not IDX",
                "IDX file {dir}/fm/t10k-labels-idx1-ubyte.gz: bad magic number (expected 0x0000 "
                "0x08 ndim, got first bytes 110 111)"),
+      // --- a classifier's .npy files (one file as images and labels: the images fail first)
+      yaml_dir_case("npy_not_numpy", kNpyYaml,
+                    "{dir}/x.npy: not a numpy .npy file (no \\x93NUMPY magic)", "x.npy",
+                    "P5 28 28 255\n"),
+      yaml_dir_case("npy_fortran_order", kNpyYaml,
+                    "{dir}/x.npy: Fortran-ordered array (save it with C order: "
+                    "np.ascontiguousarray)",
+                    "x.npy",
+                    npy("{'descr': '|u1', 'fortran_order': True, 'shape': (1, 28, 28), }",
+                        std::string(784, '\x10'))),
+      yaml_dir_case("npy_big_endian_floats", kNpyYaml,
+                    "{dir}/x.npy: unsupported dtype '>f4' (expected a little-endian integer of 1 "
+                    "to 8 bytes, float32 or float64)",
+                    "x.npy",
+                    npy("{'descr': '>f4', 'fortran_order': False, 'shape': (1, 28, 28), }",
+                        std::string(784 * 4, '\0'))),
+      yaml_dir_case("npy_truncated_data", kNpyYaml,
+                    "{dir}/x.npy: the shape (3 dimensions) holds 1568 bytes of data, the file has "
+                    "784",
+                    "x.npy",
+                    npy("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 28, 28), }",
+                        std::string(784, '\x10'))),
+      yaml_dir_case("npy_wrong_image_shape", kNpyYaml,
+                    "{dir}/x.npy: expected images of shape [N, 28, 28] or [N, 1, 28, 28], got [2, "
+                    "392]",
+                    "x.npy",
+                    npy("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 392), }",
+                        std::string(784, '\x10'))),
       // --- the user's data files (calibration text/JSON Lines, evaluation text)
       data_file_case("eval_file_missing", "other.txt", "text",
                      "eval --model builtin:tiny-lm-micro --eval-file {dir}/none.txt {cache}",

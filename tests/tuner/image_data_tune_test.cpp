@@ -19,6 +19,7 @@ namespace {
 using testing::TempDir;
 using testing::write_bytes;
 using testing::write_fmnist_idx;
+using testing::write_fmnist_npy;
 
 using testing::tuning_config_error;
 
@@ -63,6 +64,41 @@ TEST(ImageDataTune, IdxFilesGiveTheBuiltinBaselineUnderTheBuiltinNormalisation) 
   EXPECT_EQ(a.trials[0].status, "COMPLETED") << a.trials[0].error;
 }
 
+// The same 300 images as .npy, as uint8 pixels or as float32 ones already
+// divided by 255: the baseline of the IDX files and of the built-in set, bit
+// for bit.
+TEST(ImageDataTune, NpyFilesGiveTheBuiltinBaselineToo) {
+  TempDir dir;
+  write_fmnist_npy(dir / "u8.npy", dir / "lab.npy", 300, false);
+  write_fmnist_npy(dir / "f32.npy", dir / "lab.npy", 300, true);
+  const std::string norm = "normalize: {mean: " + std::to_string(kFmnistMean) +
+                           ", std: " + std::to_string(kFmnistStd) + "}";
+  const auto config = [&](const std::string& images) {
+    return parse_tuning_config("model: builtin:fmnist-cnn-tiny\ncalibration: {samples: 16, npy: " +
+                                   (dir / images).string() +
+                                   ", labels: " + (dir / "lab.npy").string() + ", " + norm +
+                                   "}\nevaluation: {npy: " + (dir / images).string() +
+                                   ", labels: " + (dir / "lab.npy").string() + "}\n" + kSpace,
+                               "t.yaml");
+  };
+  const TuningConfig u8 = config("u8.npy");
+  EXPECT_EQ(u8.image_data.eval_format, "npy");
+  EXPECT_EQ(u8.to_json().at("image_data").at("evaluation").at("npy"), (dir / "u8.npy").string());
+  const TuningConfig builtin = parse_tuning_config(
+      "model: builtin:fmnist-cnn-tiny\ncalibration: {samples: 16}\nevaluation: {samples: 300}\n" +
+          kSpace,
+      "t.yaml");
+  const TuneSummary a = run_tuning(u8, quiet(dir / "a"));
+  const TuneSummary b = run_tuning(config("f32.npy"), quiet(dir / "b"));
+  const TuneSummary c = run_tuning(builtin, quiet(dir / "c"));
+  EXPECT_EQ(a.baseline.at("samples"), 300);
+  EXPECT_EQ(a.baseline.at("value"), c.baseline.at("value"));
+  EXPECT_EQ(b.baseline.at("value"), c.baseline.at("value"));
+  ASSERT_EQ(a.trials.size(), 1u);
+  ASSERT_EQ(b.trials.size(), 1u);
+  EXPECT_EQ(a.trials[0].accuracy, b.trials[0].accuracy) << "uint8 and float pixels, one model";
+}
+
 TEST(ImageDataTune, MisuseNamesTheField) {
   TempDir dir;
   write_bytes(dir / "f", "x");
@@ -73,6 +109,17 @@ TEST(ImageDataTune, MisuseNamesTheField) {
   EXPECT_EQ(tuning_config_error("model: builtin:tiny-lm-micro\ncalibration: {idx_images: " + f +
                                 ", idx_labels: " + f + "}\n" + kSpace),
             "t.yaml: calibration.idx_images: IDX image files are for classifiers; "
+            "builtin:tiny-lm-micro is a language model");
+  EXPECT_EQ(tuning_config_error("model: builtin:fmnist-cnn-tiny\nevaluation: {npy: " + f + "}\n" +
+                                kSpace),
+            "t.yaml: evaluation.labels: missing (npy and labels go together)");
+  EXPECT_EQ(tuning_config_error("model: builtin:fmnist-cnn-tiny\nevaluation: {npy: " + f +
+                                ", labels: " + f + ", idx_images: " + f + ", idx_labels: " + f +
+                                "}\n" + kSpace),
+            "t.yaml: evaluation: give idx_images/idx_labels or npy/labels, not both");
+  EXPECT_EQ(tuning_config_error("model: builtin:tiny-lm-micro\ncalibration: {npy: " + f +
+                                ", labels: " + f + "}\n" + kSpace),
+            "t.yaml: calibration.npy: .npy image files are for classifiers; "
             "builtin:tiny-lm-micro is a language model");
   EXPECT_EQ(tuning_config_error(
                 "model: builtin:fmnist-cnn-tiny\ncalibration: {normalize: {mean: 0.5, std: "
