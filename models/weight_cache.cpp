@@ -143,8 +143,9 @@ WeightCache read_weight_cache(const std::filesystem::path& path) {
       QT_CHECK(numel <= (uint64_t{1} << 32), where, ": tensor '", name, "' is too large");
     }
     at::Tensor t = at::empty(dims, at::kFloat);
-    std::memcpy(t.data_ptr<float>(), r.need(numel * sizeof(float), "tensor data"),
-                numel * sizeof(float));
+    const void* bytes = r.need(numel * sizeof(float), "tensor data");
+    // An empty tensor has no storage (a null data pointer): nothing to copy.
+    if (numel > 0) std::memcpy(t.data_ptr<float>(), bytes, numel * sizeof(float));
     QT_CHECK(cache.tensors.emplace(std::move(name), std::move(t)).second, where,
              ": duplicate tensor name");
   }
