@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <sstream>
 
@@ -41,8 +42,10 @@ void crash_now(const std::string& kind) {
     while (true) ::pause();
   }
   // A genuine invalid write, as an algorithm bug would make; volatile so the
-  // compiler cannot drop it.
-  volatile int* volatile nowhere = nullptr;
+  // compiler cannot drop it. Into page 0 but not at null itself: a null store
+  // is one that UBSan stops before it happens (scripts/sanitize.sh), and the
+  // point is the signal.
+  volatile int* volatile nowhere = reinterpret_cast<int*>(uintptr_t{64});
   *nowhere = 1;
   std::abort();  // unreachable unless page 0 is mapped
 }
