@@ -8,8 +8,8 @@
 # scripts/lsan.supp, each entry with its reason.
 #   scripts/sanitize.sh [CTEST_ARGS...]     e.g. scripts/sanitize.sh -R Gptq
 # Environment: QTUNE_ASAN_BUILD (default build-asan).
-# Takes ~45 minutes on 2 cores (build ~25, tests ~16, measured next to other
-# work): with CI's ~37-minute suite that passes the 60 minutes the CI budget
+# Takes about 40 minutes on 2 cores (build ~25, tests ~16, measured next to
+# other work): with CI's ~37-minute suite that passes the 60 minutes the CI budget
 # allows for it, so it is run by hand (README, "Tests and benchmarks").
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -61,8 +61,8 @@ class ResultsDb {
   /// kOsHasIt (NORMAL): in the operating system's hands when the commit
   /// returns, on disk at the next checkpoint: survives a killed qtune, a power
   /// loss may take back the last commits. kOnDisk (FULL): an fsync per commit,
-  /// survives a power loss too, and costs the coordinator 1-2 ms of CPU per
-  /// trial (bench/suites/bench_results_db.cpp).
+  /// survives a power loss too; what that costs depends on the disk
+  /// (bench/suites/bench_results_db.cpp measures both).
   enum class Durability { kOsHasIt, kOnDisk };
   /// Opens (creating and migrating in kReadWrite). A file that is not a qtune
   /// database, or a newer schema, is a qtune::Error naming the file.

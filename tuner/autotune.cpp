@@ -464,42 +464,35 @@ void print_summary(const TuneSummary& s, const TuneOptions& options) {
   std::cout.flush();
 }
 
-// With isolation this process stays at one compute thread, so a built-in
-// model that is not cached yet is trained (with the rank's threads) and cached
-// by a child; the process then loads it from the cache. A child that fails
-// leaves the load to report why.
-void train_builtin_in_child(const TuningConfig& config, const TuneOptions& options) {
+// Rank 0 trains a built-in model that is not cached yet before anything
+// else, so that it exists to be loaded and to be sent to other nodes. With
+// isolation this process stays at one compute thread, so a child trains it
+// (with the rank's threads) and caches it, and the process then loads it from
+// the cache. A training that fails leaves the run's own load to report why.
+void train_builtin_first(const TuningConfig& config, const TuneOptions& options, bool in_child) {
   try {
     const std::filesystem::path cache_dir =
         options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
     for (const BuiltinInfo& info : list_builtin_models(cache_dir)) {
       if (info.spec != config.model || info.cached) continue;
+      const auto train = [&] {
+        ModelOptions mo;
+        mo.cache_dir = cache_dir;
+        load_model(config.model, mo);
+      };
+      if (!in_child) {
+        train();
+        continue;
+      }
       run_in_child(
           [&] {
             ComputeThreadsScope share(rank_thread_share());
-            load_spec_workload(config, options.cache_dir);
+            train();
             return Json();
           },
           "model training");
     }
-  } catch (const std::exception&) {  // no child (fork or pipe failed): the load trains
-  }
-}
-
-// Without isolation rank 0 trains a built-in model that is not cached yet
-// here, so that its files exist to be sent to the other nodes.
-void train_builtin_here(const TuningConfig& config, const TuneOptions& options) {
-  const std::filesystem::path cache_dir =
-      options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
-  for (const BuiltinInfo& info : list_builtin_models(cache_dir)) {
-    if (info.spec != config.model || info.cached) continue;
-    try {
-      ModelOptions mo;
-      mo.cache_dir = cache_dir;
-      mo.progress = options.progress;
-      load_model(config.model, mo);
-    } catch (const std::exception&) {  // the run's own load reports it
-    }
+  } catch (const std::exception&) {  // a failed load or no child: the run's load reports it
   }
 }
 
@@ -537,13 +530,14 @@ TuneSummary run_tuning(const TuningConfig& config, const TuneOptions& options) {
   set_compute_threads(isolation ? 1 : rank_thread_share());
   TrialSettings settings = trial_settings(config, rank);
   settings.isolate = isolation;
-  if (isolation && rank == 0) train_builtin_in_child(config, options);
+  const bool broadcasting = mpi && options.broadcast;
+  if (rank == 0 && (isolation || broadcasting))
+    train_builtin_first(config, options, /*in_child=*/isolation);
   // What this rank loads: rank 0's own inputs, or on another node the copies
   // rank 0 sent there.
   RunInputs inputs{config, options.cache_dir};
   std::unique_ptr<InputBroadcast> broadcast;
-  if (mpi && options.broadcast) {
-    if (!isolation && rank == 0) train_builtin_here(config, options);
+  if (broadcasting) {
     broadcast = std::make_unique<InputBroadcast>(inputs);
     inputs = broadcast->inputs();
   }

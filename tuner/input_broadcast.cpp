@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/json.h"
 #include "tuner/mpi_comm.h"
+#include "tuner/trial.h"
 
 namespace qtune {
 
@@ -20,28 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Ibcast of a string (its length first) from `root`, waiting asleep.
-std::string bcast_string(const std::string& text, int root, MPI_Comm comm) {
-  int64_t len = static_cast<int64_t>(text.size());
-  MPI_Request req;
-  MPI_SAFE_CALL(MPI_Ibcast(&len, 1, MPI_INT64_T, root, comm, &req));
-  mpi_wait_sleeping(req);
-  QT_ASSERT(len >= 0 && len < kBroadcastChunkBytes, "broadcast string of ", len, " bytes");
-  std::string out = text;
-  out.resize(static_cast<size_t>(len));
-  if (len == 0) return out;
-  MPI_SAFE_CALL(MPI_Ibcast(out.data(), static_cast<int>(len), MPI_CHAR, root, comm, &req));
-  mpi_wait_sleeping(req);
-  return out;
-}
-
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
-
-std::string host_name() {
-  char name[256] = {0};
-  if (gethostname(name, sizeof name - 1) != 0) return "host";
-  return name;
-}
 
 // Node-local shared memory where there is some, so the node's copy lives in RAM once.
 fs::path receive_base() {
@@ -129,7 +109,7 @@ InputBroadcast::InputBroadcast(const RunInputs& inputs) : inputs_(inputs) {
     }
     manifest["job"] = host_name() + "-" + std::to_string(::getpid());
   }
-  manifest = Json::parse(bcast_string(manifest.dump(), 0, MPI_COMM_WORLD));
+  manifest = Json::parse(mpi_bcast_string(manifest.dump(), 0, MPI_COMM_WORLD));
   stats_.skipped = manifest.value("skipped", std::string());
 
   // Nodes: ranks that share memory (or one per rank for the tests). The key
@@ -165,7 +145,7 @@ InputBroadcast::InputBroadcast(const RunInputs& inputs) : inputs_(inputs) {
       const std::string stream_error = stream_files(files, manifest, leaders, rank == 0, dest);
       if (error.empty()) error = stream_error;
       // A sender's error spoils every copy.
-      const std::string sent = bcast_string(rank == 0 ? stream_error : "", 0, leaders);
+      const std::string sent = mpi_bcast_string(rank == 0 ? stream_error : "", 0, leaders);
       if (error.empty() && !sent.empty()) error = "rank 0: " + sent;
       if (receiver_) {
         if (error.empty()) {
@@ -186,7 +166,7 @@ InputBroadcast::InputBroadcast(const RunInputs& inputs) : inputs_(inputs) {
     }
     MPI_SAFE_CALL(MPI_Comm_free(&leaders));
   }
-  folder_ = bcast_string(folder, 0, node_);
+  folder_ = mpi_bcast_string(folder, 0, node_);
   if (!folder_.empty()) inputs_ = relocate_run_inputs(inputs, folder_);
   stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }

@@ -86,13 +86,7 @@ class Backoff {
 void mpi_barrier() {
   MPI_Request req;
   MPI_SAFE_CALL(MPI_Ibarrier(MPI_COMM_WORLD, &req));
-  Backoff backoff;
-  int done = 0;
-  while (true) {
-    MPI_SAFE_CALL(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
-    if (done) return;
-    backoff.pause();
-  }
+  mpi_wait_sleeping(req);
 }
 
 void mpi_wait_sleeping(MPI_Request& req) {
@@ -105,17 +99,22 @@ void mpi_wait_sleeping(MPI_Request& req) {
   }
 }
 
-std::string mpi_bcast_startup(const std::string& error) {
-  int len = static_cast<int>(error.size());
+std::string mpi_bcast_string(const std::string& text, int root, MPI_Comm comm) {
+  int64_t len = static_cast<int64_t>(text.size());
   MPI_Request req;
-  MPI_SAFE_CALL(MPI_Ibcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD, &req));
+  MPI_SAFE_CALL(MPI_Ibcast(&len, 1, MPI_INT64_T, root, comm, &req));
   mpi_wait_sleeping(req);
-  if (len == 0) return {};
-  std::vector<char> buf(error.begin(), error.end());
-  buf.resize(static_cast<size_t>(len));
-  MPI_SAFE_CALL(MPI_Ibcast(buf.data(), len, MPI_CHAR, 0, MPI_COMM_WORLD, &req));
+  QT_ASSERT(len >= 0 && len < INT32_MAX, "broadcast string of ", len, " bytes");
+  std::string out = text;
+  out.resize(static_cast<size_t>(len));
+  if (len == 0) return out;
+  MPI_SAFE_CALL(MPI_Ibcast(out.data(), static_cast<int>(len), MPI_CHAR, root, comm, &req));
   mpi_wait_sleeping(req);
-  return std::string(buf.begin(), buf.end());
+  return out;
+}
+
+std::string mpi_bcast_startup(const std::string& error) {
+  return mpi_bcast_string(error, 0, MPI_COMM_WORLD);
 }
 
 MpiMessage mpi_recv_json(int source) {

@@ -61,6 +61,10 @@ void mpi_barrier();
 /// MPI_Wait that sleeps while it waits instead of spinning.
 void mpi_wait_sleeping(MPI_Request& req);
 
+/// MPI_Bcast of a string from `root` over `comm` (its length first), sleeping
+/// while it waits. Every rank of `comm` calls it; non-roots pass anything.
+std::string mpi_bcast_string(const std::string& text, int root, MPI_Comm comm);
+
 /// Rank 0 tells every rank whether start-up went well: an empty `error` means
 /// yes. Every rank calls it (like MPI_Bcast, sleeping while it waits) and gets
 /// rank 0's message. Lets an expected start-up error (bad --resume, missing

@@ -18,6 +18,7 @@
 
 #include "storage/results_db.h"
 #include "tests/integration/run_command.h"
+#include "tests/support/npy_bytes.h"
 
 namespace qtune::testing {
 namespace {
@@ -94,14 +95,6 @@ std::string idx_images(uint32_t n) {
 }
 std::string idx_labels(uint32_t n, char label = 3) {
   return gzip(std::string("\0\0\x08\x01", 4) + be32(n) + std::string(n, label));
-}
-
-/// A version 1.0 .npy file: magic, version, little-endian header length, the
-/// dict as numpy writes it, then `data`.
-std::string npy(const std::string& header, const std::string& data) {
-  const std::string h = header + "\n";
-  return std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(h.size() & 0xff) +
-         static_cast<char>(h.size() >> 8) + h + data;
 }
 
 void exec_sql(const fs::path& db, const std::string& sql) {
@@ -425,26 +418,26 @@ std::vector<Case> cases() {
                     "{dir}/x.npy: Fortran-ordered array (save it with C order: "
                     "np.ascontiguousarray)",
                     "x.npy",
-                    npy("{'descr': '|u1', 'fortran_order': True, 'shape': (1, 28, 28), }",
-                        std::string(784, '\x10'))),
+                    npy_bytes("{'descr': '|u1', 'fortran_order': True, 'shape': (1, 28, 28), }",
+                              std::string(784, '\x10'))),
       yaml_dir_case("npy_big_endian_floats", kNpyYaml,
                     "{dir}/x.npy: unsupported dtype '>f4' (expected a little-endian integer of 1 "
                     "to 8 bytes, float32 or float64)",
                     "x.npy",
-                    npy("{'descr': '>f4', 'fortran_order': False, 'shape': (1, 28, 28), }",
-                        std::string(784 * 4, '\0'))),
+                    npy_bytes("{'descr': '>f4', 'fortran_order': False, 'shape': (1, 28, 28), }",
+                              std::string(784 * 4, '\0'))),
       yaml_dir_case("npy_truncated_data", kNpyYaml,
                     "{dir}/x.npy: the shape (3 dimensions) holds 1568 bytes of data, the file has "
                     "784",
                     "x.npy",
-                    npy("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 28, 28), }",
-                        std::string(784, '\x10'))),
+                    npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 28, 28), }",
+                              std::string(784, '\x10'))),
       yaml_dir_case("npy_wrong_image_shape", kNpyYaml,
                     "{dir}/x.npy: expected images of shape [N, 28, 28] or [N, 1, 28, 28], got [2, "
                     "392]",
                     "x.npy",
-                    npy("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 392), }",
-                        std::string(784, '\x10'))),
+                    npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 392), }",
+                              std::string(784, '\x10'))),
       // --- the user's data files (calibration text/JSON Lines, evaluation text)
       data_file_case("eval_file_missing", "other.txt", "text",
                      "eval --model builtin:tiny-lm-micro --eval-file {dir}/none.txt {cache}",

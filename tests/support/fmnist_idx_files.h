@@ -10,6 +10,7 @@
 #include <string>
 
 #include "models/fmnist_data.h"
+#include "tests/support/npy_bytes.h"
 #include "tests/support/temp_dir.h"
 
 namespace qtune::testing {
@@ -32,13 +33,6 @@ inline void write_fmnist_idx(const std::filesystem::path& images,
   std::string lab;
   for (int64_t i = 0; i < n_labels; ++i) lab += static_cast<char>(test.labels[i].item<int64_t>());
   write_bytes(labels, std::string("\0\0\x08\x01", 4) + idx_be32(n_labels) + lab);
-}
-
-/// A version 1.0 .npy file holding `header` (numpy's dict) and `data`.
-inline std::string npy_bytes(const std::string& header, const std::string& data) {
-  const std::string h = header + "\n";
-  return std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(h.size() & 0xff) +
-         static_cast<char>(h.size() >> 8) + h + data;
 }
 
 /// The first `n` test images as .npy ([N, 28, 28] uint8, or with

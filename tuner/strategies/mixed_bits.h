@@ -34,7 +34,6 @@ class MixedBitsStrategy : public Strategy {
   struct Width {
     int bits = 4;
     std::optional<int64_t> group_size;
-    bool operator==(const Width& o) const { return bits == o.bits && group_size == o.group_size; }
   };
 
   MixedBitsStrategy(std::vector<QuantConfig> space, const StrategyOptions& options);
