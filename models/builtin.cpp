@@ -15,6 +15,7 @@
 #include "models/llama/builtin_lm.h"
 #include "models/llama/hf_checkpoint.h"
 #include "models/llama/lm_task_data.h"
+#include "models/text/perplexity.h"
 #include "models/training_record.h"
 #include "models/user_data.h"
 #include "models/weight_cache.h"
@@ -229,6 +230,19 @@ TaskData load_task_data(const std::string& spec, int64_t calibration_samples, in
 
 EvalResult TaskData::evaluate(const Model& model) const {
   return evaluator ? evaluator(model) : evaluate_top1(model, evaluation);
+}
+
+EvalFn calibration_evaluator(const TaskData& data) {
+  const Dataset& c = data.calibration;
+  if (!c.inputs.defined() || c.size() == 0) return nullptr;
+  if (c.labels.defined() && c.labels.numel() == c.size())
+    return [c](const Model& m) { return evaluate_top1(m, c); };
+  if (c.inputs.scalar_type() == at::kLong && c.inputs.dim() == 2 && c.inputs.size(1) >= 2) {
+    const at::Tensor windows = c.inputs;
+    return
+        [windows](const Model& m) { return evaluate_window_perplexity(m, windows).eval_result(); };
+  }
+  return nullptr;
 }
 
 }  // namespace qtune

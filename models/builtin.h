@@ -60,6 +60,11 @@ struct TaskData {
   EvalResult evaluate(const Model& model) const;
 };
 
+/// The task's metric over its calibration set: top-1 over labelled
+/// calibration images, perplexity of calibration token windows
+/// (evaluate_window_perplexity); null when the set is empty or unlabelled.
+EvalFn calibration_evaluator(const TaskData& data);
+
 struct ModelOptions {
   std::filesystem::path cache_dir = default_cache_dir();
   bool progress = false;  ///< print training progress (on a terminal)

@@ -264,8 +264,14 @@ struct Coordinator {
       }
       std::optional<double> bpw;
       if (r.metrics.contains("bits_per_weight")) bpw = r.metrics["bits_per_weight"].get<double>();
-      const Verdict v = judge_trial(rec.status, r.accuracy, r.latency_ms_p50, r.size_bytes,
-                                    summary.baseline, config.constraints, bpw);
+      // A trial scored on the calibration set has no baseline to lose against
+      // (the baseline is scored on the evaluation set): its strategy reads its value.
+      Verdict v;
+      if (r.metrics.value("scored_on", std::string()) == scored_on_name(ScoredOn::kCalibration))
+        v.reason = "scored on the calibration set, not against the baseline";
+      else
+        v = judge_trial(rec.status, r.accuracy, r.latency_ms_p50, r.size_bytes, summary.baseline,
+                        config.constraints, bpw);
       rec.accuracy = r.accuracy;
       rec.accuracy_loss = v.accuracy_loss;
       rec.latency_ms_p50 = r.latency_ms_p50;

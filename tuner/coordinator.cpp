@@ -9,16 +9,16 @@ namespace qtune {
 TrialExecutor::Event LocalExecutor::wait() {
   Event e;
   if (pending_) {
-    auto [index, config] = std::move(*pending_);
+    Task task = std::move(*pending_);
     pending_.reset();
-    e.result = runner_.run(index, config);
+    e.result = runner_.run(task.index, task.config, task.on);
   }
   return e;
 }
 
-void LocalExecutor::submit(int worker, int64_t index, const QuantConfig& config) {
+void LocalExecutor::submit(int worker, int64_t index, const QuantConfig& config, ScoredOn on) {
   QT_ASSERT(!pending_, "local worker given a second trial before the first ran");
-  pending_.emplace(index, config);
+  pending_ = Task{index, config, on};
 }
 
 void run_farm(Strategy& strategy, TrialExecutor& executor, const FarmCallbacks& cb) {
@@ -37,7 +37,8 @@ void run_farm(Strategy& strategy, TrialExecutor& executor, const FarmCallbacks& 
       const std::optional<int64_t> next = strategy.next();
       if (!next) break;
       if (cb.on_start) cb.on_start(*next, idle.front());
-      executor.submit(idle.front(), *next, strategy.trials()[static_cast<size_t>(*next)]);
+      executor.submit(idle.front(), *next, strategy.trials()[static_cast<size_t>(*next)],
+                      strategy.scored_on(*next));
       idle.pop_front();
     }
     // Done (or out of time) never turns back: idle workers can go now while

@@ -24,7 +24,7 @@ class TrialExecutor {
   virtual int num_workers() const = 0;
   /// Blocks until a worker asks for work (with or without a result).
   virtual Event wait() = 0;
-  virtual void submit(int worker, int64_t index, const QuantConfig& config) = 0;
+  virtual void submit(int worker, int64_t index, const QuantConfig& config, ScoredOn on) = 0;
   /// No more work for this worker.
   virtual void stop(int worker) = 0;
 };
@@ -36,12 +36,17 @@ class LocalExecutor : public TrialExecutor {
   explicit LocalExecutor(TrialRunner& runner) : runner_(runner) {}
   int num_workers() const override { return 1; }
   Event wait() override;
-  void submit(int worker, int64_t index, const QuantConfig& config) override;
+  void submit(int worker, int64_t index, const QuantConfig& config, ScoredOn on) override;
   void stop(int worker) override {}
 
  private:
+  struct Task {
+    int64_t index;
+    QuantConfig config;
+    ScoredOn on;
+  };
   TrialRunner& runner_;
-  std::optional<std::pair<int64_t, QuantConfig>> pending_;
+  std::optional<Task> pending_;
 };
 
 struct FarmCallbacks {

@@ -17,8 +17,10 @@ TrialExecutor::Event MpiExecutor::wait() {
   return e;
 }
 
-void MpiExecutor::submit(int worker, int64_t index, const QuantConfig& config) {
-  mpi_send_json(worker + 1, kTagTask, {{"trial", index}, {"config", config.to_json()}});
+void MpiExecutor::submit(int worker, int64_t index, const QuantConfig& config, ScoredOn on) {
+  mpi_send_json(
+      worker + 1, kTagTask,
+      {{"trial", index}, {"config", config.to_json()}, {"scored_on", scored_on_name(on)}});
 }
 
 void MpiExecutor::stop(int worker) { mpi_send_json(worker + 1, kTagStop, Json::object()); }
@@ -34,7 +36,7 @@ void run_mpi_worker(TrialRunner& runner) {
     try {
       const QuantConfig config =
           QuantConfig::from_json(m.body.at("config"), "trial " + std::to_string(index));
-      r = runner.run(index, config);
+      r = runner.run(index, config, scored_on_from_name(m.body.at("scored_on").get<std::string>()));
     } catch (const std::exception& e) {
       // A config the worker cannot even parse: report it, keep serving.
       r.index = index;

@@ -12,7 +12,7 @@ class MpiExecutor : public TrialExecutor {
   explicit MpiExecutor(int world_size) : workers_(world_size - 1) {}
   int num_workers() const override { return workers_; }
   Event wait() override;
-  void submit(int worker, int64_t index, const QuantConfig& config) override;
+  void submit(int worker, int64_t index, const QuantConfig& config, ScoredOn on) override;
   void stop(int worker) override;
 
  private:

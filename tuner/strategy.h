@@ -28,6 +28,7 @@
 
 #include "quantizers/quantizer.h"
 #include "storage/results_db.h"
+#include "tuner/trial.h"
 
 namespace qtune {
 
@@ -68,6 +69,8 @@ class Strategy {
   /// A measurement (one layer quantized alone), not a candidate: recorded as a
   /// sensitivity task and never chosen as the best model.
   virtual bool is_probe(int64_t index) const { return false; }
+  /// The data trial `index` is scored on (tuner/trial.h ScoredOn).
+  virtual ScoredOn scored_on(int64_t index) const { return ScoredOn::kEvaluation; }
   /// Nothing will ever be handed out again.
   bool done() const { return done_; }
 

@@ -27,10 +27,15 @@ StrategyExtent strategy_extent(const TuningConfig& config, int64_t space_size) {
         static_cast<int64_t>(MixedBitsStrategy::budgets_option(config.strategy_options).size());
     e.trials_at_most = std::min(config.max_trials, widths + budgets);
     e.probes_per_layer = widths;
-    e.text = head + std::to_string(e.trials_at_most) + " from config 0: its " +
-             std::to_string(widths) + " widths and up to " + std::to_string(budgets) +
-             " allocations of per-layer widths under the budget, + " + std::to_string(widths) +
-             " sensitivity probes per quantized layer (one per width), not counted in max_trials";
+    e.text =
+        head + std::to_string(e.trials_at_most) + " from config 0: its " + std::to_string(widths) +
+        " widths and up to " + std::to_string(budgets) +
+        " allocations of per-layer widths under the budget, + " + std::to_string(widths) +
+        " sensitivity probes per quantized layer (one per width)" +
+        (MixedBitsStrategy::probe_data_option(config.strategy_options) == ScoredOn::kCalibration
+             ? " and one with every layer fp32, scored on the calibration set"
+             : ", scored on the evaluation set") +
+        ", not counted in max_trials";
     return e;
   }
   const bool grid = name == "exhaustive" || name == "first-pass";

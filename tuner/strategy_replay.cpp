@@ -28,7 +28,7 @@ class ReplayExecutor : public TrialExecutor {
     }
     return e;
   }
-  void submit(int, int64_t index, const QuantConfig&) override { pending_ = index; }
+  void submit(int, int64_t index, const QuantConfig&, ScoredOn) override { pending_ = index; }
   void stop(int) override {}
 
  private:

@@ -79,6 +79,16 @@ TrialResult TrialResult::from_json(const Json& j) {
   return r;
 }
 
+const char* scored_on_name(ScoredOn on) {
+  return on == ScoredOn::kCalibration ? "calibration" : "evaluation";
+}
+
+ScoredOn scored_on_from_name(const std::string& name) {
+  if (name == "evaluation") return ScoredOn::kEvaluation;
+  if (name == "calibration") return ScoredOn::kCalibration;
+  throw Error("scored_on: expected evaluation or calibration, got '" + name + "'");
+}
+
 std::string host_name() {
   char buf[256] = {0};
   if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";

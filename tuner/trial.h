@@ -22,6 +22,14 @@ std::string fnv1a_hex(const std::string& bytes);
 std::string config_hash(const Json& config);
 inline std::string config_hash(const QuantConfig& config) { return config_hash(config.to_json()); }
 
+/// The data a trial is scored on: the run's evaluation set (every candidate),
+/// or its calibration set (mixed-bits' sensitivity probes: the windows that
+/// choose among the candidates then played no part in choosing their widths).
+enum class ScoredOn { kEvaluation, kCalibration };
+const char* scored_on_name(ScoredOn on);  ///< "evaluation" | "calibration"
+/// From scored_on_name(); qtune::Error for anything else.
+ScoredOn scored_on_from_name(const std::string& name);
+
 /// What a worker sends back for one trial. Accuracy loss and pass/fail are
 /// decided by the coordinator, which alone knows the baseline and constraints.
 struct TrialResult {

@@ -46,6 +46,7 @@ std::shared_ptr<Workload> load_spec_workload(const TuningConfig& config,
   w->data_hash = tensors_hash({data->calibration.inputs, data->calibration.labels,
                                data->evaluation.inputs, data->evaluation.labels});
   w->evaluate = [data](const Model& m) { return data->evaluate(m); };
+  w->evaluate_calibration = calibration_evaluator(*data);
   return w;
 }
 
@@ -175,20 +176,20 @@ void fill_eval(TrialResult& r, const EvalResult& e) {
 
 }  // namespace
 
-TrialResult TrialRunner::run(int64_t index, const QuantConfig& config) {
-  if (!settings_.isolate) return run_here(index, config);
+TrialResult TrialRunner::run(int64_t index, const QuantConfig& config, ScoredOn on) {
+  if (!settings_.isolate) return run_here(index, config, on);
   // The child must find the model loaded: load it here, once. A load that
   // fails is the trial's failure, reported as without isolation.
   try {
     workload();
   } catch (const std::exception&) {
-    return run_here(index, config);
+    return run_here(index, config, on);
   }
   const auto t0 = Clock::now();
   const std::string started_at = iso8601_utc_now();
   // The child checks trial_timeout between phases; a phase that never ends
   // (a hang) is cut here, from outside.
-  ChildOutcome child = run_in_child([&] { return run_here(index, config).to_json(); }, "trial",
+  ChildOutcome child = run_in_child([&] { return run_here(index, config, on).to_json(); }, "trial",
                                     settings_.trial_timeout_s);
   if (child.value) {
     TrialResult r = TrialResult::from_json(*child.value);
@@ -220,7 +221,7 @@ TrialResult TrialRunner::run(int64_t index, const QuantConfig& config) {
   return r;
 }
 
-TrialResult TrialRunner::run_here(int64_t index, const QuantConfig& config) {
+TrialResult TrialRunner::run_here(int64_t index, const QuantConfig& config, ScoredOn on) {
   TrialResult r;
   r.index = index;
   r.config_hash = config_hash(config);
@@ -275,10 +276,19 @@ TrialResult TrialRunner::run_here(int64_t index, const QuantConfig& config) {
     if (const auto bpw = bits_per_weight(*model)) r.metrics["bits_per_weight"] = *bpw;
     r.metrics["seconds_quantize"] = quantize_s;
     check_time("quantization");
-    fill_eval(r, evaluate_trial(w, *model, &config, reports));
-    check_time("evaluation");
-    measure_trial_latency(r, *model, w, settings_);
-    check_time("latency measurement");
+    if (on == ScoredOn::kCalibration) {
+      QT_CHECK(w.evaluate_calibration != nullptr,
+               "this run's calibration set cannot score a trial (it has no samples, or no "
+               "labels): give calibration samples, or strategy probe_data: evaluation");
+      fill_eval(r, evaluate_single_thread(w.evaluate_calibration, *model));
+      r.metrics["scored_on"] = scored_on_name(on);
+      check_time("evaluation");
+    } else {
+      fill_eval(r, evaluate_trial(w, *model, &config, reports));
+      check_time("evaluation");
+      measure_trial_latency(r, *model, w, settings_);
+      check_time("latency measurement");
+    }
     r.size_bytes = model_storage_bytes(*model);
     r.status = "COMPLETED";
   } catch (const TrialTimeout& t) {

@@ -23,6 +23,11 @@ struct Workload {
   std::shared_ptr<const Model> model;  ///< fp32, never modified (trials clone it)
   CalibrationData calibration;
   EvalFn evaluate;
+  /// The same metric's kind over the calibration set (trials scored
+  /// ScoredOn::kCalibration): perplexity of the calibration windows for a
+  /// language model, top-1 over labelled calibration images for a classifier;
+  /// null where the calibration set cannot be scored (no samples, no labels).
+  EvalFn evaluate_calibration;
   /// An external evaluator (tuning config evaluation.command): it scores the
   /// model saved with its config and layer reports, so where those are known
   /// it replaces `evaluate` (evaluate_trial).
@@ -81,14 +86,16 @@ class TrialRunner {
   /// isolation a crash makes it FAILED with the signal named
   /// ("trial crashed: SIGSEGV (signal 11)") and a child still running at
   /// trial_timeout is killed, the trial TIMEOUT.
-  TrialResult run(int64_t index, const QuantConfig& config);
+  /// Scored on the calibration set (`on`), a trial records that in
+  /// metrics.scored_on and measures no latency (a probe is no candidate).
+  TrialResult run(int64_t index, const QuantConfig& config, ScoredOn on = ScoredOn::kEvaluation);
 
   /// The fp32 model measured like a trial (accuracy on one thread, latency, size).
   /// Throws: without a baseline there is no run.
   TrialResult run_baseline();
 
  private:
-  TrialResult run_here(int64_t index, const QuantConfig& config);
+  TrialResult run_here(int64_t index, const QuantConfig& config, ScoredOn on);
   TrialResult run_baseline_here();
 
   Loader loader_;

@@ -492,6 +492,11 @@ class Parser {
                "needs search_space[0].params to set group_size (the group of the widths that "
                "give bits alone)");
     }
+    if (c.strategy == "mixed-bits" && c.calibration_samples == 0 &&
+        c.strategy_options.value("probe_data", std::string("calibration")) == "calibration")
+      fail("calibration.samples",
+           "is 0, but mixed-bits scores its sensitivity probes on the calibration set: give "
+           "samples, or set strategy.probe_data: evaluation");
     if (c.strategy == "mixed-bits" && !c.constraints.max_bits_per_weight &&
         !c.constraints.max_size_bytes)
       fail("strategy",
@@ -533,7 +538,10 @@ class Parser {
     if (c.strategy != "mixed-bits") {
       expect_keys(n, "strategy", {"name"});
     } else {
-      expect_keys(n, "strategy", {"name", "widths", "budgets"});
+      expect_keys(n, "strategy", {"name", "widths", "budgets", "probe_data"});
+      if (n["probe_data"])
+        c.strategy_options["probe_data"] =
+            choice(n["probe_data"], "strategy.probe_data", {"calibration", "evaluation"});
       if (const auto w = n["widths"]) {
         if (!w.IsSequence() || w.size() == 0)
           fail("strategy.widths", "expected a non-empty list of bit widths, got " + show(w));

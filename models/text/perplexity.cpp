@@ -107,6 +107,37 @@ PerplexityResult evaluate_perplexity(const Model& model, const std::vector<int64
   return r;
 }
 
+PerplexityResult evaluate_window_perplexity(const Model& model, const at::Tensor& windows,
+                                            int64_t batch) {
+  QT_CHECK(windows.dim() == 2 && windows.scalar_type() == at::kLong && windows.size(0) >= 1 &&
+               windows.size(1) >= 2,
+           "window perplexity: expected int64 token windows [N >= 1, T >= 2], got ",
+           windows.sizes(), " ", windows.scalar_type());
+  QT_CHECK(batch >= 1, "window perplexity: batch must be >= 1, got ", batch);
+  at::NoGradGuard no_grad;
+  const int64_t n = windows.size(0), len = windows.size(1);
+  double total_nll = 0;
+  for (int64_t b = 0; b < n; b += batch) {
+    const auto rows = windows.narrow(0, b, std::min(batch, n - b));
+    const auto logits = model.forward(rows);
+    QT_CHECK(logits.dim() == 3 && logits.size(0) == rows.size(0) && logits.size(1) == len,
+             "perplexity: the model must map ids [B, T] to logits [B, T, V]; for input ",
+             rows.sizes(), " it gave ", logits.sizes());
+    for (int64_t r = 0; r < rows.size(0); ++r) {
+      const auto logp = at::log_softmax(logits[r].narrow(0, 0, len - 1).to(at::kFloat), -1);
+      const auto targets = rows[r].narrow(0, 1, len - 1);
+      total_nll -= logp.gather(1, targets.unsqueeze(1)).to(at::kDouble).sum().item<double>();
+    }
+  }
+  PerplexityResult r;
+  r.tokens = n * (len - 1);
+  r.windows = n;
+  r.mean_nll = total_nll / static_cast<double>(r.tokens);
+  r.perplexity = std::exp(r.mean_nll);
+  r.bits_per_byte = std::numeric_limits<double>::quiet_NaN();
+  return r;
+}
+
 PerplexityResult evaluate_perplexity(const Model& model, const std::vector<int64_t>& tokens,
                                      const Tokenizer& tokenizer, const PerplexityOptions& options) {
   return evaluate_perplexity(

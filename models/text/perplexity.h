@@ -55,6 +55,13 @@ PerplexityResult evaluate_perplexity(const Model& model, const std::vector<int64
                                      const Tokenizer& tokenizer,
                                      const PerplexityOptions& options = {});
 
+/// Perplexity of independent windows (int64 ids [N, T], T >= 2), as a
+/// calibration set holds them: in each row, position j predicts token j + 1,
+/// so a row scores its T - 1 last tokens seeing only the row. No token bytes:
+/// bits_per_byte is NaN. A bad shape is a qtune::Error.
+PerplexityResult evaluate_window_perplexity(const Model& model, const at::Tensor& windows,
+                                            int64_t batch = 8);
+
 /// An evaluator (TaskData::evaluator) scoring perplexity over fixed tokens.
 /// `on_result` (optional) also receives the full result (bits per byte), e.g.
 /// for `qtune eval --json`.

@@ -31,6 +31,7 @@ struct Outcome {
   std::map<std::string, double> accuracy;  ///< by config hash
   std::set<std::string> probes;
   std::map<std::string, double> bpw;
+  std::set<std::string> all_fp32;  ///< trials with no layer quantized
   Json best;
   Json saved_config;
 };
@@ -48,8 +49,16 @@ Outcome tune(int ranks) {
     EXPECT_EQ(t["status"], "COMPLETED") << t.dump();
     const std::string hash = t["config_hash"].get<std::string>();
     o.accuracy[hash] = t["accuracy"].get<double>();
-    if (t["metrics"].value("task", "") == "sensitivity") o.probes.insert(hash);
-    o.bpw[hash] = t["metrics"]["bits_per_weight"].get<double>();
+    const bool probe = t["metrics"].value("task", "") == "sensitivity";
+    if (probe) o.probes.insert(hash);
+    // Probes are scored on the calibration set, candidates on the evaluation set.
+    EXPECT_EQ(t["metrics"].value("scored_on", "evaluation"), probe ? "calibration" : "evaluation")
+        << t.dump();
+    EXPECT_EQ(t["accuracy_loss"].is_null(), probe) << "a probe has no loss against the baseline";
+    if (t["metrics"].contains("bits_per_weight"))
+      o.bpw[hash] = t["metrics"]["bits_per_weight"].get<double>();
+    else
+      o.all_fp32.insert(hash);
   }
   o.best = run_json(qtune("db best --json" + db));
   o.saved_config = Json::parse(slurp(dir / "out" / "best" / "qconfig.json"))["quant_config"];
@@ -59,9 +68,12 @@ Outcome tune(int ranks) {
 TEST(TuneMixedBits, ProbesEveryLayerAndWidthSavesAnAllocationWithinTheBudget) {
   const Outcome single = tune(1);
   const Outcome mpi = tune(3);
-  // fmnist-cnn-tiny has 4 quantizable layers: 4 x 4 probes.
-  EXPECT_EQ(single.probes.size(), 16u);
-  EXPECT_GT(single.accuracy.size(), 16u + 4u) << "4 uniform trials and at least one allocation";
+  // fmnist-cnn-tiny has 4 quantizable layers: 4 x 4 probes, and one with
+  // every layer fp32 that the probes' losses are measured against.
+  EXPECT_EQ(single.probes.size(), 17u);
+  ASSERT_EQ(single.all_fp32.size(), 1u);
+  EXPECT_EQ(single.probes.count(*single.all_fp32.begin()), 1u);
+  EXPECT_GT(single.accuracy.size(), 17u + 4u) << "4 uniform trials and at least one allocation";
   EXPECT_LE(single.accuracy.size() - single.probes.size(), 8u) << "max_trials leaves out probes";
   ASSERT_TRUE(single.best.is_object()) << "uniform 2 and 3 bits fit 4.5 bits per weight";
   const std::string best = single.best["config_hash"].get<std::string>();

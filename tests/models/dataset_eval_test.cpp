@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "models/builtin.h"
 #include "models/dataset.h"
 #include "models/evaluator.h"
 
@@ -84,6 +85,44 @@ TEST(EvaluateTop1, RejectsLogitsOfTheWrongShape) {
   LogitsModel m;
   Dataset d{at::zeros({4}), at::zeros({4}, at::kLong)};  // forward returns 1-D "logits"
   EXPECT_THROW(evaluate_top1(m, d), Error);
+}
+
+TEST(CalibrationEvaluator, ScoresLabelledImagesByTop1AndTokenWindowsByPerplexity) {
+  LogitsModel m;
+  TaskData classifier;
+  classifier.calibration.inputs = at::tensor({0.f, 1.f, 1.f, 0.f, 3.f, 2.f}).view({3, 2});
+  classifier.calibration.labels = at::tensor({1, 1, 0}, at::kLong);
+  const EvalFn top1 = calibration_evaluator(classifier);
+  ASSERT_TRUE(top1);
+  EXPECT_EQ(top1(m).metric, "accuracy");
+  EXPECT_DOUBLE_EQ(top1(m).value, 2.0 / 3.0) << "rows 0 and 2 are right, row 1 is not";
+
+  // Token windows, no labels: perplexity over the windows' targets; uniform
+  // logits over 5 tokens give 5 whatever the tokens.
+  class Uniform final : public Model {
+   public:
+    std::string spec() const override { return "test:uniform"; }
+    at::Tensor forward(const at::Tensor& ids) const override {
+      return at::zeros({ids.size(0), ids.size(1), 5});
+    }
+    std::vector<LayerSlot*> layers() override { return {}; }
+    std::unique_ptr<Model> clone() const override { return std::make_unique<Uniform>(); }
+  };
+  TaskData lm;
+  lm.calibration.inputs = at::tensor({0, 1, 2, 3, 4, 4, 3, 2}, at::kLong).view({2, 4});
+  lm.calibration.labels = at::empty({0}, at::kLong);
+  const EvalFn ppl = calibration_evaluator(lm);
+  ASSERT_TRUE(ppl);
+  const EvalResult r = ppl(Uniform());
+  EXPECT_EQ(r.metric, "perplexity");
+  EXPECT_FALSE(r.higher_is_better);
+  EXPECT_EQ(r.samples, 6) << "3 targets in each of 2 windows";
+  EXPECT_NEAR(r.value, 5.0, 5e-6) << "uniform logits over 5 tokens";
+
+  TaskData none;
+  none.calibration.inputs = at::empty({0, 4}, at::kLong);
+  none.calibration.labels = at::empty({0}, at::kLong);
+  EXPECT_FALSE(calibration_evaluator(none)) << "nothing to score";
 }
 
 }  // namespace

@@ -149,6 +149,40 @@ TEST(Perplexity, ResultAsEvalResultAndJson) {
   EXPECT_DOUBLE_EQ(seen.bits_per_byte, r.bits_per_byte);
 }
 
+TEST(Perplexity, WindowsOfACalibrationSetScoreTheirOwnRowsOnly) {
+  // Each row alone through the sliding-window evaluator (one window of T - 1
+  // inputs scores all T - 1 targets) is the reference: the pooled NLL over
+  // rows must be the token-weighted mean of the rows' NLLs.
+  at::manual_seed(5);
+  BigramModel m(at::randn({9, 9}) * 2);
+  const auto ids = at::tensor(random_tokens(5 * 12, 9, 6), at::kLong).view({5, 12});
+  double nll = 0;
+  for (int64_t r = 0; r < 5; ++r) {
+    const at::Tensor row = ids[r].contiguous();
+    PerplexityOptions o;
+    o.context = 11;
+    nll += evaluate_perplexity(
+               m, std::vector<int64_t>(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + 12),
+               one_byte, o)
+               .mean_nll *
+           11;
+  }
+  m.inputs.clear();
+  const auto w = evaluate_window_perplexity(m, ids, 2);
+  EXPECT_EQ(w.tokens, 5 * 11);
+  EXPECT_EQ(w.windows, 5);
+  EXPECT_NEAR(w.mean_nll, nll / 55, 1e-12);
+  EXPECT_NEAR(w.perplexity, std::exp(nll / 55), 1e-9);
+  EXPECT_TRUE(std::isnan(w.bits_per_byte)) << "windows carry no token bytes";
+  ASSERT_EQ(m.inputs.size(), 3u) << "batches of 2, 2, 1 rows";
+  EXPECT_TRUE(at::equal(m.inputs[2], ids.narrow(0, 4, 1)));
+  // Uniform logits: the vocabulary size, whatever the rows.
+  auto u = uniform(9);
+  EXPECT_NEAR(evaluate_window_perplexity(u, ids).perplexity, 9.0, 9e-6);
+  expect_error([&] { evaluate_window_perplexity(m, ids.narrow(1, 0, 1)); },
+               "window perplexity: expected int64 token windows [N >= 1, T >= 2], got [5, 1] Long");
+}
+
 TEST(Perplexity, BadInputs) {
   auto m = uniform(3);
   PerplexityOptions o;

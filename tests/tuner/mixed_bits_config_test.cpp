@@ -23,6 +23,7 @@ TEST(MixedBitsConfig, ReadsTheStrategyMappingAndTheBudget) {
   EXPECT_EQ(c.strategy, "mixed-bits");
   EXPECT_EQ(c.strategy_options["widths"], Json::array({2, 4, 8}));
   EXPECT_EQ(c.strategy_options["budgets"], Json::array({1.0, 0.95}));
+  EXPECT_FALSE(c.strategy_options.contains("probe_data")) << "the default is not written";
   ASSERT_TRUE(c.constraints.max_bits_per_weight);
   EXPECT_EQ(*c.constraints.max_bits_per_weight, 3.5);
   EXPECT_EQ(c.to_json()["constraints"]["max_bits_per_weight"], 3.5);
@@ -35,6 +36,17 @@ TEST(MixedBitsConfig, ReadsTheStrategyMappingAndTheBudget) {
   EXPECT_FALSE(plain.to_json().contains("strategy_options")) << "other runs' identity unchanged";
   EXPECT_FALSE(plain.to_json()["constraints"].contains("max_bits_per_weight"));
   EXPECT_EQ(parse_tuning_config(kHead + "strategy: {name: tpe}\n", "t").strategy, "tpe");
+}
+
+TEST(MixedBitsConfig, ProbeDataChoosesTheSetProbesAreScoredOn) {
+  const auto options = [](const std::string& strategy) {
+    return parse_tuning_config(
+               kHead + "constraints: {max_bits_per_weight: 3.5}\nstrategy: " + strategy + "\n",
+               "t.yaml")
+        .strategy_options;
+  };
+  EXPECT_EQ(options("{name: mixed-bits, probe_data: evaluation}")["probe_data"], "evaluation");
+  EXPECT_EQ(options("{name: mixed-bits, probe_data: calibration}")["probe_data"], "calibration");
 }
 
 TEST(MixedBitsConfig, AWidthMayGiveItsGroupSize) {
@@ -77,6 +89,15 @@ TEST(MixedBitsConfig, BadSettingsNameTheField) {
             "t.yaml: strategy.widths: expected a non-empty list of bit widths, got a list");
   EXPECT_EQ(error_of(budget + "strategy: {name: mixed-bits, budgets: [1.2]}\n"),
             "t.yaml: strategy.budgets[0]: expected a fraction of the budget in (0, 1], got 1.2");
+  EXPECT_EQ(error_of(budget + "strategy: {name: mixed-bits, probe_data: training}\n"),
+            "t.yaml: strategy.probe_data: expected one of calibration, evaluation, got training");
+  EXPECT_EQ(error_of(budget + "calibration: {samples: 0}\nstrategy: mixed-bits\n"),
+            "t.yaml: calibration.samples: is 0, but mixed-bits scores its sensitivity probes on "
+            "the calibration set: give samples, or set strategy.probe_data: evaluation");
+  EXPECT_NO_THROW(parse_tuning_config(kHead + budget +
+                                          "calibration: {samples: 0}\n"
+                                          "strategy: {name: mixed-bits, probe_data: evaluation}\n",
+                                      "t.yaml"));
   EXPECT_EQ(error_of(budget + "strategy: {name: tpe, widths: [2]}\n"),
             "t.yaml: strategy.widths: unknown key (expected one of: name)");
   EXPECT_EQ(error_of(budget + "strategy: {widths: [2]}\n"),

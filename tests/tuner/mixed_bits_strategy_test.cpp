@@ -25,6 +25,9 @@ const std::vector<std::vector<double>> kLoss = {{0.08, 0.02, 0.005, 0.0005},
                                                 {0.05, 0.01, 0.004, 0.0004},
                                                 {0.30, 0.05, 0.01, 0.001}};
 constexpr int64_t kOtherBytes = 500;  // biases, embeddings: outside the layers' weights
+// What a probe scored on the calibration set records: a perplexity-like value
+// (lower is better) whose relative rise over the all-fp32 probe's is its loss.
+constexpr double kCalibrationFp32 = 20.0;
 
 int64_t layer_bytes(size_t l, int bits) { return kWeights[l] * bits / 8 + kWeights[l] / 128 * 4; }
 
@@ -73,6 +76,14 @@ struct Synthetic {
         size += kWeights[l] * 4;
       }
       r.metrics["layers"].push_back(j);
+    }
+    r.size_bytes = size;
+    if (s.scored_on(index) == ScoredOn::kCalibration) {
+      // As the coordinator records it: a value, no loss against the baseline.
+      r.accuracy = kCalibrationFp32 * (1 + loss);
+      r.metrics["higher_is_better"] = false;
+      r.metrics["scored_on"] = "calibration";
+      return r;
     }
     const double bpw = static_cast<double>(bytes) * 8 / static_cast<double>(weights);
     r.metrics["bits_per_weight"] = bpw;
@@ -145,22 +156,29 @@ TEST(MixedBitsStrategy, UniformThenOneProbePerLayerAndWidthThenAllocations) {
   syn.max_bpw = 3.5;
   const StrategyRun run = run_sequential(bpw_budget(3.5), syn);
   const MixedBitsStrategy& s = *run.strategy;
-  ASSERT_GE(run.order.size(), 4u + 16u + 1u);
+  ASSERT_GE(run.order.size(), 4u + 17u + 1u);
   for (size_t k = 0; k < 4; ++k) {
     const QuantConfig& c = s.trials()[static_cast<size_t>(run.order[k])];
     EXPECT_EQ(c.params["bits"], kWidths[k]) << "uniform trials first, in widths order";
     EXPECT_TRUE(c.overrides.empty() && c.fp32_layers.empty());
     EXPECT_FALSE(s.is_probe(run.order[k]));
+    EXPECT_EQ(s.scored_on(run.order[k]), ScoredOn::kEvaluation);
   }
+  // Then the probes, scored on the calibration set: first every layer fp32
+  // (what the others' losses are measured against), then one layer at a time.
+  ASSERT_TRUE(s.is_probe(run.order[4]));
+  EXPECT_EQ(s.scored_on(run.order[4]), ScoredOn::kCalibration);
+  EXPECT_EQ(widths_of(s.trials()[static_cast<size_t>(run.order[4])]), std::vector<int>(4, 0));
   std::set<std::pair<size_t, int>> probed;
-  for (size_t k = 4; k < 20; ++k) {
+  for (size_t k = 5; k < 21; ++k) {
     ASSERT_TRUE(s.is_probe(run.order[k])) << k;
+    EXPECT_EQ(s.scored_on(run.order[k]), ScoredOn::kCalibration);
     const std::vector<int> w = widths_of(s.trials()[static_cast<size_t>(run.order[k])]);
     ASSERT_EQ(std::count(w.begin(), w.end(), 0), 3) << "one layer quantized alone";
     for (size_t l = 0; l < 4; ++l) {
       if (w[l] == 0) continue;
       probed.insert({l, w[l]});
-      EXPECT_EQ(*run.records[k].accuracy_loss, kLoss[l][width_pos(w[l])])
+      EXPECT_DOUBLE_EQ(*run.records[k].accuracy, kCalibrationFp32 * (1 + kLoss[l][width_pos(w[l])]))
           << "the probe measures that layer alone";
     }
   }
@@ -169,9 +187,10 @@ TEST(MixedBitsStrategy, UniformThenOneProbePerLayerAndWidthThenAllocations) {
   // Candidates: one per budget fraction (1, 0.97, 0.94, 0.91) unless two coincide.
   const int64_t total_bits_at_target = static_cast<int64_t>(3.5 * (4096 + 4096 + 16384 + 1024));
   ASSERT_FALSE(s.candidates().empty());
-  ASSERT_EQ(run.order.size(), 20u + s.candidates().size());
+  ASSERT_EQ(run.order.size(), 21u + s.candidates().size());
   for (const auto& cand : s.candidates()) {
     EXPECT_FALSE(s.is_probe(cand.index));
+    EXPECT_EQ(s.scored_on(cand.index), ScoredOn::kEvaluation);
     EXPECT_LE(cand.bits, static_cast<int64_t>(std::floor(total_bits_at_target * cand.fraction)));
     const auto bound = static_cast<int64_t>(std::floor(total_bits_at_target * cand.fraction));
     EXPECT_EQ(widths_of(s.trials()[static_cast<size_t>(cand.index)]), brute_force(bound))
@@ -217,9 +236,52 @@ TEST(MixedBitsStrategy, ProbesAreNotCountedInMaxTrials) {
   const StrategyRun run = run_sequential(bpw_budget(3.5, 6), Synthetic{});
   int64_t probes = 0;
   for (int64_t i : run.order) probes += run.strategy->is_probe(i);
-  EXPECT_EQ(probes, 16);
+  EXPECT_EQ(probes, 17) << "16 layer-and-width probes and the all-fp32 one";
   EXPECT_EQ(run.order.size() - static_cast<size_t>(probes), 6u) << "4 uniform + 2 candidates";
   EXPECT_EQ(run.strategy->candidates().size(), 2u);
+}
+
+TEST(MixedBitsStrategy, ProbesScoredOnTheEvaluationSetUseTheirRecordedLoss) {
+  StrategyOptions o = bpw_budget(3.5);
+  o.params["probe_data"] = "evaluation";
+  const StrategyRun on_eval = run_sequential(o, Synthetic{});
+  const StrategyRun on_calib = run_sequential(bpw_budget(3.5), Synthetic{});
+  int64_t probes = 0;
+  for (int64_t i : on_eval.order) {
+    probes += on_eval.strategy->is_probe(i);
+    EXPECT_EQ(on_eval.strategy->scored_on(i), ScoredOn::kEvaluation);
+  }
+  EXPECT_EQ(probes, 16) << "no all-fp32 probe: the baseline is the reference";
+  // The same losses either way, so the same allocations.
+  ASSERT_EQ(on_eval.strategy->candidates().size(), on_calib.strategy->candidates().size());
+  for (size_t k = 0; k < on_eval.strategy->candidates().size(); ++k) {
+    const auto& a = on_eval.strategy->candidates()[k];
+    const auto& b = on_calib.strategy->candidates()[k];
+    EXPECT_EQ(on_eval.strategy->trials()[static_cast<size_t>(a.index)].to_json(),
+              on_calib.strategy->trials()[static_cast<size_t>(b.index)].to_json());
+    EXPECT_NEAR(a.predicted_loss, b.predicted_loss, 1e-12);
+  }
+}
+
+TEST(MixedBitsStrategy, WithoutTheAllFp32ProbeNoLayerHasALoss) {
+  // The all-fp32 probe failed: the calibration values have nothing to be
+  // measured against, so no allocation is proposed (and none is guessed).
+  auto s = std::make_unique<MixedBitsStrategy>(std::vector<QuantConfig>{base()}, bpw_budget(3.5));
+  const Synthetic syn;
+  int64_t allocations = 0;
+  while (auto i = s->next()) {
+    TrialRecord r = syn.judge(*s, *i);
+    const std::vector<int> w = widths_of(s->trials()[static_cast<size_t>(*i)]);
+    if (s->is_probe(*i) && std::count(w.begin(), w.end(), 0) == 4) {
+      r.status = "FAILED";
+      r.accuracy.reset();
+    }
+    allocations += !s->is_probe(*i) && !s->trials()[static_cast<size_t>(*i)].overrides.empty();
+    s->on_result(r);
+  }
+  EXPECT_TRUE(s->done());
+  EXPECT_EQ(allocations, 0);
+  EXPECT_TRUE(s->candidates().empty());
 }
 
 TEST(MixedBitsStrategy, OneLayerHasNoProbeBeyondItsUniformTrials) {
@@ -294,6 +356,7 @@ TEST(MixedBitsStrategy, WidthsWithGroupSizesAllocateAmongFormats) {
   StrategyOptions o = bpw_budget(3.3);
   o.params["widths"] = Json::parse(R"([{"bits": 2, "group_size": 64},
                                        {"bits": 3, "group_size": -1}, 3, 4])");
+  o.params["probe_data"] = "evaluation";  // the judge below records every loss alike
   const auto judge = [](const QuantConfig& c, int64_t index) {
     TrialRecord r;
     r.index = index;

@@ -48,13 +48,19 @@ TEST(StrategyExtent, MixedBitsNamesItsWidthsAllocationsAndProbes) {
   EXPECT_EQ(e.text,
             "strategy mixed-bits runs at most 8 from config 0: its 4 widths and up to 4 "
             "allocations of per-layer widths under the budget, + 4 sensitivity probes per "
-            "quantized layer (one per width), not counted in max_trials");
+            "quantized layer (one per width) and one with every layer fp32, scored on the "
+            "calibration set, not counted in max_trials");
   const auto small = strategy_extent(
       with_strategy("mixed-bits", 20, Json{{"widths", {3, 4}}, {"budgets", {1.0}}}), 1);
   EXPECT_EQ(small.trials_at_most, 3);
   EXPECT_EQ(small.probes_per_layer, 2);
   EXPECT_NE(small.text.find("its 2 widths and up to 1 allocations"), std::string::npos)
       << small.text;
+  const auto on_eval =
+      strategy_extent(with_strategy("mixed-bits", 20, Json{{"probe_data", "evaluation"}}), 1);
+  EXPECT_NE(on_eval.text.find("(one per width), scored on the evaluation set, not counted"),
+            std::string::npos)
+      << on_eval.text;
   // max_trials cuts the candidates, never the probes.
   const auto cut = strategy_extent(with_strategy("mixed-bits", 2), 1);
   EXPECT_EQ(cut.trials_at_most, 2);

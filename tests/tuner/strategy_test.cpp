@@ -136,7 +136,7 @@ class LifoExecutor : public TrialExecutor {
     e.result = r;
     return e;
   }
-  void submit(int worker, int64_t index, const QuantConfig&) override {
+  void submit(int worker, int64_t index, const QuantConfig&, ScoredOn) override {
     submitted.push_back(index);
     running_.emplace_back(worker, index);
   }

@@ -29,6 +29,7 @@ MixedBitsStrategy::MixedBitsStrategy(std::vector<QuantConfig> space, const Strat
            " has no bits parameter to allocate");
   widths_ = widths_option(options.params);
   fractions_ = budgets_option(options.params);
+  probe_on_ = probe_data_option(options.params);
   QT_CHECK(!widths_.empty(), "strategy mixed-bits: widths is empty");
   for (const Width& w : widths_)
     QT_CHECK(!w.group_size || base_.params.contains("group_size"), "strategy mixed-bits: a width ",
@@ -54,9 +55,28 @@ std::vector<double> MixedBitsStrategy::budgets_option(const Json& params) {
                                     : std::vector<double>{1.0, 0.97, 0.94, 0.91};
 }
 
+ScoredOn MixedBitsStrategy::probe_data_option(const Json& params) {
+  return params.contains("probe_data")
+             ? scored_on_from_name(params["probe_data"].get<std::string>())
+             : ScoredOn::kCalibration;
+}
+
 const TrialRecord* MixedBitsStrategy::result(int64_t index) const {
   auto it = finished().find(index);
   return it == finished().end() ? nullptr : &it->second;
+}
+
+std::optional<double> MixedBitsStrategy::probe_loss(int64_t index) const {
+  const TrialRecord* r = result(index);
+  if (!r || r->status != "COMPLETED") return std::nullopt;
+  // A one-layer model's probes are its uniform trials, scored on the evaluation set.
+  if (!probes_.count(index) || probe_on_ == ScoredOn::kEvaluation) return r->accuracy_loss;
+  const TrialRecord* ref = reference_ >= 0 ? result(reference_) : nullptr;
+  if (!ref || ref->status != "COMPLETED" || !ref->accuracy || !r->accuracy) return std::nullopt;
+  const double base = *ref->accuracy;
+  const double diff =
+      r->metrics.value("higher_is_better", true) ? base - *r->accuracy : *r->accuracy - base;
+  return base != 0 ? diff / std::fabs(base) : diff;
 }
 
 QuantConfig MixedBitsStrategy::at_width(const Width& w) const {
@@ -138,6 +158,14 @@ std::vector<int64_t> MixedBitsStrategy::propose_probes() {
   }
 
   std::vector<int64_t> out;
+  if (probe_on_ == ScoredOn::kCalibration && layers_.size() > 1) {
+    QuantConfig all_fp32 = base_;
+    for (const std::string& layer : layers_)
+      all_fp32.fp32_layers.push_back(exact_layer_pattern(layer));
+    reference_ = add_config(all_fp32);
+    probes_.insert(reference_);
+    out.push_back(reference_);
+  }
   for (size_t l = 0; l < layers_.size(); ++l) {
     for (size_t w = 0; w < widths_.size(); ++w) {
       if (bytes_of_[l][w] < 0) continue;
@@ -165,9 +193,10 @@ std::vector<int64_t> MixedBitsStrategy::propose_allocations() {
     std::vector<AllocationOption> opts;
     std::vector<size_t> ws;
     for (size_t w = 0; w < widths_.size(); ++w) {
-      const TrialRecord* r = probe_of_[l][w] >= 0 ? result(probe_of_[l][w]) : nullptr;
-      if (!completed(r) || bytes_of_[l][w] < 0) continue;
-      opts.push_back({bytes_of_[l][w] * 8, *r->accuracy_loss});
+      const std::optional<double> loss =
+          probe_of_[l][w] >= 0 ? probe_loss(probe_of_[l][w]) : std::nullopt;
+      if (!loss || bytes_of_[l][w] < 0) continue;
+      opts.push_back({bytes_of_[l][w] * 8, *loss});
       ws.push_back(w);
     }
     if (opts.empty()) {

@@ -6,8 +6,12 @@
 //     real candidates, and the stored bytes of every layer at every width (a
 //     trial's metrics.layers[].weight_bytes);
 //  2. sensitivity: per quantized layer and width, the base at that width with
-//     every other layer in fp32 -- its accuracy loss is the layer's loss at
-//     that width. Probes (is_probe): not candidates, not in max_trials;
+//     every other layer in fp32 -- its loss is the layer's loss at that width.
+//     Probes (is_probe): not candidates, not in max_trials. They are scored on
+//     the calibration set (option probe_data, default calibration), against
+//     one more probe with every layer fp32 -- so the evaluation set that
+//     picks the best candidate did not also pick each layer's width (scored
+//     on it, the allocation fit its windows and lost on unseen text);
 //  3. allocation: per budget (the target times each of `budgets`, default
 //     1, 0.97, 0.94, 0.91), the widths that minimize the summed layer losses
 //     with the stored bits within it (tuner/strategies/bit_allocation.h); the
@@ -42,7 +46,12 @@ class MixedBitsStrategy : public Strategy {
   /// 0.91), from StrategyOptions::params.
   static std::vector<Width> widths_option(const Json& params);
   static std::vector<double> budgets_option(const Json& params);
+  /// The strategy block's `probe_data`: calibration (default) or evaluation.
+  static ScoredOn probe_data_option(const Json& params);
   bool is_probe(int64_t index) const override { return probes_.count(index) > 0; }
+  ScoredOn scored_on(int64_t index) const override {
+    return is_probe(index) ? probe_on_ : ScoredOn::kEvaluation;
+  }
 
   /// Per assignment proposed in phase 3: the budget fraction it was solved for
   /// and its predicted (summed) loss and stored bits.
@@ -65,12 +74,17 @@ class MixedBitsStrategy : public Strategy {
   /// The group size a width quantizes with: its own, else the base's.
   Json group_of(const Width& w) const;
   const TrialRecord* result(int64_t index) const;
+  /// A finished probe's loss: against the all-fp32 probe when scored on the
+  /// calibration set (relative), else its recorded accuracy_loss.
+  std::optional<double> probe_loss(int64_t index) const;
 
   enum class Phase { kUniform, kProbes, kAllocate, kDone };
   Phase phase_ = Phase::kUniform;
   QuantConfig base_;
   std::vector<Width> widths_;
   std::vector<double> fractions_;
+  ScoredOn probe_on_ = ScoredOn::kCalibration;
+  int64_t reference_ = -1;        ///< the all-fp32 probe (calibration scoring)
   int64_t candidates_left_ = 0;   ///< max_trials less the candidates proposed
   std::vector<int64_t> uniform_;  ///< per width
   std::vector<std::string> layers_;
