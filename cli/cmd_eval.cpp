@@ -10,7 +10,9 @@
 #include "cli/model_source.h"
 #include "common/error.h"
 #include "models/user_data.h"
+#include "models/work_units.h"
 #include "tuner/threads.h"
+#include "tuner/trial_runner.h"
 
 namespace qtune::cli {
 
@@ -66,13 +68,13 @@ int cmd_eval(int argc, char** argv) {
 
   TaskData data = load_task_data(loaded.spec, /*calibration_samples=*/0, samples, /*seed=*/0, cache,
                                  loaded.files_dir, lm_data);
-  // One thread for ATen and OpenBLAS alike: the tuner evaluates the same way,
-  // so the numbers agree exactly whatever the machine's core count.
-  EvalResult r;
-  {
-    ComputeThreadsScope one(1);
-    r = data.evaluate(*loaded.model);
-  }
+  // Work units on every core, each on one compute thread (models/work_units.h):
+  // the tuner evaluates the same way, so the numbers agree exactly whatever
+  // either's thread count.
+  const EvalResult r = [&] {
+    WorkUnitThreadsScope units(cores_on_this_node());
+    return evaluate_in_units([&](const Model& m) { return data.evaluate(m); }, *loaded.model);
+  }();
 
   if (json) {
     Json out = {{"model", args.required("model")},

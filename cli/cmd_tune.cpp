@@ -83,6 +83,9 @@ int cmd_tune(int argc, char** argv) {
       {"no-broadcast", false, false,
        "under mpirun, every rank reads the model and data from its own filesystem instead of "
        "rank 0 sending them to each node"},
+      {"threads", true, false,
+       "threads per trial on each rank (default: the rank's share of the node's cores); the "
+       "recorded results are the same for any count"},
       {"print-space", false, false,
        "print the expanded search space and its size, run nothing (with --json: as JSON)"},
       {"help", false, false, "show this help"},
@@ -94,6 +97,9 @@ int cmd_tune(int argc, char** argv) {
     return 0;
   }
   args.reject_positionals();
+  const auto threads = static_cast<int>(args.get_int("threads", 0));
+  if (args.has("threads") && threads < 1)
+    throw UsageError("qtune tune: --threads must be at least 1, got " + args.required("threads"));
   const bool broadcast = !args.has("no-broadcast");
   // A worker on another node gets the data files from rank 0: it cannot check them yet.
   const DataFiles data_files =
@@ -111,6 +117,7 @@ int cmd_tune(int argc, char** argv) {
   options.json = args.has("json");
   options.isolation = !args.has("no-isolation");
   options.broadcast = broadcast;
+  options.threads = threads;
   options.print_table = !options.json;
   options.progress = stderr_is_terminal() && !options.json;
   const TuneSummary summary = run_tuning(config, options);

@@ -2,6 +2,7 @@
 
 #include "backends/backend_list.h"
 #include "common/error.h"
+#include "models/work_units.h"
 
 namespace qtune {
 
@@ -136,20 +137,23 @@ void install_fp32(LayerSlot& slot, LayerReport* report) {
 
 std::vector<LayerReport> quantize_each_layer(Model& model, const QuantConfig& config,
                                              const QuantizeLayerFn& quantize_layer) {
-  std::vector<LayerReport> reports;
-  for (LayerSlot* slot : model.layers()) {
-    LayerReport r;
-    r.name = slot->name();
-    r.kind = to_string(slot->kind());
-    if (const std::optional<Json> params = layer_params(config, *slot)) {
-      check_finite_weight(*slot);
+  // Layers are independent here: one work unit each (models/work_units.h),
+  // so the thread count changes no bit of any layer.
+  const std::vector<LayerSlot*> slots = model.layers();
+  std::vector<LayerReport> reports(slots.size());
+  for_each_unit(static_cast<int64_t>(slots.size()), [&](int64_t unit) {
+    LayerSlot& slot = *slots[static_cast<size_t>(unit)];
+    LayerReport& r = reports[static_cast<size_t>(unit)];
+    r.name = slot.name();
+    r.kind = to_string(slot.kind());
+    if (const std::optional<Json> params = layer_params(config, slot)) {
+      check_finite_weight(slot);
       r.params = *params;
-      quantize_layer(*slot, *params, &r);
+      quantize_layer(slot, *params, &r);
     } else {
-      install_fp32(*slot, &r);
+      install_fp32(slot, &r);
     }
-    reports.push_back(std::move(r));
-  }
+  });
   return reports;
 }
 

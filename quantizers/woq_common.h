@@ -42,6 +42,8 @@ void install_fp32(LayerSlot& slot, LayerReport* report);
 /// excludes gets its fp32 kernel back; each other layer has its weight checked
 /// finite and is handed to `quantize_layer` with its resolved params and its
 /// report (name, kind and params filled in). One report per layer, in order.
+/// Layers are work units (models/work_units.h): `quantize_layer` may run on
+/// several threads at once, each call with its own slot and report.
 using QuantizeLayerFn =
     std::function<void(LayerSlot& slot, const Json& params, LayerReport* report)>;
 std::vector<LayerReport> quantize_each_layer(Model& model, const QuantConfig& config,

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "models/builtin.h"
+#include "models/compute_threads.h"
 #include "storage/artifact.h"
 #include "storage/formats/export.h"
 #include "tuner/child_process.h"
@@ -536,6 +537,7 @@ TuneSummary run_tuning(const TuningConfig& config, const TuneOptions& options) {
   set_compute_threads(isolation ? 1 : rank_thread_share());
   TrialSettings settings = trial_settings(config, rank);
   settings.isolate = isolation;
+  if (options.threads > 0) settings.threads = options.threads;
   const bool broadcasting = mpi && options.broadcast;
   if (rank == 0 && (isolation || broadcasting))
     train_builtin_first(config, options, /*in_child=*/isolation);

@@ -35,6 +35,9 @@ struct TuneOptions {
   /// (tuner/input_broadcast.h); off (--no-broadcast) every rank reads its own
   /// filesystem, as nodes that share one may prefer.
   bool broadcast = true;
+  /// Threads per trial on each rank; 0 = the rank's share of its node's
+  /// cores. Recorded results do not depend on it (models/work_units.h).
+  int threads = 0;
 };
 
 /// One format of a config's `export:` applied to the saved best model.

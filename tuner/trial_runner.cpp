@@ -7,7 +7,9 @@
 
 #include "bench/llama_speed.h"
 #include "common/error.h"
+#include "models/compute_threads.h"
 #include "models/user_data.h"
+#include "models/work_units.h"
 #include "storage/artifact.h"
 #include "storage/results_db.h"
 #include "tuner/bits_per_weight.h"
@@ -70,7 +72,7 @@ TrialSettings trial_settings(const TuningConfig& config, int rank) {
     s.lm_speed.min_runs = 1;
     s.lm_speed.min_decode_steps = config.latency_runs;
   }
-  s.latency_threads = rank_thread_share();
+  s.threads = rank_thread_share();
   s.oversubscribed = ranks_on_this_node() > cores_on_this_node();
   s.synthetic_trial_s = synthetic_trial_from_env();
   s.rank = rank;
@@ -98,7 +100,7 @@ ModelPtr quantize_clone(const Model& base, const QuantConfig& config,
   return m;
 }
 
-EvalResult evaluate_single_thread(const EvalFn& evaluate, const Model& model) {
+EvalResult evaluate_in_units(const EvalFn& evaluate, const Model& model) {
   ComputeThreadsScope one(1);
   at::NoGradGuard no_grad;
   return evaluate(model);
@@ -106,7 +108,7 @@ EvalResult evaluate_single_thread(const EvalFn& evaluate, const Model& model) {
 
 EvalResult evaluate_trial(const Workload& w, const Model& model, const QuantConfig* config,
                           const std::vector<LayerReport>& reports) {
-  if (w.eval_command.command.empty()) return evaluate_single_thread(w.evaluate, model);
+  if (w.eval_command.command.empty()) return evaluate_in_units(w.evaluate, model);
   return evaluate_with_command(w.eval_command, model, config ? *config : QuantConfig{}, reports);
 }
 
@@ -122,7 +124,7 @@ struct TrialTimeout {
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 LatencyStats time_forward(const Model& model, const at::Tensor& input, const TrialSettings& s) {
-  ComputeThreadsScope share(s.latency_threads);
+  ComputeThreadsScope share(s.threads);
   at::NoGradGuard no_grad;
   return measure_latency([&] { (void)model.forward(input); }, s.latency);
 }
@@ -139,7 +141,7 @@ LmSpeed time_lm(const Model& model, const Workload& w, const TrialSettings& s) {
   o.prompt_tokens = std::min(o.prompt_tokens, std::max<int64_t>(1, positions / 2));
   o.new_tokens = std::min(o.new_tokens, positions - o.prompt_tokens);
   if (o.new_tokens == 0) o.min_decode_steps = 0;
-  ComputeThreadsScope share(s.latency_threads);
+  ComputeThreadsScope share(s.threads);
   return measure_llama_speed(*lm, repeat_tokens(w.lm_tokens, o.prompt_tokens + o.new_tokens), o);
 }
 
@@ -163,7 +165,7 @@ void measure_trial_latency(TrialResult& r, const Model& model, const Workload& w
   r.metrics["latency"] = stats.to_json();
   r.metrics["latency_metric"] = s.latency_metric;
   r.metrics["latency_batch"] = batch;
-  r.metrics["latency_threads"] = s.latency_threads;
+  r.metrics["latency_threads"] = s.threads;
   r.metrics["latency_oversubscribed"] = s.oversubscribed;
 }
 
@@ -249,6 +251,8 @@ TrialResult TrialRunner::run_here(int64_t index, const QuantConfig& config, Scor
       return r;
     }
     check_time("model loading");
+    WorkUnitThreadsScope units(settings_.threads);
+    r.metrics["threads"] = settings_.threads;
     std::vector<LayerReport> reports;
     // Timed on its own: the first trial's elapsed() also holds model loading.
     const auto quantize_start = Clock::now();
@@ -280,7 +284,7 @@ TrialResult TrialRunner::run_here(int64_t index, const QuantConfig& config, Scor
       QT_CHECK(w.evaluate_calibration != nullptr,
                "this run's calibration set cannot score a trial (it has no samples, or no "
                "labels): give calibration samples, or strategy probe_data: evaluation");
-      fill_eval(r, evaluate_single_thread(w.evaluate_calibration, *model));
+      fill_eval(r, evaluate_in_units(w.evaluate_calibration, *model));
       r.metrics["scored_on"] = scored_on_name(on);
       check_time("evaluation");
     } else {
@@ -323,6 +327,7 @@ TrialResult TrialRunner::run_baseline_here() {
   r.started_at = iso8601_utc_now();
   const auto t0 = Clock::now();
   const Workload& w = workload();
+  WorkUnitThreadsScope units(settings_.threads);
   fill_eval(r, evaluate_trial(w, *w.model, nullptr, {}));
   measure_trial_latency(r, *w.model, w, settings_);
   r.size_bytes = model_storage_bytes(*w.model);

@@ -55,7 +55,10 @@ struct TrialSettings {
   /// prefill/decode: the prompt and new tokens wanted (capped by the model's
   /// positions), warm-up sequences and timed runs (TuningConfig's latency block).
   LmSpeedOptions lm_speed;
-  int latency_threads = 1;  ///< the rank's share of cores, for latency only
+  /// Threads of one trial (the rank's share of the node's cores, or --threads):
+  /// work-unit threads for quantizing and evaluating (models/work_units.h;
+  /// the results do not depend on them) and intra-op threads for latency.
+  int threads = 1;
   /// More ranks than cores on this node: latency numbers are unreliable, and
   /// each trial's metrics say so ("latency_oversubscribed").
   bool oversubscribed = false;
@@ -90,7 +93,7 @@ class TrialRunner {
   /// metrics.scored_on and measures no latency (a probe is no candidate).
   TrialResult run(int64_t index, const QuantConfig& config, ScoredOn on = ScoredOn::kEvaluation);
 
-  /// The fp32 model measured like a trial (accuracy on one thread, latency, size).
+  /// The fp32 model measured like a trial (accuracy, latency, size).
   /// Throws: without a baseline there is no run.
   TrialResult run_baseline();
 
@@ -103,14 +106,18 @@ class TrialRunner {
   std::shared_ptr<Workload> workload_;
 };
 
-/// Quantizes a clone of `base` with `config` on one thread (the same model on
-/// every rank). Used for trials and to re-materialize the best one.
+/// Quantizes a clone of `base` with `config`, each work unit on one compute
+/// thread (the same model on every rank, for any thread count). Used for trials and to
+/// re-materialize the best one.
 ModelPtr quantize_clone(const Model& base, const QuantConfig& config,
                         const CalibrationData& calibration, std::vector<LayerReport>* reports);
-EvalResult evaluate_single_thread(const EvalFn& evaluate, const Model& model);
+/// `evaluate` with grad off, its work units (models/work_units.h) on the
+/// caller's work_unit_threads(), each on one compute thread: the same value
+/// on every rank for any thread count.
+EvalResult evaluate_in_units(const EvalFn& evaluate, const Model& model);
 /// The workload's metric of `model` quantized with `config` (reports: its
 /// layers; empty with config null for the fp32 model): the external command
-/// when the workload has one, else evaluate_single_thread(w.evaluate, model).
+/// when the workload has one, else evaluate_in_units(w.evaluate, model).
 EvalResult evaluate_trial(const Workload& w, const Model& model, const QuantConfig* config,
                           const std::vector<LayerReport>& reports);
 

@@ -1,10 +1,13 @@
 #include "backends/onednn/onednn_int8.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "backends/int8_chain.h"
 #include "backends/onednn/onednn_runtime.h"
@@ -46,7 +49,20 @@ struct Plan {
   float inv_scale = 1.0f;  ///< codes: 1/s of the next layer's input, in fp32
   std::optional<dnnl::pooling_forward> pool;  ///< max-pooling of dst into `pooled`
   memory::desc pool_src, pooled;
+  /// The primitives' scratchpads, given at each call (scratchpad_mode::user):
+  /// a library-managed one is shared, and two threads running one layer at
+  /// once (models/work_units.h) would write into each other's.
+  memory::desc scratch, pool_scratch;
 };
+
+// This thread's scratchpad memory for `desc`, grown as needed, never shared.
+memory thread_scratchpad(const memory::desc& desc, int slot) {
+  thread_local std::vector<uint8_t> buffers[2];
+  std::vector<uint8_t>& b = buffers[slot];
+  if (b.size() < std::max<size_t>(1, desc.get_size()))
+    b.resize(std::max<size_t>(1, desc.get_size()));
+  return memory(desc, onednn::cpu_engine(), b.data());
+}
 
 // oneDNN 2.x applies the output scales after the bias (dst = scale * (acc + b),
 // checked by the tests), and its fast int8 kernels (brgemm) want the scales
@@ -248,12 +264,15 @@ class OnednnInt8Kernel final : public Int8Kernel, public Int8CodesKernel {
     if (plan.inv_post_op > 0)
       args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(plan.inv_post_op) | DNNL_ARG_SRC_1] =
           memory(plan.x_scale, eng, &inv);
+    args[DNNL_ARG_SCRATCHPAD] = thread_scratchpad(plan.scratch, 0);
     dnnl::stream& stream = onednn::thread_stream();
     plan.prim.execute(stream, args);
     if (plan.pool) {
       memory pool_src(plan.pool_src, eng, full.data_ptr());
       memory pooled(plan.pooled, eng, y.data_ptr());
-      plan.pool->execute(stream, {{DNNL_ARG_SRC, pool_src}, {DNNL_ARG_DST, pooled}});
+      plan.pool->execute(stream, {{DNNL_ARG_SRC, pool_src},
+                                  {DNNL_ARG_DST, pooled},
+                                  {DNNL_ARG_SCRATCHPAD, thread_scratchpad(plan.pool_scratch, 1)}});
     }
     stream.wait();
   }
@@ -267,6 +286,7 @@ class OnednnInt8Kernel final : public Int8Kernel, public Int8CodesKernel {
   /// for codes, quantize_activation's steps (see the class comment).
   dnnl::primitive_attr attr(int ndims, const OutSpec& spec) const {
     dnnl::primitive_attr a;
+    a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     a.set_output_scales(
         1 << 1, std::vector<float>(w_scale_.data_ptr<float>(), w_scale_.data_ptr<float>() + out_));
     dnnl::post_ops ops;
@@ -319,6 +339,7 @@ class OnednnInt8Kernel final : public Int8Kernel, public Int8CodesKernel {
       dnnl::matmul::primitive_desc pd(
           dnnl::matmul::desc(plan->src, weights_any, plan->bias, plan->dst), attr(2, spec), eng);
       plan->prim = dnnl::matmul(pd);
+      plan->scratch = pd.scratchpad_desc();
       plan->weights = reordered_weights(user_w, pd.weights_desc(), codes, plan->permuted_hw);
     } else {
       const int64_t n = key[0], h = key[1], w = key[2], pad_h = key[3], pad_w = key[4];
@@ -346,6 +367,7 @@ class OnednnInt8Kernel final : public Int8Kernel, public Int8CodesKernel {
               weights_any, plan->bias, plan->dst, strides, dilation, padding, padding),
           attr(4, spec), eng);
       plan->prim = dnnl::convolution_forward(pd);
+      plan->scratch = pd.scratchpad_desc();
       plan->weights = reordered_weights(user_w, pd.weights_desc(), codes, 0);
       if (spec.max_pool > 1) {
         // Max-pooling u8 codes is exact: quantizing is monotonic (int8_chain.h).
@@ -354,12 +376,15 @@ class OnednnInt8Kernel final : public Int8Kernel, public Int8CodesKernel {
         // Floor mode: the pooling reads the part of the output the windows cover.
         plan->pool_src =
             plan->dst.submemory_desc({n, out_, (oh / k) * k, (ow / k) * k}, {0, 0, 0, 0});
+        dnnl::primitive_attr pool_attr;
+        pool_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
         dnnl::pooling_forward::primitive_desc pool_pd(
             dnnl::pooling_forward::desc(dnnl::prop_kind::forward_inference,
                                         dnnl::algorithm::pooling_max, plan->pool_src, plan->pooled,
                                         {k, k}, {k, k}, {0, 0}, {0, 0}),
-            eng);
+            pool_attr, eng);
         plan->pool = dnnl::pooling_forward(pool_pd);
+        plan->pool_scratch = pool_pd.scratchpad_desc();
       }
     }
     plans_.emplace(key, plan);
@@ -375,8 +400,14 @@ class OnednnInt8Kernel final : public Int8Kernel, public Int8CodesKernel {
     const dnnl::engine& eng = onednn::cpu_engine();
     memory from(user, eng, codes.data_ptr());
     memory to(layout, eng);
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    const dnnl::reorder::primitive_desc pd(eng, user, eng, layout, attr);
     dnnl::stream& stream = onednn::thread_stream();
-    dnnl::reorder(from, to).execute(stream, from, to);
+    dnnl::reorder(pd).execute(stream,
+                              {{DNNL_ARG_FROM, from},
+                               {DNNL_ARG_TO, to},
+                               {DNNL_ARG_SCRATCHPAD, thread_scratchpad(pd.scratchpad_desc(), 0)}});
     stream.wait();
     return to;
   }

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "models/work_units.h"
 
 namespace qtune {
 namespace {
@@ -60,16 +61,23 @@ PerplexityResult evaluate_perplexity(const Model& model, const std::vector<int64
     next = std::max(next, end_target + 1);
   }
 
-  at::NoGradGuard no_grad;
-  const auto ids = at::tensor(tokens, at::kLong);
-  double total_nll = 0;
-  int64_t scored = 0, bytes = 0;
+  // A unit is a batch of consecutive windows of one length (only the last
+  // differs); units run in parallel (models/work_units.h) and each window's
+  // NLL is added up in window order, as one thread would.
+  std::vector<std::pair<size_t, size_t>> units;
   for (size_t w0 = 0; w0 < windows.size();) {
-    // A batch holds consecutive windows of one length (only the last differs).
     size_t w1 = w0 + 1;
     while (w1 < windows.size() && static_cast<int64_t>(w1 - w0) < options.batch &&
            windows[w1].len == windows[w0].len)
       ++w1;
+    units.emplace_back(w0, w1);
+    w0 = w1;
+  }
+  at::NoGradGuard no_grad;
+  const auto ids = at::tensor(tokens, at::kLong);
+  std::vector<double> window_nll(windows.size(), 0);
+  for_each_unit(static_cast<int64_t>(units.size()), [&](int64_t unit) {
+    const auto [w0, w1] = units[static_cast<size_t>(unit)];
     const int64_t len = windows[w0].len;
     std::vector<at::Tensor> rows;
     for (size_t w = w0; w < w1; ++w) rows.push_back(ids.narrow(0, windows[w].begin, len));
@@ -86,13 +94,17 @@ PerplexityResult evaluate_perplexity(const Model& model, const std::vector<int64
       // full [B, T, V] copy would double the memory the forward already took.
       const auto logp = at::log_softmax(
           logits[static_cast<int64_t>(w - w0)].narrow(0, win.first, count).to(at::kFloat), -1);
-      const auto picked = logp.gather(1, targets.unsqueeze(1)).to(at::kDouble);
-      total_nll -= picked.sum().item<double>();
-      scored += count;
-      for (int64_t t = win.begin + win.first + 1; t < win.begin + len + 1; ++t)
-        bytes += token_bytes(tokens[t]);
+      window_nll[w] = -logp.gather(1, targets.unsqueeze(1)).to(at::kDouble).sum().item<double>();
     }
-    w0 = w1;
+  });
+  double total_nll = 0;
+  int64_t scored = 0, bytes = 0;
+  for (size_t w = 0; w < windows.size(); ++w) {
+    const Window& win = windows[w];
+    total_nll += window_nll[w];
+    scored += win.len - win.first;
+    for (int64_t t = win.begin + win.first + 1; t < win.begin + win.len + 1; ++t)
+      bytes += token_bytes(tokens[t]);
   }
   QT_ASSERT(scored == n - 1, "every token but the first is scored once: ", scored, " of ", n);
 
@@ -116,8 +128,10 @@ PerplexityResult evaluate_window_perplexity(const Model& model, const at::Tensor
   QT_CHECK(batch >= 1, "window perplexity: batch must be >= 1, got ", batch);
   at::NoGradGuard no_grad;
   const int64_t n = windows.size(0), len = windows.size(1);
-  double total_nll = 0;
-  for (int64_t b = 0; b < n; b += batch) {
+  // Units of `batch` rows in parallel; the rows' NLLs added in row order.
+  std::vector<double> row_nll(static_cast<size_t>(n), 0);
+  for_each_unit((n + batch - 1) / batch, [&](int64_t unit) {
+    const int64_t b = unit * batch;
     const auto rows = windows.narrow(0, b, std::min(batch, n - b));
     const auto logits = model.forward(rows);
     QT_CHECK(logits.dim() == 3 && logits.size(0) == rows.size(0) && logits.size(1) == len,
@@ -126,9 +140,12 @@ PerplexityResult evaluate_window_perplexity(const Model& model, const at::Tensor
     for (int64_t r = 0; r < rows.size(0); ++r) {
       const auto logp = at::log_softmax(logits[r].narrow(0, 0, len - 1).to(at::kFloat), -1);
       const auto targets = rows[r].narrow(0, 1, len - 1);
-      total_nll -= logp.gather(1, targets.unsqueeze(1)).to(at::kDouble).sum().item<double>();
+      row_nll[static_cast<size_t>(b + r)] =
+          -logp.gather(1, targets.unsqueeze(1)).to(at::kDouble).sum().item<double>();
     }
-  }
+  });
+  double total_nll = 0;
+  for (double v : row_nll) total_nll += v;
   PerplexityResult r;
   r.tokens = n * (len - 1);
   r.windows = n;

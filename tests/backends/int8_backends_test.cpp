@@ -180,6 +180,31 @@ TEST_P(Int8BackendTest, ConcurrentCallsAgree) {
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(at::allclose(ys[i], ref->forward(xs[i]), 1e-4, 1e-4));
 }
 
+TEST_P(Int8BackendTest, ConcurrentRunsOfOnePlanGiveTheSequentialBits) {
+  // Threads running the same layer on the same shape at once (a trial's
+  // evaluation units, models/work_units.h) share its plan: each call's
+  // scratch memory must be its own. A convolution, whose primitives use one.
+  at::manual_seed(kSeed);
+  ConvGeometry g;
+  g.padding = {1, 1};
+  const Int8Layer layer = make_layer(at::randn({32, 16, 3, 3}), true, activation_modes()[0], false);
+  const LayerKernelPtr k = backend_by_name(GetParam()).make_kernel(LayerKind::kConv2d, layer, g);
+  std::vector<at::Tensor> xs, want;
+  for (int i = 0; i < 3; ++i) {
+    xs.push_back(at::randn({8, 16, 28, 28}) + 0.3 * i);
+    want.push_back(k->forward(xs.back()).contiguous());
+  }
+  std::vector<int> mismatches(3, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t)
+    threads.emplace_back([&, t] {
+      for (int rep = 0; rep < 20; ++rep)
+        mismatches[t] += !at::equal(k->forward(xs[t]).contiguous(), want[t]);
+    });
+  for (auto& t : threads) t.join();
+  for (int t = 0; t < 3; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t << " of 20 calls";
+}
+
 TEST_P(Int8BackendTest, RejectsWrongInput) {
   const Int8Layer layer = make_layer(at::randn({4, 8}), false, ActivationQuant{}, false);
   const LayerKernelPtr k = backend_by_name(GetParam()).make_kernel(LayerKind::kLinear, layer, {});

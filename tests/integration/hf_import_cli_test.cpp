@@ -11,7 +11,7 @@
 #include "storage/formats/export.h"
 #include "storage/formats/hf_quantized_import.h"
 #include "tests/integration/run_command.h"
-#include "tuner/threads.h"
+#include "models/compute_threads.h"
 
 namespace qtune::testing {
 namespace {

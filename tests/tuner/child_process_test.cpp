@@ -20,7 +20,7 @@
 
 #include "common/error.h"
 #include "tuner/fault_injection.h"
-#include "tuner/threads.h"
+#include "models/compute_threads.h"
 
 namespace qtune {
 namespace {

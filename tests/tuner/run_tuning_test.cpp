@@ -103,7 +103,7 @@ TEST(RunTuning, RecordsTrialsAndSavesABestThatReproducesItsAccuracy) {
   const TaskData data =
       load_task_data(config.model, config.calibration_samples, config.eval_samples, config.seed);
   const EvalResult again =
-      evaluate_single_thread([&](const Model& m) { return data.evaluate(m); }, *reloaded);
+      evaluate_in_units([&](const Model& m) { return data.evaluate(m); }, *reloaded);
   EXPECT_EQ(again.value, *s.best->accuracy);
 }
 

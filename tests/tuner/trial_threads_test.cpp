@@ -1,0 +1,92 @@
+// A trial's numbers do not depend on its thread count: a random Llama
+// quantized (RTN, HQQ: layers as work units) and scored (perplexity windows,
+// calibration windows: batches as work units) on 1, 2 and 3 threads gives
+// the same bits, and the same as one compute thread with no work units at all.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "models/compute_threads.h"
+#include "models/llama/llama_init.h"
+#include "models/llama/llama_model.h"
+#include "models/text/perplexity.h"
+#include "models/work_units.h"
+#include "tuner/trial_runner.h"
+
+namespace qtune {
+namespace {
+
+LlamaConfig config() {
+  LlamaConfig c;
+  c.hidden_size = 128;
+  c.intermediate_size = 352;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 32;
+  c.vocab_size = 512;
+  c.max_position_embeddings = 128;
+  c.rms_norm_eps = 1e-6;
+  return c;
+}
+
+std::vector<int64_t> tokens(int64_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<int64_t> t(static_cast<size_t>(n));
+  for (auto& v : t) v = static_cast<int64_t>(rng() % 512);
+  return t;
+}
+
+struct Numbers {
+  double perplexity = 0, calibration = 0;
+  at::Tensor logits;  ///< of the quantized model on fixed ids
+  std::vector<Json> layer_params;
+};
+
+Numbers trial(const LlamaModel& base, const QuantConfig& qc, int threads) {
+  WorkUnitThreadsScope units(threads);
+  std::vector<LayerReport> reports;
+  const ModelPtr q = quantize_clone(base, qc, CalibrationData{}, &reports);
+  PerplexityOptions po;
+  po.context = 64;
+  po.batch = 3;  // 1500 tokens: 24 windows, 8 units
+  const EvalFn ppl = perplexity_evaluator(
+      tokens(1500, 7), [](int64_t) { return 1; }, po);
+  const at::Tensor windows = at::tensor(tokens(10 * 48, 8), at::kLong).view({10, 48});
+  Numbers n;
+  n.perplexity = evaluate_in_units(ppl, *q).value;
+  n.calibration =
+      evaluate_in_units(
+          [&](const Model& m) { return evaluate_window_perplexity(m, windows, 4).eval_result(); },
+          *q)
+          .value;
+  {
+    ComputeThreadsScope one(1);
+    at::NoGradGuard no_grad;
+    n.logits = q->forward(at::tensor(tokens(2 * 40, 9), at::kLong).view({2, 40}));
+  }
+  for (const auto& r : reports) n.layer_params.push_back(r.params);
+  return n;
+}
+
+TEST(TrialThreads, QuantizingAndScoringGiveTheSameBitsOnAnyThreadCount) {
+  const LlamaConfig c = config();
+  at::Generator gen = at::detail::createCPUGenerator(11);
+  const LlamaModel base("test:llama", c, init_llama_tensors(c, 0.05, gen));
+  for (const char* text : {R"({"algorithm": "rtn", "params": {"bits": 4, "group_size": 32}})",
+                           R"({"algorithm": "hqq", "params": {"bits": 3, "group_size": 64}})"}) {
+    const QuantConfig qc = QuantConfig::from_json(Json::parse(text), "test");
+    const Numbers one = trial(base, qc, 1);
+    EXPECT_GT(one.perplexity, 1.0);
+    for (int threads : {2, 3}) {
+      const Numbers many = trial(base, qc, threads);
+      EXPECT_EQ(many.perplexity, one.perplexity) << qc.algorithm << ", " << threads << " threads";
+      EXPECT_EQ(many.calibration, one.calibration) << qc.algorithm << ", " << threads << " threads";
+      EXPECT_TRUE(at::equal(many.logits, one.logits)) << qc.algorithm << ", " << threads;
+      EXPECT_EQ(many.layer_params, one.layer_params);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qtune
