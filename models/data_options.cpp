@@ -35,10 +35,12 @@ Json ImageDataOptions::to_json() const {
 
 Json EvalCommand::to_json() const {
   if (command.empty()) return Json::object();
-  return {{"command", command},
-          {"timeout_s", timeout_s},
-          {"metric", metric},
-          {"higher_is_better", higher_is_better}};
+  Json j = {{"command", command},
+            {"timeout_s", timeout_s},
+            {"metric", metric},
+            {"higher_is_better", higher_is_better}};
+  if (!export_format.empty()) j["export"] = export_format;
+  return j;
 }
 
 }  // namespace qtune

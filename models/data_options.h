@@ -52,13 +52,17 @@ struct ImageDataOptions {
 };
 
 /// An external evaluator (evaluation: {command: ...}): run through `sh -c`
-/// with "{model_dir}" replaced by the shell-quoted directory of the model
-/// saved in qtune's form; it prints a JSON object holding `metric` on stdout.
+/// with "{model_dir}" replaced by the shell-quoted path of the model, saved
+/// in qtune's form or exported to `export_format`; it prints a JSON object
+/// holding `metric` on stdout.
 struct EvalCommand {
   std::string command;   ///< empty: no external evaluator
   double timeout_s = 0;  ///< 0: none
   std::string metric;
   bool higher_is_better = true;
+  /// An export format (storage/formats/export.h: hf-gptq, hf-awq, gguf) the
+  /// command is handed instead of qtune's form; empty: qtune's form.
+  std::string export_format;
   Json to_json() const;  ///< {} when there is no command
 };
 

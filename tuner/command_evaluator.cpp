@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 
 #include "common/error.h"
 #include "storage/artifact.h"
+#include "storage/formats/export.h"
 
 namespace qtune {
 namespace {
@@ -153,7 +155,20 @@ EvalResult evaluate_with_command(const EvalCommand& cmd, const Model& model,
     }
   } remove{dir};
   save_model(model, dir / "model", config, reports);
-  return run_eval_command(cmd, dir / "model");
+  if (cmd.export_format.empty()) return run_eval_command(cmd, dir / "model");
+  const ExportFormat& format = find_export_format(cmd.export_format);
+  const bool quantized =
+      std::any_of(reports.begin(), reports.end(), [](const LayerReport& r) { return r.quantized; });
+  // The Hugging Face formats store quantized layers and refuse a model without
+  // any (the fp32 baseline); unquantized, qtune's form already is a plain
+  // Hugging Face checkpoint: config.json, model.safetensors, the tokenizer.
+  if (!quantized && !format.writes_file) return run_eval_command(cmd, dir / "model");
+  ExportInput in;
+  in.model = &model;
+  in.files_dir = dir / "model";
+  const std::filesystem::path out = dir / (format.writes_file ? "model.gguf" : "export");
+  const ExportReport report = format.run(in, out);
+  return run_eval_command(cmd, report.written.empty() ? out : report.written);
 }
 
 }  // namespace qtune

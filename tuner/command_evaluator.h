@@ -26,8 +26,11 @@ std::string shell_quote(const std::string& s);
 EvalResult run_eval_command(const EvalCommand& cmd, const std::filesystem::path& model_dir);
 
 /// Saves `model` (quantized with `config`, `reports`; an fp32 model with
-/// empty reports) to a temporary directory, runs the command on it and
-/// removes the directory.
+/// empty reports) to a temporary directory, exports it to cmd.export_format
+/// when one is set (a model with no quantized layer stays in qtune's form for
+/// the directory formats, hf-gptq and hf-awq, which refuse it), runs the
+/// command on the result and removes the directory. An export that fails is
+/// a qtune::Error with the exporter's line.
 EvalResult evaluate_with_command(const EvalCommand& cmd, const Model& model,
                                  const QuantConfig& config,
                                  const std::vector<LayerReport>& reports);

@@ -369,10 +369,10 @@ class Parser {
 
   void evaluation(const YAML::Node& n, const BuiltinInfo& m, bool language_model,
                   TuningConfig& c) const {
-    expect_keys(
-        n, "evaluation",
-        {"samples", "perplexity", "seqlen", "stride", "max_windows", "command", "timeout_s",
-         "metric", "higher_is_better", "idx_images", "idx_labels", "npy", "labels", "normalize"});
+    expect_keys(n, "evaluation",
+                {"samples", "perplexity", "seqlen", "stride", "max_windows", "command", "timeout_s",
+                 "metric", "higher_is_better", "export", "idx_images", "idx_labels", "npy",
+                 "labels", "normalize"});
     ImageDataOptions& img = c.image_data;
     image_pair(n, "evaluation", m, language_model, img.eval_images, img.eval_labels,
                img.eval_format);
@@ -400,8 +400,14 @@ class Parser {
       if (n["timeout_s"]) e.timeout_s = number(n["timeout_s"], "evaluation.timeout_s", 0, false);
       if (n["higher_is_better"])
         e.higher_is_better = boolean(n["higher_is_better"], "evaluation.higher_is_better");
+      if (n["export"]) {
+        e.export_format = export_format(n["export"], "evaluation.export");
+        if (!language_model)
+          fail("evaluation.export",
+               "the export formats hold language models; " + m.spec + " is a classifier");
+      }
     } else {
-      for (const char* key : {"timeout_s", "metric", "higher_is_better"})
+      for (const char* key : {"timeout_s", "metric", "higher_is_better", "export"})
         if (n[key]) fail(child("evaluation", key), "only with evaluation.command");
     }
     if (n["samples"]) {
@@ -591,17 +597,21 @@ class Parser {
   }
 
   // Checked now: a typo must not surface only after hours of tuning.
-  std::vector<std::string> export_list(const YAML::Node& n) const {
+  std::string export_format(const YAML::Node& v, const std::string& path) const {
     std::vector<std::string> known;
     for (const ExportFormat& f : export_formats()) known.push_back(f.name);
     const std::string expected =
         "an export format (known: " + (known.empty() ? std::string("none") : join(known)) + ")";
-    auto one = [&](const YAML::Node& v, const std::string& path) {
-      if (!v.IsScalar() || v.Scalar().empty())
-        fail(path, "expected " + expected + ", got " + show(v));
-      for (const auto& k : known)
-        if (k == v.Scalar()) return v.Scalar();
-      fail(path, "unknown format \"" + v.Scalar() + "\"; expected " + expected);
+    if (!v.IsScalar() || v.Scalar().empty())
+      fail(path, "expected " + expected + ", got " + show(v));
+    for (const auto& k : known)
+      if (k == v.Scalar()) return v.Scalar();
+    fail(path, "unknown format \"" + v.Scalar() + "\"; expected " + expected);
+  }
+
+  std::vector<std::string> export_list(const YAML::Node& n) const {
+    const auto one = [this](const YAML::Node& v, const std::string& path) {
+      return export_format(v, path);
     };
     std::vector<std::string> out;
     if (n.IsSequence()) {

@@ -8,10 +8,13 @@
 #include <chrono>
 
 #include "models/builtin.h"
+#include "storage/artifact.h"
+#include "storage/formats/export.h"
 #include "storage/results_db.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/temp_dir.h"
 #include "tuner/autotune.h"
+#include "tuner/trial_runner.h"
 #include "tuner/tuning_config.h"
 
 namespace qtune {
@@ -128,6 +131,89 @@ TEST(EvalCommand, ScoresTrialsAndFailsThemOneByOne) {
       EXPECT_EQ(t.error, "evaluation command exited with status 1: two bits is too few");
     }
   }
+}
+
+// evaluation.export: the command gets the trial's model as llama.cpp's GGUF
+// file, and the fp32 baseline's as well. The script scores a file by its size
+// after checking its magic; the test exports the same models itself, so the
+// recorded scores must be exactly those files' sizes.
+TEST(EvalCommand, ExportHandsTheCommandTheGgufFile) {
+  TempDir dir;
+  write_bytes(
+      dir / "eval.sh",
+      "test \"$(head -c 4 \"$1\")\" = GGUF || { echo \"not a GGUF file: $1\" >&2; exit 6; }\n"
+      "echo \"{\\\"score\\\": $(wc -c < \"$1\")}\"\n");
+  const std::string yaml =
+      "model: builtin:tiny-lm-micro\n"
+      "calibration: {samples: 4}\n"
+      "evaluation: {command: \"sh " +
+      (dir / "eval.sh").string() +
+      " {model_dir}\", metric: score, higher_is_better: false, export: gguf}\n"
+      "search_space:\n  - algorithm: rtn\n    params: {bits: [8, 4], group_size: 32, scheme: sym}\n"
+      "constraints: {max_accuracy_loss: 0.5}\nobjective: size\n"
+      "latency: {metric: forward, batch: 1, warmup: 1, runs: 20}\n";
+  const TuningConfig config = parse_tuning_config(yaml, "t.yaml");
+  TuneOptions o;
+  o.out_dir = dir / "out";
+  o.cache_dir = QTUNE_TEST_CACHE_DIR;
+  o.print_table = false;
+  const TuneSummary s = run_tuning(config, o);
+
+  ModelOptions mo;
+  mo.cache_dir = QTUNE_TEST_CACHE_DIR;
+  const ModelPtr base = load_model("builtin:tiny-lm-micro", mo);
+  const auto gguf_size = [&](const Model& m, const QuantConfig& qc,
+                             const std::vector<LayerReport>& reports, const std::string& name) {
+    save_model(m, dir / name, qc, reports);
+    ExportInput in;
+    in.model = &m;
+    in.files_dir = dir / name;
+    find_export_format("gguf").run(in, dir / (name + ".gguf"));
+    return static_cast<double>(std::filesystem::file_size(dir / (name + ".gguf")));
+  };
+  EXPECT_EQ(s.baseline.at("value").get<double>(), gguf_size(*base, QuantConfig{}, {}, "fp32"));
+  ResultsDb db(s.db_path, ResultsDb::Mode::kReadOnly);
+  const auto rows = db.trials(s.run_id);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& t : rows) {
+    ASSERT_EQ(t.status, "COMPLETED") << t.error;
+    const QuantConfig qc = QuantConfig::from_json(t.config, "trial");
+    std::vector<LayerReport> reports;
+    const ModelPtr q = quantize_clone(*base, qc, CalibrationData{}, &reports);
+    EXPECT_EQ(*t.accuracy, gguf_size(*q, qc, reports, "t" + std::to_string(t.index)))
+        << "trial " << t.index;
+    EXPECT_LT(*t.accuracy, s.baseline.at("value").get<double>()) << "quantized is smaller";
+  }
+}
+
+// hf-gptq: trials get the GPTQ checkpoint (its config.json names the method);
+// the fp32 baseline, which that format cannot hold, gets qtune's form.
+TEST(EvalCommand, ExportHandsTheCommandTheGptqCheckpoint) {
+  TempDir dir;
+  write_bytes(dir / "eval.sh",
+              "test -f \"$1/config.json\" || { echo \"no config.json in $1\" >&2; exit 7; }\n"
+              "if grep -q '\"quant_method\": *\"gptq\"' \"$1/config.json\"; then\n"
+              "  echo '{\"score\": 1}'\nelse\n  echo '{\"score\": 2}'\nfi\n");
+  const std::string yaml =
+      "model: builtin:tiny-lm-micro\n"
+      "calibration: {samples: 4}\n"
+      "evaluation: {command: \"sh " +
+      (dir / "eval.sh").string() +
+      " {model_dir}\", metric: score, higher_is_better: false, export: hf-gptq}\n"
+      "search_space:\n  - algorithm: rtn\n    params: {bits: 4, group_size: 32, scheme: sym}\n"
+      "constraints: {max_accuracy_loss: 0.9}\nobjective: size\n"
+      "latency: {metric: forward, batch: 1, warmup: 1, runs: 20}\n";
+  TuneOptions o;
+  o.out_dir = dir / "out";
+  o.cache_dir = QTUNE_TEST_CACHE_DIR;
+  o.print_table = false;
+  const TuneSummary s = run_tuning(parse_tuning_config(yaml, "t.yaml"), o);
+  EXPECT_EQ(s.baseline.at("value").get<double>(), 2.0) << "qtune's form, no quantization_config";
+  ResultsDb db(s.db_path, ResultsDb::Mode::kReadOnly);
+  const auto rows = db.trials(s.run_id);
+  ASSERT_EQ(rows.size(), 1u);
+  ASSERT_EQ(rows[0].status, "COMPLETED") << rows[0].error;
+  EXPECT_EQ(*rows[0].accuracy, 1.0) << "the GPTQ checkpoint";
 }
 
 }  // namespace

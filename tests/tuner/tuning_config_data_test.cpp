@@ -99,6 +99,22 @@ TEST(TuningConfigData, MisuseNamesTheField) {
             "t.yaml: evaluation: give perplexity or command, not both");
   EXPECT_EQ(tuning_config_error(lm + "evaluation: {metric: acc}\n" + kSpace),
             "t.yaml: evaluation.metric: only with evaluation.command");
+  EXPECT_EQ(tuning_config_error(lm + "evaluation: {export: gguf}\n" + kSpace),
+            "t.yaml: evaluation.export: only with evaluation.command");
+  EXPECT_EQ(
+      tuning_config_error(lm + "evaluation: {command: x, metric: acc, export: onnx}\n" + kSpace),
+      "t.yaml: evaluation.export: unknown format \"onnx\"; expected an export format "
+      "(known: hf-gptq, hf-awq, gguf)");
+  EXPECT_EQ(tuning_config_error("model: builtin:fmnist-cnn-tiny\n"
+                                "evaluation: {command: x, metric: acc, export: gguf}\n" +
+                                kSpace),
+            "t.yaml: evaluation.export: the export formats hold language models; "
+            "builtin:fmnist-cnn-tiny is a classifier");
+  EXPECT_EQ(parse_tuning_config(
+                lm + "evaluation: {command: x, metric: acc, export: hf-gptq}\n" + kSpace, "t.yaml")
+                .eval_command.to_json()
+                .at("export"),
+            "hf-gptq");
   EXPECT_EQ(tuning_config_error(
                 lm + "evaluation: {command: x, metric: acc, higher_is_better: yes}\n" + kSpace),
             "t.yaml: evaluation.higher_is_better: expected true or false, got yes");
