@@ -7,6 +7,8 @@
 // same in seconds: tests), "builtin:llama-1b-shape" (TinyLlama-1.1B's shapes
 // with random weights, built in seconds and cached: speed measurements only),
 // "hf:DIR" or a plain DIR holding config.json (a Llama/Mistral/Qwen2 checkpoint).
+// The functions below resolve a spec through the one table of model families
+// (models/catalog.h).
 //
 // Language-model task data: calibration = n windows of `seqlen` tokens drawn
 // with the seed from the bible's calibration slice; evaluation = consecutive

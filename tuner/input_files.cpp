@@ -4,7 +4,6 @@
 
 #include "common/error.h"
 #include "models/builtin.h"
-#include "models/llama/builtin_lm.h"
 #include "models/llama/hf_checkpoint.h"
 #include "models/training_record.h"
 
@@ -80,7 +79,7 @@ std::vector<InputFile> run_input_files(const RunInputs& inputs) {
           files.push_back({p, std::string(kCacheFolder) + "/" + p.filename().string()});
     }
   } else {
-    const fs::path dir = hf_dir_of_spec(spec);
+    const fs::path dir = model_files_dir(spec, cache_dir);
     QT_CHECK(!dir.empty(), "model spec '", spec,
              "': not a built-in model and not a folder holding config.json");
     for (const auto& entry : fs::directory_iterator(dir))

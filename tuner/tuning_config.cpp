@@ -11,6 +11,7 @@
 #include "backends/backend_list.h"
 #include "common/error.h"
 #include "models/builtin.h"
+#include "models/catalog.h"
 #include "storage/formats/export.h"
 #include "tuner/auto_space.h"
 #include "tuner/strategy.h"
@@ -77,19 +78,11 @@ class Parser {
   // Checked here, not when the run loads it: by then out_dir may hold a new results.db.
   BuiltinInfo model(const YAML::Node& n, const std::string& path) const {
     const std::string spec = string(n, path);
-    if (spec.rfind("hf:", 0) == 0) {
-      // A user's checkpoint: its split sizes are known once it loads, which checks them.
-      BuiltinInfo info;
-      info.spec = spec;
-      info.train_rows = info.test_rows = std::numeric_limits<int64_t>::max();
-      return info;
+    try {
+      return model_info(spec, default_cache_dir());
+    } catch (const Error& e) {
+      fail(path, e.what());
     }
-    std::vector<std::string> known;
-    for (BuiltinInfo& info : list_builtin_models(default_cache_dir())) {
-      if (info.spec == spec) return info;
-      known.push_back(info.spec);
-    }
-    fail(path, "unknown model \"" + spec + "\" (known: " + join(known) + ")");
   }
 
   double number(const YAML::Node& n, const std::string& path, double min, bool strict) const {
@@ -434,7 +427,7 @@ class Parser {
     const BuiltinInfo m = model(root["model"] ? root["model"] : YAML::Node(c.model), "model");
     c.model = m.spec;
     // hf: checkpoints and the built-in LMs (which have a window length) are language models.
-    const bool language_model = m.seqlen > 0 || m.spec.rfind("hf:", 0) == 0;
+    const bool language_model = model_family(m.spec).language_model;
     if (const auto n = root["calibration"]) calibration(n, m, language_model, c);
     if (const auto n = root["evaluation"]) evaluation(n, m, language_model, c);
     const YAML::Node space = root["search_space"];

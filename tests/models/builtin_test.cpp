@@ -127,7 +127,7 @@ TEST(Builtin, UnknownSpecListsTheKnownOnes) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()),
-              "unknown model spec 'builtin:mnist' (known: builtin:fmnist-cnn, "
+              "unknown model \"builtin:mnist\" (known: builtin:fmnist-cnn, "
               "builtin:fmnist-cnn-tiny, builtin:tiny-lm, builtin:tiny-lm-micro, "
               "builtin:llama-1b-shape, hf:DIR)");
   }

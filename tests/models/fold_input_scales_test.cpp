@@ -3,7 +3,7 @@
 // max-pooling, or an inserted input multiplier.
 #include <gtest/gtest.h>
 
-#include "models/fmnist_cnn.h"
+#include "models/fmnist/fmnist_cnn.h"
 #include "support/expect_error.h"
 
 namespace qtune {

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "models/fmnist_data.h"
+#include "models/fmnist/fmnist_data.h"
 #include "models/user_data.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/fmnist_idx_files.h"

@@ -128,7 +128,8 @@ TEST(TinyLm, StaleFolderIsRetrainedAndBadSpecsAreErrors) {
 
   testing::expect_error([&] { load_model("hf:" + (dir / "nope").string()); },
                         "is not a folder holding config.json");
-  testing::expect_error([] { load_model("builtin:tiny-llm"); }, "unknown model spec");
+  testing::expect_error([] { load_model("builtin:tiny-llm"); },
+                        "unknown model \"builtin:tiny-llm\"");
 }
 
 // Trains (or loads) the full builtin:tiny-lm in the user's cache and reports its

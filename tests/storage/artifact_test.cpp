@@ -261,7 +261,8 @@ TEST(Artifact, CorruptQconfigIsACleanError) {
                        "format_version 2 is newer than this qtune reads (1); upgrade qtune");
   expect_qconfig_error([](Json& q) { q.erase("layers"); }, "missing field 'layers'");
   expect_qconfig_error([](Json& q) { q.erase("model"); }, "missing field 'model'");
-  expect_qconfig_error([](Json& q) { q["model"] = "builtin:nope"; }, "unknown model spec");
+  expect_qconfig_error([](Json& q) { q["model"] = "builtin:nope"; },
+                       "unknown model \"builtin:nope\"");
   expect_qconfig_error([](Json& q) { q["layers"]["fc1"]["bits"] = "4"; },
                        "layers.fc1.bits: expected an integer");
   expect_qconfig_error([](Json& q) { q["layers"]["fc1"]["bits"] = 12; },

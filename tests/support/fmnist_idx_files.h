@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <string>
 
-#include "models/fmnist_data.h"
+#include "models/fmnist/fmnist_data.h"
 #include "tests/support/npy_bytes.h"
 #include "tests/support/temp_dir.h"
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "common/error.h"
-#include "models/fmnist_data.h"
+#include "models/fmnist/fmnist_data.h"
 #include "tests/support/fmnist_idx_files.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/tuning_config_error.h"

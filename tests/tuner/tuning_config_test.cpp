@@ -207,7 +207,8 @@ TEST(TuningConfig, ModelAndSampleCountsCheckedAgainstTheModelsData) {
   EXPECT_EQ(
       tuning_config_error("model: builtin:nope\nsearch_space:\n  - algorithm: rtn\n"),
       "t.yaml: model: unknown model \"builtin:nope\" (known: builtin:fmnist-cnn, "
-      "builtin:fmnist-cnn-tiny, builtin:tiny-lm, builtin:tiny-lm-micro, builtin:llama-1b-shape)");
+      "builtin:fmnist-cnn-tiny, builtin:tiny-lm, builtin:tiny-lm-micro, builtin:llama-1b-shape, "
+      "hf:DIR)");
   EXPECT_EQ(error_with("evaluation: {samples: 10001}"),
             "t.yaml: evaluation.samples: expected an integer in [0, 10000] (rows of the test "
             "split of builtin:fmnist-cnn-tiny; 0 = all), got 10001");

@@ -1,4 +1,4 @@
-#include "models/fmnist_cnn.h"
+#include "models/fmnist/fmnist_cnn.h"
 
 #include <array>
 #include <optional>

@@ -1,4 +1,4 @@
-#include "models/fmnist_data.h"
+#include "models/fmnist/fmnist_data.h"
 
 #include <cstdlib>
 

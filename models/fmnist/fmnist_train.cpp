@@ -1,6 +1,6 @@
 // The one TU of qtune that includes <torch/torch.h>: training needs autograd
 // and torch::optim, which ATen alone does not give.
-#include "models/fmnist_train.h"
+#include "models/fmnist/fmnist_train.h"
 
 #include <torch/torch.h>
 
@@ -11,7 +11,7 @@
 #include <random>
 
 #include "common/error.h"
-#include "models/fmnist_cnn.h"
+#include "models/fmnist/fmnist_cnn.h"
 
 namespace qtune {
 
