@@ -10,6 +10,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "models/work_units.h"
 #include "quantizers/blockwise.h"
 #include "quantizers/gptq_solver.h"
 #include "quantizers/registry.h"
@@ -110,11 +111,22 @@ class GptqQuantizer final : public Quantizer {
            sequential_groups(model, block, params, true_sequential)) {
         std::map<std::string, std::vector<at::Tensor>> captured =
             capture_layer_inputs(model, block, inputs, group);
+        // The group's layers share their captured inputs and nothing else: one
+        // work unit each (models/work_units.h), the same bits on any thread count.
+        std::vector<LayerSlot*> slots;
+        std::vector<LayerReport*> layer_reports;
+        std::vector<std::vector<at::Tensor>*> inputs_of;
         for (const std::string& name : group) {
-          LayerSlot& slot = model.layer(name);
-          quantize_layer(slot, params.at(name), captured[name], config.backend, &reports[name]);
-          captured[name].clear();  // frees this layer's activations early
+          slots.push_back(&model.layer(name));
+          layer_reports.push_back(&reports.at(name));
+          inputs_of.push_back(&captured[name]);
         }
+        for_each_unit(static_cast<int64_t>(group.size()), [&](int64_t unit) {
+          const auto i = static_cast<size_t>(unit);
+          quantize_layer(*slots[i], params.at(group[i]), *inputs_of[i], config.backend,
+                         layer_reports[i]);
+          inputs_of[i]->clear();  // frees this layer's activations early
+        });
       }
     });
 

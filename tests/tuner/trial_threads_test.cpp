@@ -1,7 +1,8 @@
 // A trial's numbers do not depend on its thread count: a random Llama
-// quantized (RTN, HQQ: layers as work units) and scored (perplexity windows,
-// calibration windows: batches as work units) on 1, 2 and 3 threads gives
-// the same bits, and the same as one compute thread with no work units at all.
+// quantized (RTN, HQQ: layers as work units; GPTQ: the layers of a block) and
+// scored (perplexity windows, calibration windows: batches as work units) on
+// 1, 2 and 3 threads gives the same bits, and the same as one compute thread
+// with no work units at all.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -46,7 +47,10 @@ struct Numbers {
 Numbers trial(const LlamaModel& base, const QuantConfig& qc, int threads) {
   WorkUnitThreadsScope units(threads);
   std::vector<LayerReport> reports;
-  const ModelPtr q = quantize_clone(base, qc, CalibrationData{}, &reports);
+  CalibrationData calibration;
+  for (uint64_t b = 0; b < 3; ++b)
+    calibration.batches.push_back(at::tensor(tokens(2 * 32, 20 + b), at::kLong).view({2, 32}));
+  const ModelPtr q = quantize_clone(base, qc, calibration, &reports);
   PerplexityOptions po;
   po.context = 64;
   po.batch = 3;  // 1500 tokens: 24 windows, 8 units
@@ -74,7 +78,8 @@ TEST(TrialThreads, QuantizingAndScoringGiveTheSameBitsOnAnyThreadCount) {
   at::Generator gen = at::detail::createCPUGenerator(11);
   const LlamaModel base("test:llama", c, init_llama_tensors(c, 0.05, gen));
   for (const char* text : {R"({"algorithm": "rtn", "params": {"bits": 4, "group_size": 32}})",
-                           R"({"algorithm": "hqq", "params": {"bits": 3, "group_size": 64}})"}) {
+                           R"({"algorithm": "hqq", "params": {"bits": 3, "group_size": 64}})",
+                           R"({"algorithm": "gptq", "params": {"bits": 4, "group_size": 32}})"}) {
     const QuantConfig qc = QuantConfig::from_json(Json::parse(text), "test");
     const Numbers one = trial(base, qc, 1);
     EXPECT_GT(one.perplexity, 1.0);
