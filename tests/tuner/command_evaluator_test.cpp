@@ -32,6 +32,27 @@ EvalCommand command(const std::string& cmd, double timeout_s = 0) {
   return c;
 }
 
+// A tuning run of tiny-lm-micro, RTN with `params`, scored by the script
+// dir/eval.sh with `settings` beside its command, results in dir/out.
+TuneSummary tune_scored_by_script(const TempDir& dir, const std::string& settings,
+                                  const std::string& params, const std::string& max_loss) {
+  const std::string yaml =
+      "model: builtin:tiny-lm-micro\n"
+      "calibration: {samples: 4}\n"
+      "evaluation: {command: \"sh " +
+      (dir / "eval.sh").string() + " {model_dir}\", metric: score, " + settings +
+      "}\n"
+      "search_space:\n  - algorithm: rtn\n    params: " +
+      params + "\nconstraints: {max_accuracy_loss: " + max_loss +
+      "}\nobjective: size\n"
+      "latency: {metric: forward, batch: 1, warmup: 1, runs: 20}\n";
+  TuneOptions o;
+  o.out_dir = dir / "out";
+  o.cache_dir = QTUNE_TEST_CACHE_DIR;
+  o.print_table = false;
+  return run_tuning(parse_tuning_config(yaml, "t.yaml"), o);
+}
+
 TEST(ShellQuote, SurvivesSpacesAndQuotes) {
   EXPECT_EQ(shell_quote("a b"), "'a b'");
   EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
@@ -99,21 +120,8 @@ TEST(EvalCommand, ScoresTrialsAndFailsThemOneByOne) {
               "if grep -q '\"bits\": 2' \"$q\"; then echo 'two bits is too few' >&2; exit 1; fi\n"
               "n=$(grep -c '\"quantized\": true' \"$q\")\n"
               "echo \"{\\\"score\\\": $((100 - n))}\"\n");
-  const std::string yaml =
-      "model: builtin:tiny-lm-micro\n"
-      "calibration: {samples: 4}\n"
-      "evaluation: {command: \"sh " +
-      (dir / "eval.sh").string() +
-      " {model_dir}\", metric: score, timeout_s: 60, higher_is_better: true}\n"
-      "search_space:\n  - algorithm: rtn\n    params: {bits: [8, 2], group_size: 32}\n"
-      "constraints: {max_accuracy_loss: 0.5}\nobjective: size\n"
-      "latency: {metric: forward, batch: 1, warmup: 1, runs: 20}\n";
-  const TuningConfig config = parse_tuning_config(yaml, "t.yaml");
-  TuneOptions o;
-  o.out_dir = dir / "out";
-  o.cache_dir = QTUNE_TEST_CACHE_DIR;
-  o.print_table = false;
-  const TuneSummary s = run_tuning(config, o);
+  const TuneSummary s = tune_scored_by_script(dir, "timeout_s: 60, higher_is_better: true",
+                                              "{bits: [8, 2], group_size: 32}", "0.5");
   EXPECT_EQ(s.baseline.at("metric"), "score");
   EXPECT_EQ(s.baseline.at("value").get<double>(), 100.0) << "the fp32 model has no quantized layer";
   ResultsDb db(s.db_path, ResultsDb::Mode::kReadOnly);
@@ -143,21 +151,8 @@ TEST(EvalCommand, ExportHandsTheCommandTheGgufFile) {
       dir / "eval.sh",
       "test \"$(head -c 4 \"$1\")\" = GGUF || { echo \"not a GGUF file: $1\" >&2; exit 6; }\n"
       "echo \"{\\\"score\\\": $(wc -c < \"$1\")}\"\n");
-  const std::string yaml =
-      "model: builtin:tiny-lm-micro\n"
-      "calibration: {samples: 4}\n"
-      "evaluation: {command: \"sh " +
-      (dir / "eval.sh").string() +
-      " {model_dir}\", metric: score, higher_is_better: false, export: gguf}\n"
-      "search_space:\n  - algorithm: rtn\n    params: {bits: [8, 4], group_size: 32, scheme: sym}\n"
-      "constraints: {max_accuracy_loss: 0.5}\nobjective: size\n"
-      "latency: {metric: forward, batch: 1, warmup: 1, runs: 20}\n";
-  const TuningConfig config = parse_tuning_config(yaml, "t.yaml");
-  TuneOptions o;
-  o.out_dir = dir / "out";
-  o.cache_dir = QTUNE_TEST_CACHE_DIR;
-  o.print_table = false;
-  const TuneSummary s = run_tuning(config, o);
+  const TuneSummary s = tune_scored_by_script(dir, "higher_is_better: false, export: gguf",
+                                              "{bits: [8, 4], group_size: 32, scheme: sym}", "0.5");
 
   ModelOptions mo;
   mo.cache_dir = QTUNE_TEST_CACHE_DIR;
@@ -194,20 +189,8 @@ TEST(EvalCommand, ExportHandsTheCommandTheGptqCheckpoint) {
               "test -f \"$1/config.json\" || { echo \"no config.json in $1\" >&2; exit 7; }\n"
               "if grep -q '\"quant_method\": *\"gptq\"' \"$1/config.json\"; then\n"
               "  echo '{\"score\": 1}'\nelse\n  echo '{\"score\": 2}'\nfi\n");
-  const std::string yaml =
-      "model: builtin:tiny-lm-micro\n"
-      "calibration: {samples: 4}\n"
-      "evaluation: {command: \"sh " +
-      (dir / "eval.sh").string() +
-      " {model_dir}\", metric: score, higher_is_better: false, export: hf-gptq}\n"
-      "search_space:\n  - algorithm: rtn\n    params: {bits: 4, group_size: 32, scheme: sym}\n"
-      "constraints: {max_accuracy_loss: 0.9}\nobjective: size\n"
-      "latency: {metric: forward, batch: 1, warmup: 1, runs: 20}\n";
-  TuneOptions o;
-  o.out_dir = dir / "out";
-  o.cache_dir = QTUNE_TEST_CACHE_DIR;
-  o.print_table = false;
-  const TuneSummary s = run_tuning(parse_tuning_config(yaml, "t.yaml"), o);
+  const TuneSummary s = tune_scored_by_script(dir, "higher_is_better: false, export: hf-gptq",
+                                              "{bits: 4, group_size: 32, scheme: sym}", "0.9");
   EXPECT_EQ(s.baseline.at("value").get<double>(), 2.0) << "qtune's form, no quantization_config";
   ResultsDb db(s.db_path, ResultsDb::Mode::kReadOnly);
   const auto rows = db.trials(s.run_id);
