@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,8 +20,8 @@
 #include <thread>
 
 #include "common/error.h"
-#include "tuner/fault_injection.h"
 #include "models/compute_threads.h"
+#include "tuner/fault_injection.h"
 
 namespace qtune {
 namespace {
@@ -160,10 +161,17 @@ TEST(ChildProcess, ChildVolunteersForTheOomKiller) {
 // set, which the child starts with.
 TEST(ChildProcess, ReportsThePeakResidentSetHoweverTheChildEnds) {
   constexpr int64_t kTouched = int64_t{192} << 20;
+  // Fresh pages from the kernel: a heap block could reuse memory the test
+  // process had already touched (and the child inherited) before the fork.
   const auto touch = [] {
-    std::vector<char> block(static_cast<size_t>(kTouched));
-    for (size_t i = 0; i < block.size(); i += 4096) block[i] = static_cast<char>(i);
-    return static_cast<int64_t>(block[block.size() / 2]);
+    void* p = ::mmap(nullptr, static_cast<size_t>(kTouched), PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return int64_t{-1};
+    char* block = static_cast<char*>(p);
+    for (int64_t i = 0; i < kTouched; i += 4096) block[i] = static_cast<char>(i);
+    const auto middle = static_cast<int64_t>(block[kTouched / 2]);
+    ::munmap(p, static_cast<size_t>(kTouched));
+    return middle;
   };
   const ChildOutcome idle = run_in_child([] { return Json(1); }, "trial");
   const ChildOutcome busy = run_in_child([&] { return Json(touch()); }, "trial");
