@@ -1,12 +1,7 @@
 #include "models/builtin.h"
 
-#include <algorithm>
-#include <cstdio>
 #include <cstdlib>
-#include <numeric>
-#include <random>
 
-#include "common/error.h"
 #include "common/malloc_tuning.h"
 #include "models/catalog.h"
 #include "models/text/perplexity.h"

@@ -603,20 +603,17 @@ class Parser {
   }
 
   std::vector<std::string> export_list(const YAML::Node& n) const {
-    const auto one = [this](const YAML::Node& v, const std::string& path) {
-      return export_format(v, path);
-    };
     std::vector<std::string> out;
     if (n.IsSequence()) {
       for (size_t i = 0; i < n.size(); ++i) {
         const std::string path = "export[" + std::to_string(i) + "]";
-        const std::string f = one(n[i], path);
+        const std::string f = export_format(n[i], path);
         for (const auto& seen : out)
           if (seen == f) fail(path, "\"" + f + "\" is listed twice");
         out.push_back(f);
       }
     } else {
-      out.push_back(one(n, "export"));
+      out.push_back(export_format(n, "export"));
     }
     return out;
   }

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "models/weight_cache.h"
+#include "models/work_units.h"
 #include "tests/support/temp_dir.h"
 
 namespace qtune {
@@ -54,11 +55,16 @@ TEST_F(TinyModel, BeatsChanceOnTheTestSplit) {
 
 TEST_F(TinyModel, AccuracyDoesNotDependOnTheThreadCount) {
   const TaskData data = load_task_data(kTiny, 0, 2000, 0);
+  // The batches are work units: one thread against three, under one and two
+  // intra-op threads in the caller.
   const int saved = at::get_num_threads();
   at::set_num_threads(1);
   const EvalResult one = data.evaluate(*model_);
   at::set_num_threads(2);
-  const EvalResult two = data.evaluate(*model_);
+  const EvalResult two = [&] {
+    WorkUnitThreadsScope units(3);
+    return data.evaluate(*model_);
+  }();
   at::set_num_threads(saved);
   EXPECT_EQ(one.value, two.value);
 }
