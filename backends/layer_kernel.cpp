@@ -21,6 +21,10 @@ class Fp32Kernel final : public LayerKernel {
       : kind_(kind), weight_(std::move(weight)), bias_(std::move(bias)), geometry_(geometry) {}
 
   at::Tensor forward(const at::Tensor& x) const override {
+    // A weight held in 16 bits is widened for the call: exactly the fp32
+    // product, at the cost of one pass over the weight.
+    const at::Tensor weight =
+        weight_.scalar_type() == at::kFloat ? weight_ : weight_.to(at::kFloat);
     const at::Tensor bias = bias_ ? *bias_ : at::Tensor();
     if (kind_ == LayerKind::kLinear) {
       // One activation row (a decode step) is a matrix-vector product:
@@ -28,17 +32,17 @@ class Fp32Kernel final : public LayerKernel {
       // weight on every call, three passes over it where GEMV makes one (perf
       // of llama-1b-shape int4 decode on one thread: packing lm_head took as
       // long as every quantized layer together).
-      const int64_t in = weight_.size(1);
+      const int64_t in = weight.size(1);
       if (x.dim() >= 1 && x.numel() == in) {
         const at::Tensor v = x.reshape({in});
-        const at::Tensor y = bias_ ? at::addmv(*bias_, weight_, v) : at::mv(weight_, v);
+        const at::Tensor y = bias_ ? at::addmv(*bias_, weight, v) : at::mv(weight, v);
         std::vector<int64_t> shape = x.sizes().vec();
-        shape.back() = weight_.size(0);
+        shape.back() = weight.size(0);
         return y.view(shape);
       }
-      return at::linear(x, weight_, bias);
+      return at::linear(x, weight, bias);
     }
-    return at::conv2d(x, weight_, bias, geometry_.stride, geometry_.padding, geometry_.dilation,
+    return at::conv2d(x, weight, bias, geometry_.stride, geometry_.padding, geometry_.dilation,
                       geometry_.groups);
   }
   std::string backend() const override { return "fp32"; }

@@ -49,7 +49,8 @@ class LayerKernel {
 
 using LayerKernelPtr = std::shared_ptr<const LayerKernel>;
 
-/// The unquantized layer: ATen linear / conv2d on fp32 weights.
+/// The unquantized layer: ATen linear / conv2d in fp32. A bf16/fp16 weight
+/// stays as given and is widened on each call.
 LayerKernelPtr make_fp32_kernel(LayerKind kind, at::Tensor weight, std::optional<at::Tensor> bias,
                                 const ConvGeometry& geometry = {});
 

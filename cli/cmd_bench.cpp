@@ -44,6 +44,7 @@ int cmd_bench(int argc, char** argv) {
        "the backends it was saved with"},
       {"json", false, false, "print JSON"},
       {"cache-dir", true, false, "where trained built-in models are cached"},
+      weights_dtype_flag(),
       {"help", false, false, "show this help"},
   };
   Args args("bench", flags, argc, argv, 2);
@@ -58,8 +59,8 @@ int cmd_bench(int argc, char** argv) {
   const bool json = args.has("json");
   const auto cache = cache_dir_arg(args.get_or("cache-dir", ""));
   const std::string backend = backend_flag(args, "bench");
-  LoadedModel loaded =
-      load_model_arg(args.required("model"), cache, stderr_is_terminal() && !json, backend);
+  LoadedModel loaded = load_model_arg(args.required("model"), cache, stderr_is_terminal() && !json,
+                                      backend, weights_dtype_arg(args));
   const auto* lm = dynamic_cast<const LlamaModel*>(loaded.model.get());
   // A language model's forward is a whole window of tokens: a 1B model is
   // measured in a minute or two at batch 1 with a few runs.

@@ -26,6 +26,7 @@ int cmd_eval(int argc, char** argv) {
        "the backends it was saved with (its saved result is only claimed for those)"},
       {"json", false, false, "print JSON"},
       {"cache-dir", true, false, "where trained built-in models are cached"},
+      weights_dtype_flag(),
       {"help", false, false, "show this help"},
   };
   for (FlagSpec& f : evaluation_flags()) flags.push_back(std::move(f));
@@ -41,8 +42,8 @@ int cmd_eval(int argc, char** argv) {
   const bool json = args.has("json");
   const auto cache = cache_dir_arg(args.get_or("cache-dir", ""));
   const std::string backend = backend_flag(args, "eval");
-  LoadedModel loaded =
-      load_model_arg(args.required("model"), cache, stderr_is_terminal() && !json, backend);
+  LoadedModel loaded = load_model_arg(args.required("model"), cache, stderr_is_terminal() && !json,
+                                      backend, weights_dtype_arg(args));
   // A tuned model records how many evaluation samples its accuracy was
   // measured on, so that eval reproduces that number by default.
   int64_t default_samples = 0;

@@ -38,6 +38,7 @@ int cmd_generate(int argc, char** argv) {
       {"seed", true, false, "sampling seed (default 0): the same seed gives the same text"},
       {"json", false, false, "print JSON"},
       {"cache-dir", true, false, "where trained built-in models are cached"},
+      weights_dtype_flag(),
       {"help", false, false, "show this help"},
   };
   Args args("generate", flags, argc, argv, 2);
@@ -64,7 +65,8 @@ int cmd_generate(int argc, char** argv) {
   if (prompt.empty()) throw UsageError("qtune generate: --prompt must not be empty");
 
   const auto cache = cache_dir_arg(args.get_or("cache-dir", ""));
-  LoadedModel loaded = load_model_arg(args.required("model"), cache, stderr_is_terminal() && !json);
+  LoadedModel loaded = load_model_arg(args.required("model"), cache, stderr_is_terminal() && !json,
+                                      "", weights_dtype_arg(args));
   const auto* lm = dynamic_cast<const LlamaModel*>(loaded.model.get());
   QT_CHECK(lm != nullptr, args.required("model"), ": model ", loaded.spec,
            " is not a language model; generate needs one (builtin:tiny-lm, hf:DIR)");

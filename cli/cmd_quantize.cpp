@@ -65,6 +65,7 @@ int cmd_quantize(int argc, char** argv) {
       {"out", true, false, "directory to write the quantized model to"},
       {"json", false, false, "print JSON"},
       {"cache-dir", true, false, "where trained built-in models are cached"},
+      weights_dtype_flag(),
       {"help", false, false, "show this help"},
   };
   for (FlagSpec& f : calibration_flags()) flags.push_back(std::move(f));
@@ -88,7 +89,7 @@ int cmd_quantize(int argc, char** argv) {
 
   LoadedModel loaded =
       load_model_arg(args.required("model"), cache_dir_arg(args.get_or("cache-dir", "")),
-                     stderr_is_terminal() && !json);
+                     stderr_is_terminal() && !json, "", weights_dtype_arg(args));
   QT_CHECK(!loaded.saved, args.required("model"),
            ": already a quantized model; quantize starts from an fp32 model spec");
   QT_CHECK(loaded.quantized_checkpoint.empty(), args.required("model"), ": already quantized (",

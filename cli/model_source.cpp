@@ -11,8 +11,25 @@
 
 namespace qtune::cli {
 
+FlagSpec weights_dtype_flag() {
+  return {"weights-dtype", true, false,
+          "what a language model's weights are held in: float32 (default), bfloat16 or float16 "
+          "(half the memory; computation stays float32)"};
+}
+
+at::ScalarType weights_dtype_arg(const Args& args) {
+  const auto v = args.get("weights-dtype");
+  if (!v) return at::kFloat;
+  try {
+    return parse_weights_dtype(*v, "--weights-dtype");
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+}
+
 LoadedModel load_model_arg(const std::string& arg, const std::filesystem::path& cache_dir,
-                           bool progress, const std::string& backend_override) {
+                           bool progress, const std::string& backend_override,
+                           at::ScalarType weights_dtype) {
   LoadedModel out;
   std::error_code ec;
   std::string spec = arg;
@@ -24,6 +41,10 @@ LoadedModel load_model_arg(const std::string& arg, const std::filesystem::path& 
     QT_CHECK(is_saved_model_dir(arg), arg,
              ": neither a saved qtune model (qconfig.json) nor a Hugging Face checkpoint "
              "(config.json)");
+    if (weights_dtype != at::kFloat)
+      throw UsageError(arg +
+                       ": --weights-dtype applies to a model spec or checkpoint; a saved model "
+                       "loads as it was saved");
     SavedModelInfo info;
     out.model = load_saved_model(arg, &info, backend_override);
     out.spec = info.model_spec;
@@ -36,6 +57,9 @@ LoadedModel load_model_arg(const std::string& arg, const std::filesystem::path& 
   // A pre-quantized Hugging Face checkpoint (GPTQ, AWQ) keeps its quantized layers.
   if (const auto dir = hf_dir_of_spec(spec); !dir.empty()) {
     if (std::string method = hf_quant_method(dir); !method.empty()) {
+      if (weights_dtype != at::kFloat)
+        throw UsageError(
+            arg + ": --weights-dtype applies to unquantized checkpoints; this one is " + method);
       out.model =
           load_hf_quantized_model(dir, spec, backend_override.empty() ? "auto" : backend_override);
       out.spec = spec;
@@ -55,6 +79,7 @@ LoadedModel load_model_arg(const std::string& arg, const std::filesystem::path& 
   ModelOptions options;
   options.cache_dir = cache_dir;
   options.progress = progress;
+  options.weights_dtype = weights_dtype;
   out.model = load_model(spec, options);
   out.spec = spec;
   out.files_dir = model_files_dir(spec, cache_dir);

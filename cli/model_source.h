@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 
+#include "cli/args.h"
 #include "common/json.h"
 #include "models/model.h"
 
@@ -26,8 +27,17 @@ struct LoadedModel {
 /// `backend_override` (--backend, "" if absent) rebuilds a saved model's
 /// quantized layers on that backend, or runs a pre-quantized checkpoint's on
 /// it ("auto" when absent); for anything else it is a UsageError.
+/// `weights_dtype` (--weights-dtype) is what a spec's or checkpoint's weights
+/// are held in (ModelOptions::weights_dtype); other than fp32 for a saved or
+/// pre-quantized model it is a UsageError.
 LoadedModel load_model_arg(const std::string& arg, const std::filesystem::path& cache_dir,
-                           bool progress, const std::string& backend_override = "");
+                           bool progress, const std::string& backend_override = "",
+                           at::ScalarType weights_dtype = at::kFloat);
+
+/// --weights-dtype float32|bfloat16|float16 (the tuning config's weights_dtype).
+FlagSpec weights_dtype_flag();
+/// Its value (fp32 when absent); a bad name is a UsageError.
+at::ScalarType weights_dtype_arg(const Args& args);
 
 /// --cache-dir if given, else the default cache.
 std::filesystem::path cache_dir_arg(const std::string& given);

@@ -1,9 +1,12 @@
 #include "models/builtin.h"
 
 #include <cstdlib>
+#include <map>
 
+#include "common/error.h"
 #include "common/malloc_tuning.h"
 #include "models/catalog.h"
+#include "models/llama/hf_checkpoint.h"
 #include "models/text/perplexity.h"
 #include "models/user_data.h"
 
@@ -22,6 +25,16 @@ std::vector<BuiltinInfo> list_builtin_models(const std::filesystem::path& cache_
   for (const ModelFamily& f : model_families())
     for (BuiltinInfo& info : f.builtins(cache_dir)) out.push_back(std::move(info));
   return out;
+}
+
+at::ScalarType parse_weights_dtype(const std::string& name, const std::string& where) {
+  static const std::map<std::string, std::string> short_names{
+      {"fp32", "float32"}, {"bf16", "bfloat16"}, {"fp16", "float16"}};
+  const auto it = short_names.find(name);
+  const std::string full = it == short_names.end() ? name : it->second;
+  QT_CHECK(full == "float32" || full == "bfloat16" || full == "float16", where,
+           ": expected float32, bfloat16 or float16 (or fp32, bf16, fp16), got '", name, "'");
+  return dtype_of_torch_dtype(full);
 }
 
 ModelPtr load_model(const std::string& spec, const ModelOptions& options) {

@@ -70,7 +70,17 @@ EvalFn calibration_evaluator(const TaskData& data);
 struct ModelOptions {
   std::filesystem::path cache_dir = default_cache_dir();
   bool progress = false;  ///< print training progress (on a terminal)
+  /// What a language model's weights are held in: fp32 (the default), or
+  /// bf16/fp16 to take half the memory, a checkpoint of that dtype staying a
+  /// shared view of its file mapping (LlamaModel). Computation is fp32 either
+  /// way, so a checkpoint stored in this dtype gives the same numbers in both.
+  at::ScalarType weights_dtype = at::kFloat;
 };
+
+/// "float32", "bfloat16" or "float16" (or "fp32", "bf16", "fp16") as an ATen
+/// dtype (torch_dtype_name gives the long name back); anything else is a
+/// qtune::Error naming `where` and the choices.
+at::ScalarType parse_weights_dtype(const std::string& name, const std::string& where);
 
 /// Builds the model a spec names, training and caching a built-in one if needed.
 /// Throws qtune::Error for an unknown spec or a missing/corrupt file.

@@ -15,7 +15,7 @@ namespace {
 // config.json, safetensors and tokenizer files.
 ModelPtr load_lm(const std::string& spec, const ModelOptions& options) {
   return load_hf_model(model_family(spec).files_dir(spec, options.cache_dir, options.progress),
-                       spec);
+                       spec, options.weights_dtype);
 }
 
 ModelPtr build_lm(const std::string& spec, const std::map<std::string, at::Tensor>& tensors,

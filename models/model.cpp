@@ -32,6 +32,10 @@ LayerSlot::LayerSlot(std::string name, LayerKind kind, at::Tensor weight,
   kernel_ = make_fp32_kernel(kind_, weight_, bias_, geometry_);
 }
 
+at::Tensor LayerSlot::weight() const {
+  return weight_.scalar_type() == at::kFloat ? weight_ : weight_.to(at::kFloat);
+}
+
 bool LayerSlot::quantized() const { return kernel_->backend() != "fp32"; }
 
 void LayerSlot::set_weight(at::Tensor weight, std::optional<at::Tensor> bias) {
@@ -103,7 +107,7 @@ namespace {
 int64_t input_channels(const LayerSlot& slot) {
   QT_CHECK(slot.kind() == LayerKind::kLinear || slot.geometry().groups == 1, "layer '", slot.name(),
            "': scaling the input of a grouped convolution is not supported");
-  return slot.weight().size(1);
+  return slot.resident_weight().size(1);
 }
 
 /// `v` [C] shaped to broadcast along dim `dim` of a `rank`-D tensor.

@@ -28,12 +28,19 @@ class LayerSlot {
   const std::string& name() const { return name_; }
   LayerKind kind() const { return kind_; }
   const ConvGeometry& geometry() const { return geometry_; }
-  /// The original fp32 weight and bias (kept so that every trial starts from them).
-  const at::Tensor& weight() const { return weight_; }
+  /// The original weight in fp32 and the bias (kept so that every trial starts
+  /// from them). A weight held in 16 bits (ModelOptions::weights_dtype) is
+  /// widened into a fresh tensor on each call: exact, so quantizers see the
+  /// same numbers whichever dtype holds it.
+  at::Tensor weight() const;
+  /// The weight as held in memory: fp32, or bf16/fp16 (possibly a view of a
+  /// checkpoint's file mapping, shared by every process that maps it).
+  const at::Tensor& resident_weight() const { return weight_; }
   const std::optional<at::Tensor>& bias() const { return bias_; }
 
-  /// Replaces the fp32 weight (and bias), e.g. after AWQ/SmoothQuant folded scales
-  /// into it, and gives the layer its fp32 kernel on the new weight. Replacing,
+  /// Replaces the weight (and bias), e.g. after AWQ/SmoothQuant folded scales
+  /// into it, held in fp32 from then on (scaled weights are not rounded back
+  /// to 16 bits), and gives the layer its fp32 kernel on it. Replacing,
   /// never writing in place, keeps clones that share the old tensors untouched.
   void set_weight(at::Tensor weight, std::optional<at::Tensor> bias);
 

@@ -9,10 +9,14 @@
 namespace qtune {
 
 /// The tensor `name` from `tensors`, checked to have `shape` and a floating
-/// dtype, as an owned contiguous fp32 copy: the model must not share storage
-/// with a caller (or a file mapping) that may change or go away. Errors name
-/// the model `spec` and the tensor.
+/// dtype, held in `dtype`. fp32: an owned contiguous copy, since the model must
+/// not share storage with a caller that may change it. bf16/fp16: the given
+/// tensor itself when it already has that dtype and is contiguous -- a view of
+/// a checkpoint's private file mapping stays one, so the processes that map
+/// the file share its pages -- else a converted copy. Errors name the model
+/// `spec` and the tensor.
 at::Tensor take_tensor(const std::string& spec, const std::map<std::string, at::Tensor>& tensors,
-                       const std::string& name, at::IntArrayRef shape);
+                       const std::string& name, at::IntArrayRef shape,
+                       at::ScalarType dtype = at::kFloat);
 
 }  // namespace qtune

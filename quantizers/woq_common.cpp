@@ -126,7 +126,8 @@ void install_quantized(LayerSlot& slot, QuantizedWeight w, const std::string& ba
 }
 
 void install_fp32(LayerSlot& slot, LayerReport* report) {
-  slot.set_kernel(make_fp32_kernel(slot.kind(), slot.weight(), slot.bias(), slot.geometry()));
+  slot.set_kernel(
+      make_fp32_kernel(slot.kind(), slot.resident_weight(), slot.bias(), slot.geometry()));
   if (report) {
     report->quantized = false;
     report->backend = "fp32";

@@ -85,7 +85,7 @@ void reset_to_fp32(Model& model) { reset_to_fp32(model.layers()); }
 
 void reset_to_fp32(const std::vector<LayerSlot*>& layers) {
   for (LayerSlot* s : layers)
-    s->set_kernel(make_fp32_kernel(s->kind(), s->weight(), s->bias(), s->geometry()));
+    s->set_kernel(make_fp32_kernel(s->kind(), s->resident_weight(), s->bias(), s->geometry()));
 }
 
 std::vector<LayerReport> LayerPlan::ordered(const Model& model) const {

@@ -77,7 +77,7 @@ QuantizedWeight saved_weight(const LayerSlot& slot, const LayerReport* report,
     QT_CHECK(spec.has_value(), where, ": cannot tell how it is quantized (the '", k.backend(),
              "' kernel does not expose its QuantizedWeight and no layer report gives 'bits')");
     w.spec = *spec;
-    w.shape = slot.weight().sizes().vec();
+    w.shape = slot.resident_weight().sizes().vec();
   }
   auto get = [&](const char* suffix) {
     auto it = kt.find(suffix);
@@ -132,7 +132,7 @@ void save_model(const Model& model, const fs::path& dir_in, const QuantConfig& c
     entry["quantized"] = quantized;
     entry["backend"] = k.backend();
     entry["backend_detail"] = k.backend_detail();
-    entry["shape"] = slot->weight().sizes().vec();
+    entry["shape"] = slot->resident_weight().sizes().vec();
     if (quantized) {
       const QuantizedWeight w = saved_weight(*slot, report, kt, where + ": layer '" + name + "'");
       entry["algorithm"] = config.algorithm;
@@ -306,7 +306,7 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info,
     for (LayerSlot* s : model->layers())
       if (s->name() == name) slot = s;
     QT_CHECK(slot != nullptr, tfile, ": '", name, ".input_multiplier' names no layer of ", spec);
-    const int64_t in = slot->weight().size(1);
+    const int64_t in = slot->resident_weight().size(1);
     QT_CHECK(m.dim() == 1 && m.size(0) == in && m.scalar_type() == at::kFloat, tfile, ": '", name,
              ".input_multiplier' must be float32 [", in, "], got ", m.scalar_type(), " ",
              m.sizes());
@@ -320,8 +320,8 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info,
     QT_CHECK(slot != nullptr, lw, ": model ", spec, " has no such layer");
     QT_CHECK(slot->kind() == l.kind, lw, ".kind: the model's layer is ", to_string(slot->kind()),
              ", the file says ", to_string(l.kind));
-    QT_CHECK(slot->weight().sizes() == at::IntArrayRef(l.weight.shape), lw,
-             ".shape: the model's layer has weight shape ", slot->weight().sizes());
+    QT_CHECK(slot->resident_weight().sizes() == at::IntArrayRef(l.weight.shape), lw,
+             ".shape: the model's layer has weight shape ", slot->resident_weight().sizes());
     if (!backend_override.empty()) {
       // Another backend than the saved one: what it computes may differ in the
       // last bits (or, for an int8-activation path, within its tolerance), so

@@ -26,6 +26,7 @@ std::shared_ptr<Workload> load_spec_workload(const TuningConfig& config,
                                              const std::filesystem::path& cache_dir) {
   ModelOptions mo;
   if (!cache_dir.empty()) mo.cache_dir = cache_dir;
+  mo.weights_dtype = parse_weights_dtype(config.weights_dtype, config.source + ": weights_dtype");
   auto w = std::make_shared<Workload>();
   w->model = std::shared_ptr<const Model>(load_model(config.model, mo).release());
   auto data = std::make_shared<TaskData>(
@@ -271,7 +272,7 @@ TrialResult TrialRunner::run_here(int64_t index, const QuantConfig& config, Scor
                 {"backend_detail", rep.backend_detail}};
       // What the mixed-bits strategy prices a layer at (tuner/bits_per_weight.h).
       if (auto it = slots.find(rep.name); it != slots.end()) {
-        l["weights"] = it->second->weight().numel();
+        l["weights"] = it->second->resident_weight().numel();
         if (rep.quantized) l["weight_bytes"] = layer_weight_bytes(*it->second);
       }
       layers.push_back(std::move(l));

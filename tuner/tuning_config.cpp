@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "models/builtin.h"
 #include "models/catalog.h"
+#include "models/llama/hf_checkpoint.h"
 #include "storage/formats/export.h"
 #include "tuner/auto_space.h"
 #include "tuner/strategy.h"
@@ -423,11 +424,22 @@ class Parser {
     expect_keys(root, "",
                 {"model", "calibration", "evaluation", "search_space", "constraints", "objective",
                  "select", "strategy", "max_trials", "timeout", "trial_timeout", "seed", "latency",
-                 "export", "isolation"});
+                 "export", "isolation", "weights_dtype"});
     const BuiltinInfo m = model(root["model"] ? root["model"] : YAML::Node(c.model), "model");
     c.model = m.spec;
     // hf: checkpoints and the built-in LMs (which have a window length) are language models.
     const bool language_model = model_family(m.spec).language_model;
+    if (const auto n = root["weights_dtype"]) {
+      const std::string name = string(n, "weights_dtype");
+      try {
+        c.weights_dtype = torch_dtype_name(parse_weights_dtype(name, "weights_dtype"));
+      } catch (const Error&) {
+        fail("weights_dtype", "expected float32, bfloat16 or float16, got " + show(n));
+      }
+      if (!language_model && c.weights_dtype != "float32")
+        fail("weights_dtype",
+             "16-bit weights are for language models; " + m.spec + " keeps float32");
+    }
     if (const auto n = root["calibration"]) calibration(n, m, language_model, c);
     if (const auto n = root["evaluation"]) evaluation(n, m, language_model, c);
     const YAML::Node space = root["search_space"];
@@ -704,6 +716,8 @@ Json TuningConfig::to_json() const {
   j["export"] = exports;
   // Only when off, so that the stored config of other runs is unchanged.
   if (!isolation) j["isolation"] = false;
+  // Only when set, so that the identity (--resume) of other runs is unchanged.
+  if (weights_dtype != "float32") j["weights_dtype"] = weights_dtype;
   return j;
 }
 

@@ -86,6 +86,9 @@ struct Constraints {
 struct TuningConfig {
   std::string source;  ///< file it came from, for error messages
   std::string model = "builtin:fmnist-cnn";
+  /// What a language model's weights are held in (ModelOptions::weights_dtype):
+  /// "float32", "bfloat16" or "float16".
+  std::string weights_dtype = "float32";
   int64_t calibration_samples = 256;
   int64_t eval_samples = 0;
   LmDataOptions lm_data;        ///< the user's calibration/evaluation files

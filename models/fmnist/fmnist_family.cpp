@@ -100,6 +100,8 @@ std::vector<BuiltinInfo> fmnist_infos(const std::filesystem::path& cache_dir) {
 
 ModelPtr load_fmnist_model(const std::string& spec, const ModelOptions& options) {
   const Builtin& b = find_builtin(spec);
+  QT_CHECK(options.weights_dtype == at::kFloat, spec, ": weights held in ", options.weights_dtype,
+           " are for language models; the built-in CNNs keep float32");
   const std::filesystem::path cache_file = options.cache_dir / b.cache_name;
   const std::string tag = b.recipe.tag();
   std::error_code ec;

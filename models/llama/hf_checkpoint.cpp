@@ -174,9 +174,10 @@ HfCheckpoint read_hf_checkpoint(const fs::path& dir) {
   return ck;
 }
 
-std::unique_ptr<LlamaModel> load_hf_model(const fs::path& dir, const std::string& spec) {
+std::unique_ptr<LlamaModel> load_hf_model(const fs::path& dir, const std::string& spec,
+                                          at::ScalarType weights_dtype) {
   HfCheckpoint ck = read_hf_checkpoint(dir);
-  return std::make_unique<LlamaModel>(spec, std::move(ck.config), ck.tensors, dir);
+  return std::make_unique<LlamaModel>(spec, std::move(ck.config), ck.tensors, dir, weights_dtype);
 }
 
 void write_hf_side_files(const fs::path& dir, const LlamaConfig& config, const fs::path& from) {

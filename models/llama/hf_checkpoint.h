@@ -2,8 +2,9 @@
 //   config.json + model.safetensors, or
 //   config.json + model.safetensors.index.json + model-0000k-of-0000n.safetensors
 // plus tokenizer files (tokenizer.json / tokenizer.model, ...), copied on save.
-// Reading maps the safetensors files; bf16/fp16 weights become fp32 when the
-// model is built. Every problem is a qtune::Error naming the file and the tensor.
+// Reading maps the safetensors files; the model holds the weights in fp32, or
+// keeps bf16/fp16 ones as views of the mapping (ModelOptions::weights_dtype). Every problem is a
+// qtune::Error naming the file and the tensor.
 #pragma once
 
 #include <filesystem>
@@ -55,9 +56,10 @@ std::vector<std::string> llama_tensor_names(const LlamaConfig& config);
 /// in the file it names, and no tensor the config needs is missing.
 HfCheckpoint read_hf_checkpoint(const std::filesystem::path& dir);
 
-/// read_hf_checkpoint, then the model (fp32). `spec` names it ("hf:DIR").
-std::unique_ptr<LlamaModel> load_hf_model(const std::filesystem::path& dir,
-                                          const std::string& spec);
+/// read_hf_checkpoint, then the model, its weights held in `weights_dtype`
+/// (LlamaModel). `spec` names it ("hf:DIR").
+std::unique_ptr<LlamaModel> load_hf_model(const std::filesystem::path& dir, const std::string& spec,
+                                          at::ScalarType weights_dtype = at::kFloat);
 
 /// Writes into `dir` config.json -- `from`'s own file with torch_dtype set to
 /// config's (fields qtune does not model, such as pad_token_id, kept), or

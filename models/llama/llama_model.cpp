@@ -24,12 +24,12 @@ std::string norm_name(int64_t layer, bool post) {
 
 LlamaModel::LlamaModel(std::string spec, LlamaConfig config,
                        const std::map<std::string, at::Tensor>& tensors,
-                       std::filesystem::path files_dir)
+                       std::filesystem::path files_dir, at::ScalarType weights_dtype)
     : spec_(std::move(spec)), config_(std::move(config)), files_dir_(std::move(files_dir)) {
   const LlamaConfig& c = config_;
   const int64_t hidden = c.hidden_size;
   inv_freq_ = rope_inv_freq(c.head_dim, c.rope_theta, c.rope_scaling);
-  embed_ = take_tensor(spec_, tensors, kEmbed, {c.vocab_size, hidden});
+  embed_ = take_tensor(spec_, tensors, kEmbed, {c.vocab_size, hidden}, weights_dtype);
   final_norm_ = take_tensor(spec_, tensors, kFinalNorm, {hidden});
   const std::vector<int64_t> out_dims{c.q_dim(),           c.kv_dim(),          c.kv_dim(), hidden,
                                       c.intermediate_size, c.intermediate_size, hidden};
@@ -41,7 +41,8 @@ LlamaModel::LlamaModel(std::string spec, LlamaConfig config,
     post_norms_.push_back(take_tensor(spec_, tensors, norm_name(i, true), {hidden}));
     for (int j = 0; j < kProjPerLayer; ++j) {
       const std::string name = llama_layer_name(i, j);
-      at::Tensor w = take_tensor(spec_, tensors, name + ".weight", {out_dims[j], in_dims[j]});
+      at::Tensor w =
+          take_tensor(spec_, tensors, name + ".weight", {out_dims[j], in_dims[j]}, weights_dtype);
       const bool has_bias = (j <= kV && c.qkv_bias()) || (j == kO && c.o_bias());
       std::optional<at::Tensor> b;
       if (has_bias) b = take_tensor(spec_, tensors, name + ".bias", {out_dims[j]});
@@ -53,8 +54,9 @@ LlamaModel::LlamaModel(std::string spec, LlamaConfig config,
   const bool have_head = tensors.count("lm_head.weight") > 0;
   QT_CHECK(have_head || c.tie_word_embeddings, "model ", spec_,
            ": tensor 'lm_head.weight' is missing (and tie_word_embeddings is false)");
-  at::Tensor head =
-      have_head ? take_tensor(spec_, tensors, "lm_head.weight", {c.vocab_size, hidden}) : embed_;
+  at::Tensor head = have_head ? take_tensor(spec_, tensors, "lm_head.weight",
+                                            {c.vocab_size, hidden}, weights_dtype)
+                              : embed_;
   slots_.emplace_back("lm_head", LayerKind::kLinear, std::move(head), std::nullopt);
 }
 
@@ -82,7 +84,7 @@ at::Tensor LlamaModel::run_layer(int64_t layer, const at::Tensor& h, const RopeT
 
 at::Tensor LlamaModel::block_input(const at::Tensor& ids) const {
   check_ids(ids, 0);
-  return at::embedding(embed_, ids);
+  return at::embedding(embed_, ids).to(at::kFloat);
 }
 
 at::Tensor LlamaModel::run_block(int64_t block, const at::Tensor& hidden) const {
@@ -113,7 +115,7 @@ at::Tensor LlamaModel::forward_cached(const at::Tensor& ids, LlamaKvCache& cache
   check_ids(ids, past);
   QT_CHECK(past == 0 || cache[0].k.size(0) == ids.size(0), "model ", spec_, ": batch of ",
            ids.size(0), " continues a KV cache of batch ", cache[0].k.size(0));
-  at::Tensor h = at::embedding(embed_, ids);
+  at::Tensor h = at::embedding(embed_, ids).to(at::kFloat);
   const RopeTables rope = rope_tables(inv_freq_, past + ids.size(1));
   for (int64_t i = 0; i < num_blocks(); ++i) h = run_layer(i, h, rope, &cache[i]);
   return head(h);
@@ -146,7 +148,7 @@ std::map<std::string, at::Tensor> LlamaModel::hf_tensors() const {
   std::map<std::string, at::Tensor> out = extra_tensors();
   for (const LayerSlot& s : slots_) {
     if (s.name() == "lm_head" && config_.tie_word_embeddings) continue;
-    out[s.name() + ".weight"] = s.weight();
+    out[s.name() + ".weight"] = s.resident_weight();
     if (s.bias()) out[s.name() + ".bias"] = *s.bias();
   }
   return out;

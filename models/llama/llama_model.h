@@ -27,13 +27,16 @@ using LlamaKvCache = std::vector<LayerKv>;
 
 class LlamaModel final : public Model {
  public:
-  /// Builds the model from tensors named as in HF checkpoints (any float dtype,
-  /// converted to fp32). "lm_head.weight" is optional when the embeddings are
-  /// tied. A missing or misshapen tensor is a qtune::Error naming it and `spec`.
+  /// Builds the model from tensors named as in HF checkpoints (any float
+  /// dtype). "lm_head.weight" is optional when the embeddings are tied. A
+  /// missing or misshapen tensor is a qtune::Error naming it and `spec`.
   /// `files_dir`: the folder holding its config.json and tokenizer files
   /// (empty for a model built in memory); save_files copies them from there.
+  /// `weights_dtype`: what the embeddings and the layers' weights are held in
+  /// (take_tensor: bf16/fp16 tensors of that dtype are kept, not copied); the
+  /// norms are fp32 and every computation is fp32 whatever holds the weights.
   LlamaModel(std::string spec, LlamaConfig config, const std::map<std::string, at::Tensor>& tensors,
-             std::filesystem::path files_dir = {});
+             std::filesystem::path files_dir = {}, at::ScalarType weights_dtype = at::kFloat);
 
   const LlamaConfig& config() const { return config_; }
   std::string spec() const override { return spec_; }
@@ -64,7 +67,7 @@ class LlamaModel final : public Model {
   std::vector<InputScaleGroup> input_scale_groups(int64_t block) override;
 
   /// Every tensor under its HF name (what model.safetensors holds): the layers'
-  /// current fp32 weights and biases and the extra tensors; no lm_head when tied.
+  /// current weights (as held) and biases and the extra tensors; no lm_head when tied.
   std::map<std::string, at::Tensor> hf_tensors() const;
 
  protected:

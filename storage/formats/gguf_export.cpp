@@ -182,7 +182,7 @@ class Exporter {
     // Tied and untouched: llama.cpp reads token_embd as the output matrix itself.
     const bool shares_embedding = c_.tie_word_embeddings && !head.quantized() &&
                                   !head.input_multiplier().defined() &&
-                                  at::equal(head.weight(), embed);
+                                  at::equal(head.resident_weight(), embed);
     if (!shares_embedding) add_layer(w, "output", head, at::Tensor(), ft);
   }
 
@@ -231,7 +231,7 @@ class Exporter {
                  const at::Tensor& perm, GgmlType float_type) {
     const LayerKernel& k = *slot.kernel();
     const QuantizedWeight* qw = k.quantized_weight();
-    const int64_t rows = slot.weight().size(0), cols = slot.weight().size(1);
+    const int64_t rows = slot.resident_weight().size(0), cols = slot.resident_weight().size(1);
     const std::vector<int64_t> ne{cols, rows};
     if (slot.bias()) {
       const at::Tensor b = perm.defined() ? slot.bias()->index_select(0, perm) : *slot.bias();

@@ -237,7 +237,21 @@ std::vector<Case> cases() {
       yaml_case("yaml_unknown_top_key", "modle: builtin:fmnist-cnn-tiny\n" + std::string(kSpace),
                 "{dir}/t.yaml: modle: unknown key (expected one of: model, calibration, "
                 "evaluation, search_space, constraints, objective, select, strategy, max_trials, "
-                "timeout, trial_timeout, seed, latency, export, isolation)"),
+                "timeout, trial_timeout, seed, latency, export, isolation, weights_dtype)"),
+      yaml_case("yaml_weights_dtype_unknown",
+                "model: builtin:tiny-lm-micro\nweights_dtype: int8\n" + std::string(kSpace),
+                "{dir}/t.yaml: weights_dtype: expected float32, bfloat16 or float16, got int8"),
+      yaml_case("yaml_weights_dtype_of_a_classifier",
+                "model: builtin:fmnist-cnn-tiny\nweights_dtype: bf16\n" + std::string(kSpace),
+                "{dir}/t.yaml: weights_dtype: 16-bit weights are for language models; "
+                "builtin:fmnist-cnn-tiny keeps float32"),
+      {"cli_weights_dtype_unknown", nullptr,
+       "eval --model builtin:tiny-lm-micro --weights-dtype int8 {cache}", 2,
+       "--weights-dtype: expected float32, bfloat16 or float16 (or fp32, bf16, fp16), got 'int8'"},
+      {"cli_weights_dtype_of_a_saved_model", [](const fs::path& d) { copy_model(saved_lm(), d); },
+       "eval --model {dir}/m --weights-dtype bf16 {cache}", 2,
+       "{dir}/m: --weights-dtype applies to a model spec or checkpoint; a saved model loads as it "
+       "was saved"},
       yaml_case(
           "yaml_unknown_nested_key",
           "model: builtin:fmnist-cnn-tiny\nconstraints: {max_loss: 0.1}\n" + std::string(kSpace),
