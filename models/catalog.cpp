@@ -7,6 +7,7 @@
 #include "models/llama/builtin_lm.h"
 #include "models/llama/hf_checkpoint.h"
 #include "models/llama/lm_task_data.h"
+#include "models/torchscript/torchscript_family.h"
 
 namespace qtune {
 namespace {
@@ -35,7 +36,8 @@ TaskData lm_task(const std::string& spec, const TaskRequest& r) {
 
 bool is_hf_spec(const std::string& spec) {
   if (spec.rfind("hf:", 0) == 0) return true;
-  return spec.rfind("builtin:", 0) != 0 && is_hf_checkpoint_dir(spec);
+  return spec.rfind("builtin:", 0) != 0 && spec.rfind("torchscript:", 0) != 0 &&
+         is_hf_checkpoint_dir(spec);
 }
 
 std::vector<BuiltinInfo> no_builtins(const std::filesystem::path&) { return {}; }
@@ -67,6 +69,7 @@ const std::vector<ModelFamily>& model_families() {
       {"builtin-lm", true, is_builtin_lm_spec, builtin_lm_files, load_lm, build_lm, lm_task,
        builtin_lm_infos},
       {"hf-checkpoint", true, is_hf_spec, hf_files, load_lm, build_lm, lm_task, no_builtins},
+      torchscript_family(),
   };
   return all;
 }
@@ -77,7 +80,7 @@ const ModelFamily& model_family(const std::string& spec) {
   std::string known;
   for (const ModelFamily& f : model_families())
     for (const BuiltinInfo& b : f.builtins({})) known += (known.empty() ? "" : ", ") + b.spec;
-  throw Error("unknown model \"" + spec + "\" (known: " + known + ", hf:DIR)");
+  throw Error("unknown model \"" + spec + "\" (known: " + known + ", hf:DIR, torchscript:FILE)");
 }
 
 BuiltinInfo model_info(const std::string& spec, const std::filesystem::path& cache_dir) {

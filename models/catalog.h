@@ -54,7 +54,7 @@ struct ModelFamily {
 const std::vector<ModelFamily>& model_families();
 
 /// The family that takes `spec`, or qtune::Error:
-/// unknown model "SPEC" (known: builtin:fmnist-cnn, ..., hf:DIR).
+/// unknown model "SPEC" (known: builtin:fmnist-cnn, ..., hf:DIR, torchscript:FILE).
 const ModelFamily& model_family(const std::string& spec);
 
 /// What a tuning config can check before anything loads: a built-in's info

@@ -14,6 +14,7 @@
 #include "models/builtin.h"
 #include "models/llama/hf_checkpoint.h"
 #include "models/safetensors.h"
+#include "models/torchscript/torchscript_model.h"
 #include "storage/qconfig_file.h"
 #include "storage/quant_spec_json.h"
 #include "storage/quantized_layout_check.h"
@@ -292,9 +293,10 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info,
       ++it;
     }
   }
-  // A self-contained save holds the language model's config.json and tokenizer;
-  // an older one leaves them in the source the spec names.
-  const fs::path own_files = is_hf_checkpoint_dir(dir) ? dir : fs::path();
+  // A self-contained save holds the language model's config.json and tokenizer,
+  // or the TorchScript module; an older one leaves them in the source the spec names.
+  const fs::path own_files =
+      is_hf_checkpoint_dir(dir) || fs::is_regular_file(dir / kTorchScriptFile) ? dir : fs::path();
   ModelPtr model;
   try {
     model = build_model(spec, tensors, default_cache_dir(), own_files);

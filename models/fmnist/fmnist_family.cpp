@@ -133,6 +133,11 @@ ModelPtr build_fmnist_model(const std::string& spec,
 
 TaskData fmnist_task_data(const std::string& spec, const TaskRequest& r) {
   find_builtin(spec);
+  return image_classifier_task_data(spec, r, true);
+}
+
+TaskData image_classifier_task_data(const std::string& spec, const TaskRequest& r,
+                                    bool builtin_normalisation) {
   const int64_t calibration_samples = r.calibration_samples, eval_samples = r.eval_samples;
   const uint64_t seed = r.seed;
   const LmDataOptions& lm_data = r.lm_data;
@@ -164,7 +169,8 @@ TaskData fmnist_task_data(const std::string& spec, const TaskRequest& r) {
     }
     const at::Tensor rows = at::from_blob(idx.data(), {calibration_samples}, at::kLong).clone();
     const at::Tensor drawn = train.inputs.index_select(0, rows);
-    data.calibration = {user_train ? scale_images(drawn, images) : normalise_fmnist(drawn),
+    data.calibration = {user_train || !builtin_normalisation ? scale_images(drawn, images)
+                                                             : normalise_fmnist(drawn),
                         train.labels.index_select(0, rows)};
   } else {
     data.calibration = {at::empty({0, 1, 28, 28}, at::kFloat), at::empty({0}, at::kLong)};
@@ -177,8 +183,9 @@ TaskData fmnist_task_data(const std::string& spec, const TaskRequest& r) {
                      : std::string(" (the Fashion-MNIST test split)"),
            ", got ", eval_samples);
   data.evaluation = eval_samples <= 0 ? test : test.slice(0, eval_samples);
-  data.evaluation.inputs = user_test ? scale_images(data.evaluation.inputs, images)
-                                     : normalise_fmnist(data.evaluation.inputs);
+  data.evaluation.inputs = user_test || !builtin_normalisation
+                               ? scale_images(data.evaluation.inputs, images)
+                               : normalise_fmnist(data.evaluation.inputs);
   // A slice shares the whole split's storage; own only the rows kept.
   data.evaluation.labels = data.evaluation.labels.clone();
   return data;

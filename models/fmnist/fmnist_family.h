@@ -23,5 +23,11 @@ ModelPtr build_fmnist_model(const std::string& spec,
 /// Calibration rows drawn with the seed from the training split (or the
 /// user's images), the first eval_samples test images (<= 0: all).
 TaskData fmnist_task_data(const std::string& spec, const TaskRequest& r);
+/// The same for any classifier of 28x28 single-channel images in 10 classes
+/// (a TorchScript one): the user's images, else the Fashion-MNIST splits,
+/// which get the built-in CNN's normalisation when `builtin_normalisation`,
+/// else the user's scaling (x / 255, then normalize: {mean, std} if given).
+TaskData image_classifier_task_data(const std::string& spec, const TaskRequest& r,
+                                    bool builtin_normalisation);
 
 }  // namespace qtune

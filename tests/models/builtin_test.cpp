@@ -135,7 +135,7 @@ TEST(Builtin, UnknownSpecListsTheKnownOnes) {
     EXPECT_EQ(std::string(e.what()),
               "unknown model \"builtin:mnist\" (known: builtin:fmnist-cnn, "
               "builtin:fmnist-cnn-tiny, builtin:tiny-lm, builtin:tiny-lm-micro, "
-              "builtin:llama-1b-shape, hf:DIR)");
+              "builtin:llama-1b-shape, hf:DIR, torchscript:FILE)");
   }
   EXPECT_THROW(load_task_data("builtin:mnist", 0, 10, 0), Error);
   EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "nothing is written for a bad spec";

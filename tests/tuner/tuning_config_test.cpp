@@ -208,7 +208,7 @@ TEST(TuningConfig, ModelAndSampleCountsCheckedAgainstTheModelsData) {
       tuning_config_error("model: builtin:nope\nsearch_space:\n  - algorithm: rtn\n"),
       "t.yaml: model: unknown model \"builtin:nope\" (known: builtin:fmnist-cnn, "
       "builtin:fmnist-cnn-tiny, builtin:tiny-lm, builtin:tiny-lm-micro, builtin:llama-1b-shape, "
-      "hf:DIR)");
+      "hf:DIR, torchscript:FILE)");
   EXPECT_EQ(error_with("evaluation: {samples: 10001}"),
             "t.yaml: evaluation.samples: expected an integer in [0, 10000] (rows of the test "
             "split of builtin:fmnist-cnn-tiny; 0 = all), got 10001");
