@@ -67,8 +67,15 @@ int cmd_eval(int argc, char** argv) {
     lm_data = recorded_evaluation_options(loaded.qconfig["metrics"]["data"],
                                           args.required("model") + "/qconfig.json: metrics.data");
 
+  // A classifier tuned on the user's images, or with a normalisation, is
+  // evaluated on those images, normalised the same way.
+  ImageDataOptions images;
+  if (loaded.saved && loaded.qconfig.contains("metrics") && loaded.qconfig["metrics"].is_object() &&
+      loaded.qconfig["metrics"].contains("image_data"))
+    images = recorded_image_options(loaded.qconfig["metrics"]["image_data"],
+                                    args.required("model") + "/qconfig.json: metrics.image_data");
   TaskData data = load_task_data(loaded.spec, /*calibration_samples=*/0, samples, /*seed=*/0, cache,
-                                 loaded.files_dir, lm_data);
+                                 loaded.files_dir, lm_data, images);
   // Work units on every core, each on one compute thread (models/work_units.h):
   // the tuner evaluates the same way, so the numbers agree exactly whatever
   // either's thread count.

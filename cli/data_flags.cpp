@@ -96,4 +96,31 @@ LmDataOptions recorded_evaluation_options(const Json& data, const std::string& w
   return d;
 }
 
+ImageDataOptions recorded_image_options(const Json& data, const std::string& where) {
+  QT_CHECK(data.is_object(), where, ": expected an object, got ", data.dump());
+  ImageDataOptions o;
+  const auto file = [&](const Json& block, const std::string& path, const char* key) {
+    QT_CHECK(block.contains(key) && block[key].is_string(), where, ".", path, ".", key,
+             ": expected a file name, got ", block.contains(key) ? block[key].dump() : "nothing");
+    return block[key].get<std::string>();
+  };
+  if (data.contains("evaluation")) {
+    const Json& e = data["evaluation"];
+    QT_CHECK(e.is_object(), where, ".evaluation: expected an object, got ", e.dump());
+    o.eval_format = e.contains("npy") ? "npy" : "idx";
+    o.eval_images = file(e, "evaluation", o.eval_format == "npy" ? "npy" : "idx_images");
+    o.eval_labels = file(e, "evaluation", o.eval_format == "npy" ? "labels" : "idx_labels");
+  }
+  if (data.contains("normalize")) {
+    const Json& n = data["normalize"];
+    QT_CHECK(n.is_object() && n.contains("mean") && n["mean"].is_number() && n.contains("std") &&
+                 n["std"].is_number() && n["std"].get<double>() > 0,
+             where, ".normalize: expected {mean: M, std: S > 0}, got ", n.dump());
+    o.normalize = true;
+    o.mean = n["mean"].get<double>();
+    o.std = n["std"].get<double>();
+  }
+  return o;
+}
+
 }  // namespace qtune::cli

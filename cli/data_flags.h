@@ -24,4 +24,8 @@ LmDataOptions evaluation_options(const Args& args);
 /// in its qconfig.json metrics.data); `where` names that field in errors.
 LmDataOptions recorded_evaluation_options(const Json& data, const std::string& where);
 
+/// The evaluation images and normalisation a tuned classifier recorded
+/// (ImageDataOptions::to_json() in metrics.image_data); `where` names it in errors.
+ImageDataOptions recorded_image_options(const Json& data, const std::string& where);
+
 }  // namespace qtune::cli

@@ -400,6 +400,8 @@ struct Coordinator {
     // The user's files and windows the recorded value was measured on: what
     // `qtune eval --eval-file ...` needs to reproduce it.
     if (const Json d = config.lm_data.to_json(); !d.empty()) metrics["data"] = d;
+    // A classifier's image files and normalisation, likewise.
+    if (const Json d = config.image_data.to_json(); !d.empty()) metrics["image_data"] = d;
     summary.best_dir = options.out_dir / "best";
     // A previous run's files must not mix with this model's.
     std::filesystem::remove_all(summary.best_dir);
