@@ -1,6 +1,7 @@
 #include "models/model.h"
 
 #include "common/error.h"
+#include "models/safetensors.h"
 
 namespace qtune {
 
@@ -35,6 +36,8 @@ LayerSlot::LayerSlot(std::string name, LayerKind kind, at::Tensor weight,
 at::Tensor LayerSlot::weight() const {
   return weight_.scalar_type() == at::kFloat ? weight_ : weight_.to(at::kFloat);
 }
+
+void LayerSlot::release_weight_pages() const { release_mapped_pages(weight_); }
 
 bool LayerSlot::quantized() const { return kernel_->backend() != "fp32"; }
 

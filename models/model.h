@@ -36,6 +36,11 @@ class LayerSlot {
   /// The weight as held in memory: fp32, or bf16/fp16 (possibly a view of a
   /// checkpoint's file mapping, shared by every process that maps it).
   const at::Tensor& resident_weight() const { return weight_; }
+  /// Drops this process's resident pages of a weight that is a view of a
+  /// checkpoint's file mapping (release_mapped_pages): once a quantized kernel
+  /// replaced it, or after a pass that only checked it. Reading it again
+  /// faults the same bytes back in from the page cache. Otherwise a no-op.
+  void release_weight_pages() const;
   const std::optional<at::Tensor>& bias() const { return bias_; }
 
   /// Replaces the weight (and bias), e.g. after AWQ/SmoothQuant folded scales

@@ -10,7 +10,9 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -71,6 +73,16 @@ uint64_t file_size_of(const std::filesystem::path& path) {
   return file_size;
 }
 
+/// The address ranges of the live mappings, for release_mapped_pages.
+struct LiveMappings {
+  std::mutex mutex;
+  std::map<uintptr_t, uintptr_t> ranges;  ///< begin -> end
+};
+LiveMappings& live_mappings() {
+  static LiveMappings* m = new LiveMappings;  // outlives tensors freed at exit
+  return *m;
+}
+
 /// A private read/write mapping of a whole file, unmapped with its last user.
 class Mapping {
  public:
@@ -82,8 +94,18 @@ class Mapping {
     const int saved_errno = errno;
     ::close(fd);
     QT_CHECK(addr_ != MAP_FAILED, file, ": cannot map: ", std::strerror(saved_errno));
+    LiveMappings& live = live_mappings();
+    std::lock_guard<std::mutex> lock(live.mutex);
+    live.ranges[reinterpret_cast<uintptr_t>(addr_)] = reinterpret_cast<uintptr_t>(addr_) + size_;
   }
-  ~Mapping() { ::munmap(addr_, size_); }
+  ~Mapping() {
+    {
+      LiveMappings& live = live_mappings();
+      std::lock_guard<std::mutex> lock(live.mutex);
+      live.ranges.erase(reinterpret_cast<uintptr_t>(addr_));
+    }
+    ::munmap(addr_, size_);
+  }
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
   const unsigned char* bytes() const { return static_cast<const unsigned char*>(addr_); }
@@ -159,6 +181,23 @@ SafetensorsFile map_safetensors(const std::filesystem::path& path) {
     out.tensors.emplace(e.name, std::move(t));
   }
   return out;
+}
+
+bool release_mapped_pages(const at::Tensor& t) {
+  if (!t.defined() || !t.has_storage() || t.storage().nbytes() == 0) return false;
+  const auto begin = reinterpret_cast<uintptr_t>(t.storage().data());
+  const uintptr_t end = begin + t.storage().nbytes();
+  LiveMappings& live = live_mappings();
+  // Held while advising, so that the mapping cannot be unmapped meanwhile.
+  std::lock_guard<std::mutex> lock(live.mutex);
+  auto it = live.ranges.upper_bound(begin);
+  if (it == live.ranges.begin()) return false;
+  --it;
+  if (begin < it->first || end > it->second) return false;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  return true;
 }
 
 void write_safetensors(const std::filesystem::path& path,

@@ -37,4 +37,11 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path);
 /// not aligned for its dtype (another writer's header padding) is copied.
 SafetensorsFile map_safetensors(const std::filesystem::path& path);
 
+/// When `t` is a view of a map_safetensors mapping that is still alive, drops
+/// this process's resident pages wholly inside it (madvise MADV_DONTNEED) and
+/// returns true; the file's pages stay in the page cache and fault back in,
+/// unchanged, if read again. Anything else is left alone (false): releasing
+/// anonymous memory would zero it. For weights a quantized kernel replaced.
+bool release_mapped_pages(const at::Tensor& t);
+
 }  // namespace qtune

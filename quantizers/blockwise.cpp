@@ -3,6 +3,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include "common/error.h"
+#include "common/malloc_tuning.h"
 
 namespace qtune {
 
@@ -23,11 +24,14 @@ void for_each_block(Model& model, const CalibrationData& calibration,
     at::NoGradGuard no_grad;
     for (const at::Tensor& b : calibration.batches) hidden.push_back(model.block_input(b));
   }
+  // What the algorithm's checks before the blocks freed.
+  release_freed_memory();
   const int64_t blocks = model.num_blocks();
   for (int64_t i = 0; i < blocks; ++i) {
     visit(i, hidden);
     // The last block's outputs are nobody's inputs.
     if (i + 1 < blocks) hidden = run_block(model, i, hidden);
+    release_freed_memory();
   }
 }
 

@@ -126,6 +126,7 @@ void install_int8(LayerSlot& slot, Int8Layer layer, const std::string& backend,
   std::string reason;
   const Backend& b = choose_backend(backend, slot.kind(), layer, &reason);
   slot.set_kernel(b.make_kernel(slot.kind(), std::move(layer), slot.geometry()));
+  slot.release_weight_pages();  // the int8 kernel no longer reads it
   if (report) {
     report->quantized = true;
     report->backend = b.name;

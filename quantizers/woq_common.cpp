@@ -108,8 +108,12 @@ QuantSpec woq_spec(const Json& params) {
 }
 
 void check_finite_weight(const LayerSlot& slot) {
-  QT_CHECK(at::isfinite(slot.weight()).all().item<bool>(), "layer '", slot.name(),
+  // On the weight as held: a bf16 value is finite exactly when its fp32 widening is.
+  QT_CHECK(at::isfinite(slot.resident_weight()).all().item<bool>(), "layer '", slot.name(),
            "': weight has NaN or infinite values; cannot quantize it");
+  // The check read every page of a mapped weight; it is read again only when
+  // its layer's turn comes.
+  slot.release_weight_pages();
 }
 
 void install_quantized(LayerSlot& slot, QuantizedWeight w, const std::string& backend,
@@ -117,6 +121,7 @@ void install_quantized(LayerSlot& slot, QuantizedWeight w, const std::string& ba
   std::string reason;
   const Backend& b = choose_backend(backend, slot.kind(), w.spec, &reason);
   slot.set_kernel(b.make_kernel(slot.kind(), std::move(w), slot.bias(), slot.geometry()));
+  slot.release_weight_pages();  // the quantized kernel no longer reads it
   if (report) {
     report->quantized = true;
     report->backend = b.name;

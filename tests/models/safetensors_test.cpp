@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -109,6 +111,44 @@ TEST(Safetensors, MappedReadIsBitExactAndOutlivesItsFile) {
     ASSERT_TRUE(mapped.count(name)) << name;
     EXPECT_TRUE(same_bytes(t, mapped.at(name))) << name;
   }
+}
+
+/// Resident bytes of this process's mappings of `file` (/proc/self/smaps).
+int64_t resident_bytes_of(const std::filesystem::path& file) {
+  std::ifstream smaps("/proc/self/smaps");
+  const std::string path = std::filesystem::canonical(file).string();
+  std::string line;
+  bool in_file = false;
+  int64_t kb = 0;
+  while (std::getline(smaps, line)) {
+    if (line.find('-') < line.find(' ') && line.find(' ') != std::string::npos &&
+        std::isxdigit(static_cast<unsigned char>(line[0])))
+      in_file = line.size() >= path.size() &&
+                line.compare(line.size() - path.size(), path.size(), path) == 0;
+    else if (in_file && line.rfind("Rss:", 0) == 0)
+      kb += std::stoll(line.substr(4));
+  }
+  return kb * 1024;
+}
+
+TEST(Safetensors, ReleasedPagesOfAMappedTensorReadBackUnchanged) {
+  TempDir dir;
+  const at::Tensor big = at::randn({1024, 1024});  // 4 MiB
+  write_safetensors(dir / "r.safetensors", {{"big", big}});
+  SafetensorsFile f = map_safetensors(dir / "r.safetensors");
+  const at::Tensor& t = f.tensors.at("big");
+  EXPECT_TRUE(same_bytes(t, big));  // reads every page
+  EXPECT_GE(resident_bytes_of(dir / "r.safetensors"), 4 << 20);
+  EXPECT_TRUE(release_mapped_pages(t));
+  // At most the two pages at the tensor's ends (shared with the header) stay.
+  EXPECT_LE(resident_bytes_of(dir / "r.safetensors"), 2 * 4096);
+  EXPECT_TRUE(same_bytes(t, big));
+  EXPECT_GE(resident_bytes_of(dir / "r.safetensors"), 4 << 20);
+  // Memory that is not a live mapping is never advised away.
+  const at::Tensor owned = big.clone();
+  EXPECT_FALSE(release_mapped_pages(owned));
+  EXPECT_FALSE(release_mapped_pages(at::Tensor()));
+  EXPECT_TRUE(same_bytes(owned, big));
 }
 
 TEST(Safetensors, WritingIntoAMappedTensorLeavesTheFileAlone) {
