@@ -11,6 +11,7 @@
 #include <random>
 
 #include "common/error.h"
+#include "models/compute_threads.h"
 #include "models/fmnist/fmnist_cnn.h"
 
 namespace qtune {
@@ -22,18 +23,6 @@ std::string FmnistTrainRecipe::tag() const {
 }
 
 namespace {
-
-// Restores the caller's intra-op thread count however training ends.
-class ThreadScope {
- public:
-  explicit ThreadScope(int threads) : saved_(at::get_num_threads()) {
-    if (threads > 0) at::set_num_threads(threads);
-  }
-  ~ThreadScope() { at::set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
 
 // Fisher-Yates with std::mt19937_64 (fully specified by the standard), so the
 // order does not depend on the LibTorch version.
@@ -54,7 +43,9 @@ std::map<std::string, at::Tensor> train_fmnist_cnn(const Dataset& train,
   QT_ASSERT(recipe.batch > 0 && recipe.epochs > 0);
   QT_CHECK(train.size() >= recipe.batch, "training set too small: ", train.size(),
            " rows for batch ", recipe.batch);
-  ThreadScope threads(recipe.threads);
+  // OpenBLAS too: its thread count changes the weights (README, "Which
+  // machines train the same weights").
+  ComputeThreadsScope threads(recipe.threads);
 
   // PyTorch's default init for Conv2d/Linear, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for
   // weight and bias, from a private generator: the global torch seed is left alone.

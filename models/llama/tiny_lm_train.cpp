@@ -10,6 +10,7 @@
 #include <random>
 
 #include "common/error.h"
+#include "models/compute_threads.h"
 #include "models/llama/llama_init.h"
 #include "models/llama/llama_model.h"
 #include "models/llama/llama_ops.h"
@@ -24,17 +25,6 @@ std::string TinyLmRecipe::tag(const LlamaConfig& c) const {
 }
 
 namespace {
-
-class ThreadScope {
- public:
-  explicit ThreadScope(int threads) : saved_(at::get_num_threads()) {
-    if (threads > 0) at::set_num_threads(threads);
-  }
-  ~ThreadScope() { at::set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
 
 double lr_at(const TinyLmRecipe& r, int64_t step) {
   if (step < r.warmup) return r.lr * (step + 1) / r.warmup;
@@ -52,7 +42,9 @@ std::map<std::string, at::Tensor> train_tiny_lm(const LlamaConfig& c,
   QT_CHECK(static_cast<int64_t>(tokens.size()) > r.context + 1, "tiny LM training: ", tokens.size(),
            " tokens cannot fill a window of ", r.context + 1);
   QT_ASSERT(r.steps > 0 && r.batch > 0 && r.warmup > 0);
-  ThreadScope threads(r.threads);
+  // OpenBLAS too: its thread count changes the weights (README, "Which
+  // machines train the same weights").
+  ComputeThreadsScope threads(r.threads);
   // A private generator: the global torch seed is left alone.
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(r.seed);
   std::map<std::string, torch::Tensor> params = init_llama_tensors(c, r.init_std, gen);
