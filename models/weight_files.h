@@ -10,7 +10,7 @@ namespace qtune {
 
 /// The weight files `spec` loads from: a Hugging Face folder's *.safetensors
 /// and config.json (built-in language models included), a built-in
-/// classifier's cached weight file; sorted by name.
+/// classifier's cached weight file, a TorchScript file; sorted by name.
 std::vector<std::filesystem::path> model_weight_files(const std::string& spec,
                                                       const std::filesystem::path& cache_dir);
 

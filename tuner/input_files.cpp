@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "models/builtin.h"
 #include "models/llama/hf_checkpoint.h"
+#include "models/torchscript/torchscript_model.h"
 #include "models/training_record.h"
 
 namespace qtune {
@@ -78,6 +79,10 @@ std::vector<InputFile> run_input_files(const RunInputs& inputs) {
         if (fs::is_regular_file(p, ec))
           files.push_back({p, std::string(kCacheFolder) + "/" + p.filename().string()});
     }
+  } else if (is_torchscript_spec(spec)) {
+    const fs::path file = torchscript_file(spec);
+    QT_CHECK(fs::is_regular_file(file, ec), file.string(), ": no such TorchScript file");
+    files.push_back({file, std::string(kModelFolder) + "/" + file.filename().string()});
   } else {
     const fs::path dir = model_files_dir(spec, cache_dir);
     QT_CHECK(!dir.empty(), "model spec '", spec,
@@ -101,7 +106,10 @@ std::vector<InputFile> run_input_files(const RunInputs& inputs) {
 RunInputs relocate_run_inputs(const RunInputs& inputs, const fs::path& root) {
   RunInputs out = inputs;
   out.cache_dir = root / kCacheFolder;
-  if (!find_builtin_info(list_builtin_models(cache_dir_of(inputs)), inputs.config.model))
+  const std::string& spec = inputs.config.model;
+  if (is_torchscript_spec(spec))
+    out.config.model = torchscript_spec(root / kModelFolder / torchscript_file(spec).filename());
+  else if (!find_builtin_info(list_builtin_models(cache_dir_of(inputs)), spec))
     out.config.model = "hf:" + (root / kModelFolder).string();
   const std::vector<std::string*> data = data_paths(out.config);
   for (size_t i = 0; i < data.size(); ++i) *data[i] = (root / data_name(i, *data[i])).string();

@@ -182,7 +182,7 @@ search_space:
     params: {bits: 4, group_size: 128, scheme: [sym, asym], act_order: [false, true]}
 objective: accuracy
 max_trials: 3
-latency: {runs: 3, warmup: 1}
+latency: {runs: 20, warmup: 1}
 )";
     std::vector<std::string> args{MPIEXEC, "-np", "3", "--oversubscribe"};
     if (geteuid() == 0) args.push_back("--allow-run-as-root");

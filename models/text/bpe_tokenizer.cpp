@@ -187,7 +187,13 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::from_file(const std::filesystem::pat
   } catch (const nlohmann::json::exception& e) {
     throw Error(detail::concat(file.string(), ": not valid JSON: ", e.what()));
   }
-  auto tok = from_json(j, file.string());
+  std::unique_ptr<BpeTokenizer> tok;
+  try {
+    tok = from_json(j, file.string());
+  } catch (const nlohmann::json::exception& e) {
+    // A field of another type than the format's ("model": {"type": 185}).
+    throw Error(detail::concat(file.string(), ": a field has the wrong type: ", e.what()));
+  }
   // tokenizer_config.json, when present, is where HF keeps the BOS/EOS names.
   auto config_file = file.parent_path() / "tokenizer_config.json";
   std::ifstream cin(config_file, std::ios::binary);

@@ -155,9 +155,15 @@ bool bool_arg(jit::Node* n, size_t input, const std::string& where) {
 
 bool is_torchscript_spec(const std::string& spec) { return spec.rfind(kPrefix, 0) == 0; }
 
-ModelPtr load_torchscript_model(const std::string& spec, const fs::path& file) {
+fs::path torchscript_file(const std::string& spec) {
   QT_CHECK(is_torchscript_spec(spec), "not a TorchScript spec: ", spec);
-  const fs::path path = file.empty() ? fs::path(spec.substr(std::string(kPrefix).size())) : file;
+  return spec.substr(std::string(kPrefix).size());
+}
+
+std::string torchscript_spec(const fs::path& file) { return kPrefix + file.string(); }
+
+ModelPtr load_torchscript_model(const std::string& spec, const fs::path& file) {
+  const fs::path path = file.empty() ? torchscript_file(spec) : file;
   QT_CHECK(!path.empty(), "model spec 'torchscript:' needs a file (torchscript:FILE.pt)");
   std::error_code ec;
   QT_CHECK(fs::is_regular_file(path, ec), path.string(), ": no such TorchScript file");

@@ -26,6 +26,10 @@ inline constexpr const char* kTorchScriptFile = "torchscript.pt";
 
 /// Whether `spec` names a TorchScript file ("torchscript:FILE").
 bool is_torchscript_spec(const std::string& spec);
+/// The file of "torchscript:FILE" (what a run reads and hashes), and the spec
+/// of the same file moved to `file`.
+std::filesystem::path torchscript_file(const std::string& spec);
+std::string torchscript_spec(const std::filesystem::path& file);
 
 /// Loads "torchscript:FILE", or `file` itself when given (a saved copy).
 /// Errors (no such file, not a TorchScript archive, no forward method, no

@@ -284,9 +284,13 @@ void add_sentencepiece(GgufWriter& w, const std::filesystem::path& file, int64_t
 
 void add_gguf_tokenizer(GgufWriter& w, const std::filesystem::path& dir, int64_t vocab_size) {
   const bool bpe = std::filesystem::exists(dir / "tokenizer.json");
-  if (bpe)
-    add_bpe(w, dir / "tokenizer.json", vocab_size);
-  else if (std::filesystem::exists(dir / "tokenizer.model"))
+  if (bpe) {
+    try {
+      add_bpe(w, dir / "tokenizer.json", vocab_size);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error((dir / "tokenizer.json").string() + ": a field has the wrong type: " + e.what());
+    }
+  } else if (std::filesystem::exists(dir / "tokenizer.model"))
     add_sentencepiece(w, dir / "tokenizer.model", vocab_size);
   else
     throw Error(dir.string() + ": no tokenizer.json or tokenizer.model (gguf needs the tokenizer)");

@@ -102,6 +102,26 @@ TEST(InputFiles, CheckpointFolderSendsWeightsConfigAndTokenizerOnly) {
   expect_relocation_finds_the_copies(in, t / "root");
 }
 
+TEST(InputFiles, TorchScriptFileIsSentAsTheModel) {
+  TempDir t;
+  write_bytes(t / "net.pt", "module");
+  write_bytes(t / "images.idx", "pixels");
+  write_bytes(t / "labels.idx", "labels");
+  RunInputs in;
+  in.config.model = "torchscript:" + (t / "net.pt").string();
+  in.config.image_data.eval_images = (t / "images.idx").string();
+  in.config.image_data.eval_labels = (t / "labels.idx").string();
+  in.cache_dir = t / "cache";
+  EXPECT_EQ(relatives(run_input_files(in)),
+            (std::vector<std::string>{"data/0/images.idx", "data/1/labels.idx", "model/net.pt"}));
+  EXPECT_EQ(relocate_run_inputs(in, "/node/copy").config.model,
+            "torchscript:/node/copy/model/net.pt");
+  expect_relocation_finds_the_copies(in, t / "root");
+  in.config.model = "torchscript:" + (t / "gone.pt").string();
+  testing::expect_error([&] { run_input_files(in); },
+                        (t / "gone.pt").string() + ": no such TorchScript file");
+}
+
 TEST(InputFiles, WhatCannotBeSentIsAnErrorNamingIt) {
   TempDir t;
   RunInputs in;

@@ -5,37 +5,21 @@
 // with no work units at all.
 #include <gtest/gtest.h>
 
-#include <random>
-
 #include "models/compute_threads.h"
 #include "models/llama/llama_init.h"
 #include "models/llama/llama_model.h"
 #include "models/text/perplexity.h"
 #include "models/work_units.h"
+#include "tests/support/small_llama.h"
 #include "tuner/trial_runner.h"
 
 namespace qtune {
 namespace {
 
-LlamaConfig config() {
-  LlamaConfig c;
-  c.hidden_size = 128;
-  c.intermediate_size = 352;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 32;
-  c.vocab_size = 512;
-  c.max_position_embeddings = 128;
-  c.rms_norm_eps = 1e-6;
-  return c;
-}
+LlamaConfig config() { return testing::small_llama_config(); }
 
 std::vector<int64_t> tokens(int64_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int64_t> t(static_cast<size_t>(n));
-  for (auto& v : t) v = static_cast<int64_t>(rng() % 512);
-  return t;
+  return testing::small_llama_tokens(n, seed);
 }
 
 struct Numbers {

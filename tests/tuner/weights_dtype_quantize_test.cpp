@@ -4,11 +4,10 @@
 // lm_head computes in fp32. The saved model reloads to the same logits.
 #include <gtest/gtest.h>
 
-#include <random>
-
 #include "models/llama/hf_checkpoint.h"
 #include "models/llama/llama_init.h"
 #include "storage/artifact.h"
+#include "tests/support/small_llama.h"
 #include "tests/support/temp_dir.h"
 #include "tuner/trial_runner.h"
 
@@ -18,25 +17,14 @@ namespace {
 using testing::TempDir;
 
 LlamaConfig config() {
-  LlamaConfig c;
-  c.hidden_size = 128;
-  c.intermediate_size = 352;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 32;
-  c.vocab_size = 512;
-  c.max_position_embeddings = 128;
+  LlamaConfig c = testing::small_llama_config();
   c.tie_word_embeddings = false;
   c.torch_dtype = "bfloat16";
   return c;
 }
 
 at::Tensor token_rows(int64_t rows, int64_t cols, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int64_t> t(static_cast<size_t>(rows * cols));
-  for (auto& v : t) v = static_cast<int64_t>(rng() % 512);
-  return at::tensor(t, at::kLong).view({rows, cols});
+  return at::tensor(testing::small_llama_tokens(rows * cols, seed), at::kLong).view({rows, cols});
 }
 
 TEST(WeightsDtypeQuantize, ABf16HeldModelQuantizesToTheFp32HeldModelsBits) {
