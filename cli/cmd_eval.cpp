@@ -44,12 +44,17 @@ int cmd_eval(int argc, char** argv) {
   const std::string backend = backend_flag(args, "eval");
   LoadedModel loaded = load_model_arg(args.required("model"), cache, stderr_is_terminal() && !json,
                                       backend, weights_dtype_arg(args));
+  // What a saved model's qconfig.json recorded under metrics.KEY, or null.
+  const auto recorded_metric = [&](const char* key) -> const Json* {
+    if (!loaded.saved || !loaded.qconfig.contains("metrics")) return nullptr;
+    const Json& m = loaded.qconfig["metrics"];
+    return m.is_object() && m.contains(key) ? &m[key] : nullptr;
+  };
   // A tuned model records how many evaluation samples its accuracy was
   // measured on, so that eval reproduces that number by default.
   int64_t default_samples = 0;
-  if (loaded.saved && loaded.qconfig.contains("metrics") && loaded.qconfig["metrics"].is_object() &&
-      loaded.qconfig["metrics"].contains("eval_samples")) {
-    const Json& recorded = loaded.qconfig["metrics"]["eval_samples"];
+  if (const Json* samples_json = recorded_metric("eval_samples")) {
+    const Json& recorded = *samples_json;
     QT_CHECK(recorded.is_number_integer() && recorded.get<int64_t>() >= 0, args.required("model"),
              "/qconfig.json: metrics.eval_samples: expected a non-negative integer, got ",
              recorded.dump());
@@ -61,18 +66,16 @@ int cmd_eval(int argc, char** argv) {
     throw UsageError("qtune eval: --samples does not go with --eval-file (use --max-windows)");
   // A model tuned on an evaluation file records it and its windows: without
   // flags, eval measures on the same tokens and reproduces the recorded value.
-  if (lm_data.eval_file.empty() && !args.has("samples") && loaded.saved &&
-      loaded.qconfig.contains("metrics") && loaded.qconfig["metrics"].is_object() &&
-      loaded.qconfig["metrics"].contains("data"))
-    lm_data = recorded_evaluation_options(loaded.qconfig["metrics"]["data"],
+  const Json* data_json = recorded_metric("data");
+  if (lm_data.eval_file.empty() && !args.has("samples") && data_json)
+    lm_data = recorded_evaluation_options(*data_json,
                                           args.required("model") + "/qconfig.json: metrics.data");
 
   // A classifier tuned on the user's images, or with a normalisation, is
   // evaluated on those images, normalised the same way.
   ImageDataOptions images;
-  if (loaded.saved && loaded.qconfig.contains("metrics") && loaded.qconfig["metrics"].is_object() &&
-      loaded.qconfig["metrics"].contains("image_data"))
-    images = recorded_image_options(loaded.qconfig["metrics"]["image_data"],
+  if (const Json* image_json = recorded_metric("image_data"))
+    images = recorded_image_options(*image_json,
                                     args.required("model") + "/qconfig.json: metrics.image_data");
   TaskData data = load_task_data(loaded.spec, /*calibration_samples=*/0, samples, /*seed=*/0, cache,
                                  loaded.files_dir, lm_data, images);

@@ -8,6 +8,7 @@
 #include "models/llama/hf_checkpoint.h"
 #include "models/llama/lm_task_data.h"
 #include "models/torchscript/torchscript_family.h"
+#include "models/torchscript/torchscript_model.h"
 
 namespace qtune {
 namespace {
@@ -36,8 +37,7 @@ TaskData lm_task(const std::string& spec, const TaskRequest& r) {
 
 bool is_hf_spec(const std::string& spec) {
   if (spec.rfind("hf:", 0) == 0) return true;
-  return spec.rfind("builtin:", 0) != 0 && spec.rfind("torchscript:", 0) != 0 &&
-         is_hf_checkpoint_dir(spec);
+  return spec.rfind("builtin:", 0) != 0 && is_hf_checkpoint_dir(spec);
 }
 
 std::vector<BuiltinInfo> no_builtins(const std::filesystem::path&) { return {}; }
@@ -68,8 +68,10 @@ const std::vector<ModelFamily>& model_families() {
        fmnist_task_data, fmnist_infos},
       {"builtin-lm", true, is_builtin_lm_spec, builtin_lm_files, load_lm, build_lm, lm_task,
        builtin_lm_infos},
+      // Before the plain-folder checkpoints: "torchscript:..." is never a folder of theirs.
+      {"torchscript", false, is_torchscript_spec, no_files, load_torchscript_family_model,
+       build_torchscript_model, torchscript_task_data, no_builtins},
       {"hf-checkpoint", true, is_hf_spec, hf_files, load_lm, build_lm, lm_task, no_builtins},
-      torchscript_family(),
   };
   return all;
 }

@@ -7,7 +7,7 @@
 // every rank of a node, is counted once in the sum.
 //
 //   OneRank/bf16|fp32: `qtune quantize --algorithm gptq` in one process;
-//     peak_rss (the kernel's own ru_maxrss) against the bf16 size.
+//     peak_rss (the kernel's ru_maxrss) against the bf16 size.
 //     Goal (issue 12): bf16 peak RSS <= 1.5x the model's bf16 size.
 //   ThreeRanks/bf16: `mpirun -np 3 qtune tune` of three GPTQ trials, one per
 //     rank at once, isolated in forked children as tune runs them; peak of
@@ -91,9 +91,11 @@ std::vector<pid_t> process_tree(pid_t root) {
 }
 
 struct Peak {
-  double pss_sum = 0;    ///< the tree's summed PSS, at its highest sample
-  double rss_max = 0;    ///< the largest RSS of one process, sampled
-  double ru_maxrss = 0;  ///< the kernel's peak RSS of the process started (wait4)
+  double pss_sum = 0;  ///< the tree's summed PSS, at its highest sample
+  double rss_max = 0;  ///< the largest RSS of one process, sampled
+  /// The kernel's peak RSS (wait4) of the process started or of the largest
+  /// descendant it waited for (under mpirun: the largest rank or trial).
+  double ru_maxrss = 0;
   int exit_status = -1;
 };
 

@@ -6,20 +6,17 @@
 
 namespace qtune {
 
-namespace {
-
 namespace fs = std::filesystem;
 
-ModelPtr load(const std::string& spec, const ModelOptions& options) {
+ModelPtr load_torchscript_family_model(const std::string& spec, const ModelOptions& options) {
   QT_CHECK(options.weights_dtype == at::kFloat, spec, ": weights held in ", options.weights_dtype,
            " are for language models; a TorchScript model keeps float32");
   return load_torchscript_model(spec);
 }
 
-/// The module from a saved copy (`files_dir` holding kTorchScriptFile) or
-/// from the spec's file, each layer given its saved weight and bias.
-ModelPtr build(const std::string& spec, const std::map<std::string, at::Tensor>& tensors,
-               const fs::path& files_dir) {
+ModelPtr build_torchscript_model(const std::string& spec,
+                                 const std::map<std::string, at::Tensor>& tensors,
+                                 const fs::path& files_dir) {
   std::error_code ec;
   const fs::path copy = files_dir.empty() ? fs::path() : files_dir / kTorchScriptFile;
   ModelPtr model =
@@ -39,18 +36,8 @@ ModelPtr build(const std::string& spec, const std::map<std::string, at::Tensor>&
   return model;
 }
 
-TaskData task_data(const std::string& spec, const TaskRequest& r) {
+TaskData torchscript_task_data(const std::string& spec, const TaskRequest& r) {
   return image_classifier_task_data(spec, r, false);
-}
-
-fs::path no_files(const std::string&, const fs::path&, bool) { return {}; }
-
-std::vector<BuiltinInfo> no_builtins(const fs::path&) { return {}; }
-
-}  // namespace
-
-ModelFamily torchscript_family() {
-  return {"torchscript", false, is_torchscript_spec, no_files, load, build, task_data, no_builtins};
 }
 
 }  // namespace qtune
