@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "backends/activation_code.h"
 #include "common/error.h"
 #include "quant/packing.h"
 
@@ -30,25 +31,13 @@ ActivationQParams choose_activation_qparams(const at::Tensor& x, const Activatio
 
 namespace {
 
-// round-half-to-even of |v| < 2^22 by the fp32 adder itself (default rounding
-// mode): vectorises at the baseline ISA, where nearbyintf is a libm call.
-inline float round_even(float v) {
-  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
-  return (v + kMagic) - kMagic;
-}
-
+// activation_code in a loop; the adder's rounding (activation_code.h)
+// vectorises at the baseline ISA, where nearbyintf is a libm call.
 template <typename Q>
 void quantize_loop(const float* x, Q* out, int64_t n, float inv, int32_t zp, float qmin,
                    float qmax) {
-  // Clamping to [qmin - zp, qmax - zp] before rounding keeps |v| < 2^22 (and
-  // maps +-inf to the ends) without changing any in-range code.
-  const float lo = qmin - static_cast<float>(zp), hi = qmax - static_cast<float>(zp);
-  const float fzp = static_cast<float>(zp);
-  for (int64_t i = 0; i < n; ++i) {
-    float v = x[i] * inv;
-    v = v < lo ? lo : (v > hi ? hi : v);
-    out[i] = static_cast<Q>(static_cast<int32_t>(round_even(v) + fzp));
-  }
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = static_cast<Q>(activation_code(x[i], inv, zp, qmin, qmax));
 }
 
 }  // namespace

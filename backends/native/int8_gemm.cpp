@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "backends/activation_code.h"
 #include "common/error.h"
 
 namespace qtune::native {
@@ -69,14 +70,18 @@ void apply_epilogue(const int32_t* acc, int64_t ld_acc, int64_t m0, int64_t rows
                     int64_t n1, const Int8Epilogue& e) {
   for (int64_t r = 0; r < rows; ++r) {
     const int32_t* a = acc + r * ld_acc;
-    float* y = e.y + (m0 + r) * e.ldy;
     for (int64_t n = n0; n < n1; ++n) {
       // The reference: (sum * scale) + bias in fp64, one rounding to fp32.
       double v = static_cast<double>(a[n - n0]) * e.scale[n];
       if (e.bias) v = v + e.bias[n];
       float f = static_cast<float>(v);
       if (e.relu) f = f > 0.0f ? f : 0.0f;
-      y[n] = f;
+      const int64_t at = (m0 + r) * e.ldy + n;
+      if (e.codes)
+        e.codes[at] = static_cast<uint8_t>(
+            activation_code(f, e.code_inv_scale, e.code_zero_point, 0.0f, 255.0f));
+      else
+        e.y[at] = f;
     }
   }
 }

@@ -57,8 +57,14 @@ struct Int8Epilogue {
   const double* scale = nullptr;  ///< [n]: double(w_scale[n]) * double(x_scale)
   const double* bias = nullptr;   ///< [n] or null
   bool relu = false;
-  float* y = nullptr;
+  float* y = nullptr;  ///< fp32 outputs [m][ldy], unless `codes` is set
   int64_t ldy = 0;
+  /// In an int8 chain (backends/int8_chain.h): instead of y, the u8 codes of
+  /// the next layer's input [m][ldy], activation_code(y, code_inv_scale,
+  /// code_zero_point, 0, 255) of the fp32 value y would have held.
+  uint8_t* codes = nullptr;
+  float code_inv_scale = 1.0f;
+  int32_t code_zero_point = 0;
 };
 
 /// The reference's fp64 arithmetic on a tile of sums acc [rows][ld_acc]

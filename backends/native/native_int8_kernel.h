@@ -1,6 +1,8 @@
 // The `native` int8 backend: qtune's own exact W8A8 kernels (int8_gemm.h),
 // bit-identical to the eager reference on every ISA, for CPUs where oneDNN
-// has no exact int8 path (no VNNI). Linear, and Conv2d through im2col.
+// has no exact int8 path (no VNNI). Linear, and Conv2d through im2col. Its
+// kernels take part in int8 chains (int8_chain.h): the epilogue writes the
+// next layer's u8 codes, and u8 max-pooling runs on them.
 #pragma once
 
 #include <string>

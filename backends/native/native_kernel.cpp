@@ -15,23 +15,34 @@ namespace qtune {
 
 namespace native {
 
-// Measured with bench_native (BM_NativePath, int4 g32 sym, 4096 x 4096, one
-// thread, AVX-512 Zen 5, load ~3 from other builds, medians of 3 interleaved
-// repetitions), int8-act / fma / dequant+gemm:
-//   AVX-512 VNNI  M = 4: 0.92 / 1.85 / 23.4 ms;  M = 32: 5.75 / 17.4 / 25.8;
-//                 M = 128: 21.3 / 42.8 / 50.0;   M = 512: 92.3 / 111 / 115
-//                 (fp32 at M = 512: ATen 108, oneDNN 112 ms);
-//   AVX2 (QTUNE_MAX_ISA=avx2; OpenBLAS keeps its AVX-512 GEMM)
-//                 M = 4: 1.60 / 3.21 / 23.0;     M = 32: 11.9 / 20.1 / 30.1;
-//                 M = 128: 51.5 / 58.9 / 47.5;   M = 512: 190 / 223 / 134.
-// With VNNI the int8 dot products win at every M, so a Linear always takes
-// them; on AVX2 up to kDequantizedMinM, where a tuned fp32 GEMM on the decoded
-// layer takes over. A convolution's rows are output pixels (batch x H' x W',
-// tens of thousands for a CNN batch) and its K is often a few taps, padded to
-// whole blocks: there dequant+gemm also spares the im2col copy, and the
-// thresholds stay those measured for it (int8-act up to kInt8ActMaxM, fma up
-// to kDequantizedMinM).
+// Linear, measured with bench_native (BM_NativePath, 2 threads, medians of 3
+// interleaved repetitions, Intel Xeon with AVX-512 VNNI and AMX, quiet),
+// int8-act / fma / dequant+gemm against fp32 ATen (OpenBLAS), int4 g32 sym:
+//   AVX-512 VNNI  4096 x 4096   M = 32: 3.60 / 4.75 / 19.3 (fp32 6.62 ms);
+//                               M = 128: 13.8 / 13.4 / 30.1 (16.0);
+//                               M = 512: 55.8 / 52.2 / 61.3 (51.6);
+//                 4096 x 14336  M = 128: 50.5 / 54.5 / 102 (57.7);
+//                               M = 512: 207 / 195 / 209 (192);
+//   AVX2 (QTUNE_MAX_ISA=avx2 with OPENBLAS_CORETYPE=Haswell, so that fp32 and
+//   dequant+gemm run OpenBLAS's AVX2 GEMM too)
+//                 4096 x 4096   M = 32: 6.25 / 6.45 / 19.1 (8.68);
+//                               M = 128: 24.8 / 20.8 / 33.0 (21.2);
+//                               M = 512: 101 / 83.3 / 90.1 (83.9);
+//                 4096 x 14336  M = 512: 357 / 288 / 299 (271).
+// (int8 per-channel codes: the same ordering, fma ahead from M = 128.) The
+// fma loop (woq_float_*.cpp) packs the activations per k-chunk and decodes
+// its weight panel with in-register transposes; since then it matches or
+// beats a tuned fp32 GEMM on the decoded layer at every M, so a Linear never
+// decodes whole: int8 dot products up to kInt8ActMaxM (kInt8ActLinearMaxMVnni
+// with VNNI), fma above, and its result never depends on the thread count.
+// A convolution's rows are output pixels (batch x H' x W', tens of thousands
+// for a CNN batch) and its K is often a few taps, padded to whole blocks:
+// there decoding the weights once for LibTorch's convolution spares the
+// im2col copy and the padding (fmnist-cnn RTN W4 g32 at batch 256 through
+// `qtune bench`: 12.2 ms so, 58.2 ms with fma at every M), so convolutions
+// keep dequant+gemm from kDequantizedMinM.
 constexpr int64_t kInt8ActMaxM = 32;
+constexpr int64_t kInt8ActLinearMaxMVnni = 128;
 constexpr int64_t kDequantizedMinM = 256;
 constexpr int64_t kEveryM = std::numeric_limits<int64_t>::max();
 
@@ -44,15 +55,16 @@ struct Band {
 // The rule, as bands of M in increasing order; choose_path and path_rule both
 // read it, so the text in backend_detail cannot drift from the choice.
 std::vector<Band> path_bands(LayerKind kind, CodeFormat format, Isa isa) {
-  const bool linear = kind == LayerKind::kLinear;
-  if (!path_supports(Path::kInt8Activations, format))
-    return {{kDequantizedMinM - 1, Path::kFloat}, {kEveryM, Path::kDequantized}};
-  if (linear && isa == Isa::kAvx512) return {{kEveryM, Path::kInt8Activations}};
-  if (linear && isa == Isa::kAvx2)
-    return {{kDequantizedMinM - 1, Path::kInt8Activations}, {kEveryM, Path::kDequantized}};
-  return {{kInt8ActMaxM, Path::kInt8Activations},
-          {kDequantizedMinM - 1, Path::kFloat},
-          {kEveryM, Path::kDequantized}};
+  if (kind == LayerKind::kConv2d) {
+    if (!path_supports(Path::kInt8Activations, format))
+      return {{kDequantizedMinM - 1, Path::kFloat}, {kEveryM, Path::kDequantized}};
+    return {{kInt8ActMaxM, Path::kInt8Activations},
+            {kDequantizedMinM - 1, Path::kFloat},
+            {kEveryM, Path::kDequantized}};
+  }
+  if (!path_supports(Path::kInt8Activations, format)) return {{kEveryM, Path::kFloat}};
+  const int64_t int8_max_m = isa == Isa::kAvx512 ? kInt8ActLinearMaxMVnni : kInt8ActMaxM;
+  return {{int8_max_m, Path::kInt8Activations}, {kEveryM, Path::kFloat}};
 }
 
 Path choose_path(LayerKind kind, int64_t m, CodeFormat format, Isa isa) {
@@ -83,10 +95,6 @@ namespace {
 // width, so a split never cuts a register tile. Any split gives the same
 // result (rows are independent); this only sets the grain.
 constexpr int64_t kRowChunk = 64;
-// Floats of one decoded panel of a Linear's weights (kDequantized): 16 MB,
-// a 2048 x 2048 layer whole, a few hundred rows of a wide one.
-constexpr int64_t kPanelFloats = int64_t{4} << 20;
-
 class NativeKernel final : public LayerKernel {
  public:
   NativeKernel(LayerKind kind, QuantizedWeight w, std::optional<at::Tensor> bias,
@@ -161,31 +169,6 @@ class NativeKernel final : public LayerKernel {
     return w;
   }
 
-  /// kDequantized for a Linear: the weights are decoded a panel of rows at a
-  /// time into a buffer reused across calls, each panel's product written by
-  /// LibTorch's GEMM straight into its columns of y. A whole decoded layer
-  /// would be a fresh allocation per call (the size of the fp32 layer, its
-  /// pages faulted in every time); a panel of at most kPanelFloats stays warm.
-  at::Tensor dequantized_linear(const at::Tensor& x2) const {
-    const int64_t M = x2.size(0), N = packed_.rows, K = packed_.cols;
-    const int64_t panel_rows = std::max<int64_t>(
-        kRowChunk, kPanelFloats / std::max<int64_t>(K, 1) / kRowChunk * kRowChunk);
-    static thread_local at::Tensor panel;
-    if (!panel.defined()) panel = at::empty({0}, at::kFloat);
-    at::Tensor y = at::empty({M, N}, x2.options());
-    for (int64_t r0 = 0; r0 < N; r0 += panel_rows) {
-      const int64_t n = std::min(panel_rows, N - r0);
-      panel.resize_({n, K});
-      decode_into(r0, r0 + n, panel.data_ptr<float>());
-      at::Tensor out = y.narrow(1, r0, n);
-      if (bias_)
-        at::addmm_out(out, bias_->narrow(0, r0, n), x2, panel.t());
-      else
-        at::mm_out(out, x2, panel.t());
-    }
-    return y;
-  }
-
   at::Tensor bias_or_undefined() const { return bias_ ? *bias_ : at::Tensor(); }
 
   /// y[i, r0 .. r1) = x[i, :] · W[r, :]ᵀ + bias for M rows of x (row stride ldx).
@@ -213,11 +196,6 @@ class NativeKernel final : public LayerKernel {
              "], got ", x.sizes());
     const at::Tensor x2 = x.reshape({-1, K}).contiguous();
     const int64_t M = x2.size(0);
-    if (native::choose_path(kind_, M, packed_.format, isa_) == native::Path::kDequantized) {
-      std::vector<int64_t> shape = x.sizes().vec();
-      shape.back() = N;
-      return dequantized_linear(x2).view(shape);
-    }
     at::Tensor y = at::empty({M, N}, x.options());
     gemm(x2.data_ptr<float>(), M, K, y.data_ptr<float>(), N, 0, N);
     std::vector<int64_t> shape = x.sizes().vec();

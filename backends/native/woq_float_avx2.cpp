@@ -11,9 +11,13 @@
 //    8-lane accumulators along K (block positions 0-7 and 16-23 in the first,
 //    8-15 and 24-31 in the second), summed at the end. Two rows at a time so
 //    that four FMA chains hide the FMA latency.
-//  - larger M (prefill): NR rows x KC columns are decoded into a panel
-//    [KC][NR] on the stack, then an MR x NR register tile of outputs runs
-//    over it with broadcast activations (the usual GEMM micro-kernel). Each
+//  - larger M (prefill): for each chunk of KC columns, the activations are
+//    packed into tiles [KC][MR] (float_panel_simd.h); then for each NR rows
+//    the chunk's weights are decoded into a panel [KC][NR] on the stack
+//    (eight rows at a time, transposed in registers) and an MR x NR register
+//    tile of outputs runs over it with broadcast activations (the usual GEMM
+//    micro-kernel). The chunk loop is outermost so that the packed chunk
+//    stays in L2 while every panel of the thread's rows meets it. Each
 //    output is one FMA chain over k in order; partial sums of one KC chunk
 //    are parked in y and reloaded as the next chunk's accumulator, so the
 //    chain is the same whatever NR tile or thread a row falls in.
@@ -21,7 +25,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
+#include "backends/native/float_panel_simd.h"
 #include "backends/native/isa_entries.h"
 
 namespace qtune::native {
@@ -154,8 +160,8 @@ void dot_kernel(const Layer& l, const PreparedActivations& a, float gs, const fl
 
 /// y[i, rt .. rt + NR) (masked to `mask`) += x[i, k0 .. k0 + kc) * panel, for MR rows from i0.
 template <int MR>
-void micro(const float* panel, int64_t kc, const float* x, int64_t pc, int64_t k0, bool first,
-           float* y, int64_t ldy, __m256i mask0, __m256i mask1) {
+void micro(const float* panel, int64_t kc, const float* xt, bool first, float* y, int64_t ldy,
+           __m256i mask0, __m256i mask1) {
   __m256 acc[MR][2];
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i) {
@@ -166,13 +172,13 @@ void micro(const float* panel, int64_t kc, const float* x, int64_t pc, int64_t k
       acc[i][1] = _mm256_maskload_ps(y + i * ldy + 8, mask1);
     }
   }
-  const float* xk = x + k0;
+#pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
     const __m256 b0 = _mm256_load_ps(panel + k * kNR);
     const __m256 b1 = _mm256_load_ps(panel + k * kNR + 8);
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
-      const __m256 xv = _mm256_broadcast_ss(xk + i * pc + k);
+      const __m256 xv = _mm256_broadcast_ss(xt + k * MR + i);
       acc[i][0] = _mm256_fmadd_ps(xv, b0, acc[i][0]);
       acc[i][1] = _mm256_fmadd_ps(xv, b1, acc[i][1]);
     }
@@ -184,8 +190,8 @@ void micro(const float* panel, int64_t kc, const float* x, int64_t pc, int64_t k
   }
 }
 
-using MicroFn = void (*)(const float*, int64_t, const float*, int64_t, int64_t, bool, float*,
-                         int64_t, __m256i, __m256i);
+using MicroFn = void (*)(const float*, int64_t, const float*, bool, float*, int64_t, __m256i,
+                         __m256i);
 constexpr MicroFn kMicro[kMR + 1] = {nullptr,  micro<1>, micro<2>, micro<3>,
                                      micro<4>, micro<5>, micro<6>};
 
@@ -198,35 +204,43 @@ template <CodeFormat F, Mode M>
 void panel_kernel(const Layer& l, const PreparedActivations& a, float gs, const float* bias,
                   float* y, int64_t ldy, int64_t r0, int64_t r1) {
   alignas(64) float panel[kKC * kNR];
-  alignas(64) float tmp[kBlock];
   const int64_t pc = a.padded_cols;
-  for (int64_t rt = r0; rt < r1; rt += kNR) {
-    const int64_t nr = std::min<int64_t>(kNR, r1 - rt);
-    const __m256i mask0 = lane_mask(nr), mask1 = lane_mask(nr - 8);
-    if (nr < kNR) std::memset(panel, 0, sizeof(panel));
-    for (int64_t k0 = 0; k0 < pc; k0 += kKC) {
-      const int64_t kc = std::min<int64_t>(kKC, pc - k0);
-      for (int64_t j = 0; j < nr; ++j) {
+  static thread_local std::vector<float> packed_x;
+  for (int64_t k0 = 0; k0 < pc; k0 += kKC) {
+    const int64_t kc = std::min<int64_t>(kKC, pc - k0);
+    pack_activation_tiles(a, k0, kc, kMR, &packed_x);
+    for (int64_t rt = r0; rt < r1; rt += kNR) {
+      const int64_t nr = std::min<int64_t>(kNR, r1 - rt);
+      const __m256i mask0 = lane_mask(nr), mask1 = lane_mask(nr - 8);
+      for (int64_t j0 = 0; j0 < kNR; j0 += 8)
         for (int64_t bb = 0; bb < kc / kBlock; ++bb) {
-          __m256 w[4];
-          decode<F, M>(l, rt + j, k0 / kBlock + bb, w);
-          for (int s = 0; s < 4; ++s) _mm256_store_ps(tmp + 8 * s, w[s]);
-          float* dst = panel + bb * kBlock * kNR + j;
-          for (int t = 0; t < kBlock; ++t) dst[t * kNR] = tmp[t];
+          __m256 w[8][4];
+          for (int j = 0; j < 8; ++j) {
+            if (j0 + j < nr)
+              decode<F, M>(l, rt + j0 + j, k0 / kBlock + bb, w[j]);
+            else
+              w[j][0] = w[j][1] = w[j][2] = w[j][3] = _mm256_setzero_ps();
+          }
+          for (int s = 0; s < 4; ++s) {
+            __m256 t[8];
+            for (int j = 0; j < 8; ++j) t[j] = w[j][s];
+            transpose8(t);
+            float* dst = panel + (bb * kBlock + 8 * s) * kNR + j0;
+            for (int u = 0; u < 8; ++u) _mm256_store_ps(dst + u * kNR, t[u]);
+          }
         }
-      }
       for (int64_t i0 = 0; i0 < a.m; i0 += kMR) {
         const int64_t mr = std::min<int64_t>(kMR, a.m - i0);
-        kMicro[mr](panel, kc, a.x.data() + i0 * pc, pc, k0, k0 == 0, y + i0 * ldy + rt, ldy, mask0,
+        kMicro[mr](panel, kc, packed_x.data() + i0 * kc, k0 == 0, y + i0 * ldy + rt, ldy, mask0,
                    mask1);
       }
     }
-    for (int64_t i = 0; i < a.m; ++i)
-      for (int64_t j = 0; j < nr; ++j) {
-        float& v = y[i * ldy + rt + j];
-        v = finish(v, gs, bias, rt + j);
-      }
   }
+  for (int64_t i = 0; i < a.m; ++i)
+    for (int64_t r = r0; r < r1; ++r) {
+      float& v = y[i * ldy + r];
+      v = finish(v, gs, bias, r);
+    }
 }
 
 template <CodeFormat F, Mode M>

@@ -4,8 +4,10 @@
 //  - M <= kDotMaxM: one zmm accumulator per half block (positions 0-15 and
 //    16-31) per output, two rows at a time; table codes are one vpermps over
 //    the 16 entries.
-//  - larger M: a panel [KC][32] of decoded weights and a 12 x 32 register
-//    tile (24 accumulators); each output is one FMA chain over k in order.
+//  - larger M: the same chunk loop over packed activation tiles [KC][12], a
+//    panel [KC][32] of decoded weights (8-wide transposes of each zmm's two
+//    halves) and a 12 x 32 register tile (24 accumulators); each output is
+//    one FMA chain over k in order.
 // Weights are exact in fp32 (see woq_float_avx2.cpp); global_scale and the
 // bias are applied once per output.
 
@@ -19,6 +21,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "backends/native/float_panel_simd.h"
 #include "backends/native/isa_entries.h"
 
 namespace qtune::native {
@@ -132,8 +135,8 @@ void dot_kernel(const Layer& l, const PreparedActivations& a, float gs, const fl
 
 /// y[i, rt .. rt + NR) (masked) += x[i, k0 .. k0 + kc) * panel, for MR activation rows.
 template <int MR>
-void micro(const float* panel, int64_t kc, const float* x, int64_t pc, int64_t k0, bool first,
-           float* y, int64_t ldy, __mmask16 mask0, __mmask16 mask1) {
+void micro(const float* panel, int64_t kc, const float* xt, bool first, float* y, int64_t ldy,
+           __mmask16 mask0, __mmask16 mask1) {
   __m512 acc[MR][2];
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i) {
@@ -144,13 +147,13 @@ void micro(const float* panel, int64_t kc, const float* x, int64_t pc, int64_t k
       acc[i][1] = _mm512_maskz_loadu_ps(mask1, y + i * ldy + 16);
     }
   }
-  const float* xk = x + k0;
+#pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
     const __m512 b0 = _mm512_load_ps(panel + k * kNR);
     const __m512 b1 = _mm512_load_ps(panel + k * kNR + 16);
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
-      const __m512 xv = _mm512_set1_ps(xk[i * pc + k]);
+      const __m512 xv = _mm512_set1_ps(xt[k * MR + i]);
       acc[i][0] = _mm512_fmadd_ps(xv, b0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(xv, b1, acc[i][1]);
     }
@@ -162,8 +165,8 @@ void micro(const float* panel, int64_t kc, const float* x, int64_t pc, int64_t k
   }
 }
 
-using MicroFn = void (*)(const float*, int64_t, const float*, int64_t, int64_t, bool, float*,
-                         int64_t, __mmask16, __mmask16);
+using MicroFn = void (*)(const float*, int64_t, const float*, bool, float*, int64_t, __mmask16,
+                         __mmask16);
 constexpr MicroFn kMicro[kMR + 1] = {nullptr,   micro<1>,  micro<2>, micro<3>, micro<4>,
                                      micro<5>,  micro<6>,  micro<7>, micro<8>, micro<9>,
                                      micro<10>, micro<11>, micro<12>};
@@ -177,36 +180,49 @@ template <CodeFormat F, Mode M>
 void panel_kernel(const Layer& l, const PreparedActivations& a, float gs, const float* bias,
                   float* y, int64_t ldy, int64_t r0, int64_t r1) {
   alignas(64) float panel[kKC * kNR];
-  alignas(64) float tmp[kBlock];
   const int64_t pc = a.padded_cols;
-  for (int64_t rt = r0; rt < r1; rt += kNR) {
-    const int64_t nr = std::min<int64_t>(kNR, r1 - rt);
-    const __mmask16 mask0 = lane_mask(nr), mask1 = lane_mask(nr - 16);
-    if (nr < kNR) std::memset(panel, 0, sizeof(panel));
-    for (int64_t k0 = 0; k0 < pc; k0 += kKC) {
-      const int64_t kc = std::min<int64_t>(kKC, pc - k0);
-      for (int64_t j = 0; j < nr; ++j) {
+  static thread_local std::vector<float> packed_x;
+  // k outermost: one chunk of the activations stays in L2 while every panel
+  // of this thread's rows meets it; partial sums are parked in y.
+  for (int64_t k0 = 0; k0 < pc; k0 += kKC) {
+    const int64_t kc = std::min<int64_t>(kKC, pc - k0);
+    pack_activation_tiles(a, k0, kc, kMR, &packed_x);
+    for (int64_t rt = r0; rt < r1; rt += kNR) {
+      const int64_t nr = std::min<int64_t>(kNR, r1 - rt);
+      const __mmask16 mask0 = lane_mask(nr), mask1 = lane_mask(nr - 16);
+      // Eight rows at a time: each block's two zmm split into four 8-wide
+      // k-slices, transposed in registers into the panel's [k][32] layout.
+      for (int64_t j0 = 0; j0 < kNR; j0 += 8)
         for (int64_t bb = 0; bb < kc / kBlock; ++bb) {
-          __m512 w[2];
-          decode<F, M>(l, rt + j, k0 / kBlock + bb, w);
-          _mm512_store_ps(tmp, w[0]);
-          _mm512_store_ps(tmp + 16, w[1]);
-          float* dst = panel + bb * kBlock * kNR + j;
-          for (int t = 0; t < kBlock; ++t) dst[t * kNR] = tmp[t];
+          __m256 w[8][4];
+          for (int j = 0; j < 8; ++j) {
+            __m512 v[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+            if (j0 + j < nr) decode<F, M>(l, rt + j0 + j, k0 / kBlock + bb, v);
+            for (int h = 0; h < 2; ++h) {
+              w[j][2 * h] = _mm512_castps512_ps256(v[h]);
+              w[j][2 * h + 1] = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v[h]), 1));
+            }
+          }
+          for (int s = 0; s < 4; ++s) {
+            __m256 t[8];
+            for (int j = 0; j < 8; ++j) t[j] = w[j][s];
+            transpose8(t);
+            float* dst = panel + (bb * kBlock + 8 * s) * kNR + j0;
+            for (int u = 0; u < 8; ++u) _mm256_store_ps(dst + u * kNR, t[u]);
+          }
         }
-      }
       for (int64_t i0 = 0; i0 < a.m; i0 += kMR) {
         const int64_t mr = std::min<int64_t>(kMR, a.m - i0);
-        kMicro[mr](panel, kc, a.x.data() + i0 * pc, pc, k0, k0 == 0, y + i0 * ldy + rt, ldy, mask0,
+        kMicro[mr](panel, kc, packed_x.data() + i0 * kc, k0 == 0, y + i0 * ldy + rt, ldy, mask0,
                    mask1);
       }
     }
-    for (int64_t i = 0; i < a.m; ++i)
-      for (int64_t j = 0; j < nr; ++j) {
-        float& v = y[i * ldy + rt + j];
-        v = finish(v, gs, bias, rt + j);
-      }
   }
+  for (int64_t i = 0; i < a.m; ++i)
+    for (int64_t r = r0; r < r1; ++r) {
+      float& v = y[i * ldy + r];
+      v = finish(v, gs, bias, r);
+    }
 }
 
 template <CodeFormat F, Mode M>

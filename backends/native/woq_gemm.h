@@ -12,15 +12,15 @@
 //  kFloat: the block's codes are turned into fp32 weights in registers and
 //    multiplied with the fp32 activations by FMA: eager's result up to the
 //    fp16 rounding of the scales and fp32 summation order.
-//  kDequantized: for many activation rows, the layer's weights are decoded
-//    to fp32 once per call (woq_decode.h) and the product is LibTorch's fp32
-//    GEMM or convolution; the same values as kFloat's, summed in that
+//  kDequantized: for a convolution over many output pixels, the layer's
+//    weights are decoded to fp32 once per call (woq_decode.h) and the
+//    convolution is LibTorch's; the same values as kFloat's, summed in that
 //    library's order. Not an IsaKernels entry: the layer kernel runs it.
 //
-// Every path of every ISA computes one output element from the same blocks in
-// the same order within its vector width, and rows are independent: a caller
-// that splits the N rows over threads gets the same result for any thread
-// count. ISAs differ in the last bits (8 vs 16 fp32 lanes).
+// Every IsaKernels path of every ISA computes one output element from the
+// same blocks in the same order within its vector width, and rows are
+// independent: a caller that splits the N rows over threads gets the same
+// result for any thread count. ISAs differ in the last bits (8 vs 16 fp32 lanes).
 #pragma once
 
 #include <cstdint>
@@ -35,7 +35,7 @@ namespace qtune::native {
 enum class Path { kInt8Activations, kFloat, kDequantized };
 std::string to_string(Path path);  ///< "int8-act" | "fma" | "dequant+gemm"
 /// kInt8Activations needs integer codes (kU4, kS8); kFloat and kDequantized
-/// take every format.
+/// take every format; kDequantized serves convolutions only.
 /// gemm_rows on an unsupported pair is an internal error.
 bool path_supports(Path path, CodeFormat format);
 

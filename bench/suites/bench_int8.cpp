@@ -199,8 +199,8 @@ void fmnist_int8(benchmark::State& state, const std::string& backend, bool chain
   qtune::QuantizedWeight probe;
   probe.spec.bits = 8;
   probe.shape = {1, 1};
-  if (!qtune::backend_by_name(backend).supports(
-          qtune::LayerKind::kLinear, qtune::Int8Layer{probe, {}, std::nullopt}, &why)) {
+  if (!qtune::backend_by_name(backend).supports(qtune::LayerKind::kLinear,
+                                                qtune::Int8Layer{probe, {}, std::nullopt}, &why)) {
     state.SkipWithError((backend + ": " + why).c_str());
     return;
   }
@@ -226,10 +226,14 @@ void BM_FmnistInt8StaticNative(benchmark::State& state) { fmnist_int8(state, "na
 void BM_FmnistInt8StaticOnednnUnchained(benchmark::State& state) {
   fmnist_int8(state, "onednn", false);
 }
+void BM_FmnistInt8StaticNativeUnchained(benchmark::State& state) {
+  fmnist_int8(state, "native", false);
+}
 void BM_FmnistInt8StaticTorch(benchmark::State& state) { fmnist_int8(state, "torch"); }
 BENCHMARK(BM_FmnistInt8StaticOnednn)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FmnistInt8StaticOnednnUnchained)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FmnistInt8StaticNative)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FmnistInt8StaticNativeUnchained)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FmnistInt8StaticTorch)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -1,8 +1,8 @@
 // Chained int8 layers (int8_chain.h): a layer's u8 output codes against the
 // definition (its own fp32 forward, ReLU, max_pool2d, quantize_activation with
 // the next layer's parameters), exactly, on every backend with the capability;
-// and the onednn codes against the eager reference's, on random layers and on
-// the real fmnist-cnn-tiny, within the stated bound.
+// native's codes equal the eager reference's, and onednn's are within the
+// stated bound of them, on random layers and on the real fmnist-cnn-tiny.
 #include "backends/int8_chain.h"
 
 #include <gtest/gtest.h>
@@ -30,13 +30,17 @@ Int8Layer make_layer(const at::Tensor& w, float x_scale, int32_t zp) {
   return Int8Layer{QuantizedWeight::from_float(w, s), a, at::randn({w.size(0)}) * 0.1};
 }
 
-/// Backends here whose kernels have the codes entries: eager always, onednn where it runs.
+/// Backends here whose kernels have the codes entries: eager and native
+/// always (native on the ISA QTUNE_MAX_ISA leaves it), onednn where it runs.
 std::vector<std::string> codes_backends(LayerKind kind, const Int8Layer& layer) {
-  std::vector<std::string> names{"eager"};
+  std::vector<std::string> names{"eager", "native"};
   std::string why;
   if (onednn_int8_supports(kind, layer, &why)) names.push_back("onednn");
   return names;
 }
+
+/// native's int8 outputs are eager's bit for bit (native_int8_kernel.h), so
+/// are its codes; onednn's are within the bound below.
 
 const Int8CodesKernel& codes_of(const LayerKernelPtr& k) {
   const Int8CodesKernel* c = codes_kernel(*k);
@@ -88,6 +92,14 @@ void expect_within_bound(const Diff& d, const std::string& what) {
       << what << ": " << d.differing << " of " << d.total << " codes differ";
 }
 
+void compare_to_eager(const std::string& backend, const at::Tensor& got,
+                      const at::Tensor& eager_codes, const std::string& what, Diff* diff) {
+  if (backend == "native")
+    EXPECT_TRUE(at::equal(got, eager_codes)) << what;
+  else
+    diff->add(got, eager_codes);
+}
+
 struct ConvCase {
   int64_t in, out, k, stride, pad, pool;
 };
@@ -114,8 +126,7 @@ TEST(Int8Chain, ConvCodesAreTheUnfusedForwardsCodes) {
         Diff vs_eager;
         at::Tensor eager_codes;
         for (const std::string& b : codes_backends(LayerKind::kConv2d, layer)) {
-          const LayerKernelPtr k =
-              backend_by_name(b).make_kernel(LayerKind::kConv2d, layer, g);
+          const LayerKernelPtr k = backend_by_name(b).make_kernel(LayerKind::kConv2d, layer, g);
           const at::Tensor got = codes_of(k).forward_codes(codes, out);
           const at::Tensor want = unfused(*k, x, out);
           ASSERT_EQ(got.scalar_type(), at::kByte);
@@ -128,7 +139,7 @@ TEST(Int8Chain, ConvCodesAreTheUnfusedForwardsCodes) {
           if (b == "eager")
             eager_codes = got;
           else
-            vs_eager.add(got, eager_codes);
+            compare_to_eager(b, got, eager_codes, what, &vs_eager);
         }
         if (vs_eager.total > 0) expect_within_bound(vs_eager, what);
         if (HasFailure()) return;
@@ -157,8 +168,7 @@ TEST(Int8Chain, LinearCodesAreTheUnfusedForwardsCodes) {
         Diff vs_eager;
         at::Tensor eager_codes;
         for (const std::string& b : codes_backends(LayerKind::kLinear, layer)) {
-          const LayerKernelPtr k =
-              backend_by_name(b).make_kernel(LayerKind::kLinear, layer, {});
+          const LayerKernelPtr k = backend_by_name(b).make_kernel(LayerKind::kLinear, layer, {});
           const at::Tensor got = codes_of(k).forward_codes(codes, out);
           EXPECT_TRUE(at::equal(got, unfused(*k, x, out))) << b << " " << what;
           EXPECT_TRUE(at::equal(codes_of(k).forward_from_codes(codes, false), k->forward(x)))
@@ -169,7 +179,7 @@ TEST(Int8Chain, LinearCodesAreTheUnfusedForwardsCodes) {
           if (b == "eager")
             eager_codes = got;
           else
-            vs_eager.add(got, eager_codes);
+            compare_to_eager(b, got, eager_codes, what, &vs_eager);
         }
         if (vs_eager.total > 0) expect_within_bound(vs_eager, what);
         if (HasFailure()) return;

@@ -44,7 +44,7 @@ at::Tensor plain_forward(const Model& m, const at::Tensor& x) {
 }
 
 std::vector<std::string> backends_here() {
-  std::vector<std::string> names{"eager"};
+  std::vector<std::string> names{"eager", "native"};
   std::string why;
   if (onednn_int8_accelerated(&why)) names.push_back("onednn");
   return names;

@@ -1,0 +1,54 @@
+// Private to the ISA files of backends/native (compiled with AVX2 or more):
+// the two layout steps of the kFloat panel loop (woq_float_*.cpp).
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "backends/native/woq_gemm.h"
+
+namespace qtune::native {
+
+/// Columns [k0, k0 + kc) of all a.m activation rows, in tiles of `mr` rows,
+/// each tile [kc][mr] (a short last tile [kc][rows left]) from out[i0 * kc]:
+/// the micro-kernel's broadcasts of one k then read one cache line instead of
+/// mr rows a padded-row apart (with 4096 columns those rows are 16 KB apart
+/// and fall in one L1 set).
+inline void pack_activation_tiles(const PreparedActivations& a, int64_t k0, int64_t kc, int mr,
+                                  std::vector<float>* out) {
+  const int64_t pc = a.padded_cols;
+  out->resize(static_cast<size_t>(a.m * kc));
+  for (int64_t i0 = 0; i0 < a.m; i0 += mr) {
+    const int64_t rows = std::min<int64_t>(mr, a.m - i0);
+    float* dst = out->data() + i0 * kc;
+    for (int64_t i = 0; i < rows; ++i) {
+      const float* src = a.x.data() + (i0 + i) * pc + k0;
+      for (int64_t k = 0; k < kc; ++k) dst[k * rows + i] = src[k];
+    }
+  }
+}
+
+/// r[j][t] -> r[t][j] for an 8 x 8 tile of floats: eight decoded rows of a
+/// block become eight k-slices of the panel.
+inline void transpose8(__m256 r[8]) {
+  __m256 u[8], v[8];
+  for (int j = 0; j < 8; j += 2) {
+    u[j] = _mm256_unpacklo_ps(r[j], r[j + 1]);
+    u[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
+  }
+  for (int j = 0; j < 8; j += 4) {
+    v[j] = _mm256_shuffle_ps(u[j], u[j + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    v[j + 1] = _mm256_shuffle_ps(u[j], u[j + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    v[j + 2] = _mm256_shuffle_ps(u[j + 1], u[j + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    v[j + 3] = _mm256_shuffle_ps(u[j + 1], u[j + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm256_permute2f128_ps(v[j], v[j + 4], 0x20);
+    r[j + 4] = _mm256_permute2f128_ps(v[j], v[j + 4], 0x31);
+  }
+}
+
+}  // namespace qtune::native
