@@ -11,8 +11,8 @@
 //    8-lane accumulators along K (block positions 0-7 and 16-23 in the first,
 //    8-15 and 24-31 in the second), summed at the end. Two rows at a time so
 //    that four FMA chains hide the FMA latency.
-//  - larger M (prefill): for each chunk of KC columns, the activations are
-//    packed into tiles [KC][MR] (float_panel_simd.h); then for each NR rows
+//  - larger M (prefill): for each chunk of KC columns, the activations'
+//    chunk is copied out contiguously (float_panel_simd.h); then for each NR rows
 //    the chunk's weights are decoded into a panel [KC][NR] on the stack
 //    (eight rows at a time, transposed in registers) and an MR x NR register
 //    tile of outputs runs over it with broadcast activations (the usual GEMM
@@ -158,7 +158,8 @@ void dot_kernel(const Layer& l, const PreparedActivations& a, float gs, const fl
   if (r < r1) dot_rows<F, M, MM, 1>(l, a, gs, bias, y, ldy, r);
 }
 
-/// y[i, rt .. rt + NR) (masked to `mask`) += x[i, k0 .. k0 + kc) * panel, for MR rows from i0.
+/// y[i, rt .. rt + NR) (masked) += xt[i, 0 .. kc) * panel for MR rows of the copied chunk xt
+/// [.][kc].
 template <int MR>
 void micro(const float* panel, int64_t kc, const float* xt, bool first, float* y, int64_t ldy,
            __m256i mask0, __m256i mask1) {
@@ -178,7 +179,7 @@ void micro(const float* panel, int64_t kc, const float* xt, bool first, float* y
     const __m256 b1 = _mm256_load_ps(panel + k * kNR + 8);
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
-      const __m256 xv = _mm256_broadcast_ss(xt + k * MR + i);
+      const __m256 xv = _mm256_broadcast_ss(xt + i * kc + k);
       acc[i][0] = _mm256_fmadd_ps(xv, b0, acc[i][0]);
       acc[i][1] = _mm256_fmadd_ps(xv, b1, acc[i][1]);
     }
@@ -208,7 +209,7 @@ void panel_kernel(const Layer& l, const PreparedActivations& a, float gs, const 
   static thread_local std::vector<float> packed_x;
   for (int64_t k0 = 0; k0 < pc; k0 += kKC) {
     const int64_t kc = std::min<int64_t>(kKC, pc - k0);
-    pack_activation_tiles(a, k0, kc, kMR, &packed_x);
+    pack_activation_rows(a, k0, kc, &packed_x);
     for (int64_t rt = r0; rt < r1; rt += kNR) {
       const int64_t nr = std::min<int64_t>(kNR, r1 - rt);
       const __m256i mask0 = lane_mask(nr), mask1 = lane_mask(nr - 8);

@@ -4,7 +4,7 @@
 //  - M <= kDotMaxM: one zmm accumulator per half block (positions 0-15 and
 //    16-31) per output, two rows at a time; table codes are one vpermps over
 //    the 16 entries.
-//  - larger M: the same chunk loop over packed activation tiles [KC][12], a
+//  - larger M: the same chunk loop over the copied activation chunk, a
 //    panel [KC][32] of decoded weights (8-wide transposes of each zmm's two
 //    halves) and a 12 x 32 register tile (24 accumulators); each output is
 //    one FMA chain over k in order.
@@ -133,7 +133,8 @@ void dot_kernel(const Layer& l, const PreparedActivations& a, float gs, const fl
   if (r < r1) dot_rows<F, M, MM, 1>(l, a, gs, bias, y, ldy, r);
 }
 
-/// y[i, rt .. rt + NR) (masked) += x[i, k0 .. k0 + kc) * panel, for MR activation rows.
+/// y[i, rt .. rt + NR) (masked) += xt[i, 0 .. kc) * panel for MR rows of the copied chunk xt
+/// [.][kc].
 template <int MR>
 void micro(const float* panel, int64_t kc, const float* xt, bool first, float* y, int64_t ldy,
            __mmask16 mask0, __mmask16 mask1) {
@@ -153,7 +154,7 @@ void micro(const float* panel, int64_t kc, const float* xt, bool first, float* y
     const __m512 b1 = _mm512_load_ps(panel + k * kNR + 16);
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
-      const __m512 xv = _mm512_set1_ps(xt[k * MR + i]);
+      const __m512 xv = _mm512_set1_ps(xt[i * kc + k]);
       acc[i][0] = _mm512_fmadd_ps(xv, b0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(xv, b1, acc[i][1]);
     }
@@ -186,7 +187,7 @@ void panel_kernel(const Layer& l, const PreparedActivations& a, float gs, const 
   // of this thread's rows meets it; partial sums are parked in y.
   for (int64_t k0 = 0; k0 < pc; k0 += kKC) {
     const int64_t kc = std::min<int64_t>(kKC, pc - k0);
-    pack_activation_tiles(a, k0, kc, kMR, &packed_x);
+    pack_activation_rows(a, k0, kc, &packed_x);
     for (int64_t rt = r0; rt < r1; rt += kNR) {
       const int64_t nr = std::min<int64_t>(kNR, r1 - rt);
       const __mmask16 mask0 = lane_mask(nr), mask1 = lane_mask(nr - 16);
