@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/first_line.h"
 #include "common/malloc_tuning.h"
 #include "tuner/mpi_comm.h"
 
@@ -34,8 +35,6 @@ constexpr const char* kUsage =
 // Under mpirun every rank parses the same arguments and config, so an input
 // error is the same everywhere: let rank 0 alone print it.
 bool is_quiet_rank() { return qtune::launched_rank() > 0; }
-
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 int fail(int status, const std::string& message) {
   int initialized = 0, finalized = 0;
@@ -86,6 +85,6 @@ int main(int argc, char** argv) {
     return fail(1, e.what());
   } catch (const std::exception& e) {
     // c10::Error carries a multi-line backtrace; its first line is the message.
-    return fail(1, "unexpected: " + first_line(e.what()));
+    return fail(1, "unexpected: " + qtune::first_line(e.what()));
   }
 }

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/first_line.h"
 
 namespace qtune {
 
@@ -57,8 +58,6 @@ bool read_all(int fd, std::string& out, std::optional<Clock::time_point> deadlin
     out.append(buf, static_cast<size_t>(n));
   }
 }
-
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 [[noreturn]] void child_main(int fd, const std::function<Json()>& body, pid_t parent) {
   // A worker that dies (killed, or its job torn down by mpirun) takes its

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/first_line.h"
 #include "common/json.h"
 #include "tuner/mpi_comm.h"
 #include "tuner/trial.h"
@@ -20,8 +21,6 @@ namespace qtune {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 // Node-local shared memory where there is some, so the node's copy lives in RAM once.
 fs::path receive_base() {

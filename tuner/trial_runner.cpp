@@ -7,6 +7,7 @@
 
 #include "bench/llama_speed.h"
 #include "common/error.h"
+#include "common/first_line.h"
 #include "models/compute_threads.h"
 #include "models/user_data.h"
 #include "models/work_units.h"
@@ -121,8 +122,6 @@ using Clock = std::chrono::steady_clock;
 struct TrialTimeout {
   std::string message;
 };
-
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 LatencyStats time_forward(const Model& model, const at::Tensor& input, const TrialSettings& s) {
   ComputeThreadsScope share(s.threads);
