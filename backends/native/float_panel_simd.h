@@ -16,8 +16,8 @@ namespace qtune::native {
 /// Columns [k0, k0 + kc) of all a.m activation rows, copied into out
 /// [a.m][kc]: the micro-kernel's broadcasts then read rows kc floats apart
 /// instead of a padded row apart (with 4096 columns those rows are 16 KB
-/// apart, fall in one L1 set and evict each other: 25% of the AVX2 GEMM's
-/// time at M = 512).
+/// apart, fall in one L1 set and evict each other: the AVX2 GEMM at M = 512
+/// took 110 ms so, 85 ms on the copy).
 inline void pack_activation_rows(const PreparedActivations& a, int64_t k0, int64_t kc,
                                  std::vector<float>* out) {
   const int64_t pc = a.padded_cols;
@@ -27,8 +27,7 @@ inline void pack_activation_rows(const PreparedActivations& a, int64_t k0, int64
                 static_cast<size_t>(kc) * sizeof(float));
 }
 
-/// r[j][t] -> r[t][j] for an 8 x 8 tile of floats: eight decoded rows of a
-/// block become eight k-slices of the panel.
+/// r[j][t] -> r[t][j] for an 8 x 8 tile of floats.
 inline void transpose8(__m256 r[8]) {
   __m256 u[8], v[8];
   for (int j = 0; j < 8; j += 2) {
@@ -44,6 +43,19 @@ inline void transpose8(__m256 r[8]) {
   for (int j = 0; j < 4; ++j) {
     r[j] = _mm256_permute2f128_ps(v[j], v[j + 4], 0x20);
     r[j + 4] = _mm256_permute2f128_ps(v[j], v[j + 4], 0x31);
+  }
+}
+
+/// One decoded block of eight consecutive weight rows, w[j][s] = row j's
+/// values 8s .. 8s + 7, stored transposed into the panel: dst[t * ld + j] for
+/// the block's 32 positions t and rows j < 8 (dst points at the block's first
+/// k-slice and the first of the eight rows).
+inline void store_block_transposed(__m256 w[8][4], float* dst, int64_t ld) {
+  for (int s = 0; s < 4; ++s) {
+    __m256 t[8];
+    for (int j = 0; j < 8; ++j) t[j] = w[j][s];
+    transpose8(t);
+    for (int u = 0; u < 8; ++u) _mm256_store_ps(dst + (8 * s + u) * ld, t[u]);
   }
 }
 

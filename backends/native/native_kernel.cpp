@@ -29,8 +29,8 @@ namespace native {
 //                               M = 128: 24.8 / 20.8 / 33.0 (21.2);
 //                               M = 512: 101 / 83.3 / 90.1 (83.9);
 //                 4096 x 14336  M = 512: 357 / 288 / 299 (271).
-// (int8 per-channel codes: the same ordering, fma ahead from M = 128.) The
-// fma loop (woq_float_*.cpp) packs the activations per k-chunk and decodes
+// (int8 per-channel codes: fma ahead from M = 128 with VNNI, from M = 32 on
+// AVX2.) The fma loop (woq_float_*.cpp) copies the activations per k-chunk and decodes
 // its weight panel with in-register transposes; since then it matches or
 // beats a tuned fp32 GEMM on the decoded layer at every M, so a Linear never
 // decodes whole: int8 dot products up to kInt8ActMaxM (kInt8ActLinearMaxMVnni
@@ -39,7 +39,7 @@ namespace native {
 // for a CNN batch) and its K is often a few taps, padded to whole blocks:
 // there decoding the weights once for LibTorch's convolution spares the
 // im2col copy and the padding (fmnist-cnn RTN W4 g32 at batch 256 through
-// `qtune bench`: 12.2 ms so, 58.2 ms with fma at every M), so convolutions
+// `qtune bench`: 12.2 ms that way, 58.2 ms with fma at every M), so convolutions
 // keep dequant+gemm from kDequantizedMinM.
 constexpr int64_t kInt8ActMaxM = 32;
 constexpr int64_t kInt8ActLinearMaxMVnni = 128;

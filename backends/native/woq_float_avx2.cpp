@@ -16,7 +16,7 @@
 //    the chunk's weights are decoded into a panel [KC][NR] on the stack
 //    (eight rows at a time, transposed in registers) and an MR x NR register
 //    tile of outputs runs over it with broadcast activations (the usual GEMM
-//    micro-kernel). The chunk loop is outermost so that the packed chunk
+//    micro-kernel). The chunk loop is outermost so that the copied chunk
 //    stays in L2 while every panel of the thread's rows meets it. Each
 //    output is one FMA chain over k in order; partial sums of one KC chunk
 //    are parked in y and reloaded as the next chunk's accumulator, so the
@@ -24,7 +24,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "backends/native/float_panel_simd.h"
@@ -222,13 +221,7 @@ void panel_kernel(const Layer& l, const PreparedActivations& a, float gs, const 
             else
               w[j][0] = w[j][1] = w[j][2] = w[j][3] = _mm256_setzero_ps();
           }
-          for (int s = 0; s < 4; ++s) {
-            __m256 t[8];
-            for (int j = 0; j < 8; ++j) t[j] = w[j][s];
-            transpose8(t);
-            float* dst = panel + (bb * kBlock + 8 * s) * kNR + j0;
-            for (int u = 0; u < 8; ++u) _mm256_store_ps(dst + u * kNR, t[u]);
-          }
+          store_block_transposed(w, panel + bb * kBlock * kNR + j0, kNR);
         }
       for (int64_t i0 = 0; i0 < a.m; i0 += kMR) {
         const int64_t mr = std::min<int64_t>(kMR, a.m - i0);

@@ -19,7 +19,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "backends/native/float_panel_simd.h"
 #include "backends/native/isa_entries.h"
@@ -204,13 +203,7 @@ void panel_kernel(const Layer& l, const PreparedActivations& a, float gs, const 
               w[j][2 * h + 1] = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v[h]), 1));
             }
           }
-          for (int s = 0; s < 4; ++s) {
-            __m256 t[8];
-            for (int j = 0; j < 8; ++j) t[j] = w[j][s];
-            transpose8(t);
-            float* dst = panel + (bb * kBlock + 8 * s) * kNR + j0;
-            for (int u = 0; u < 8; ++u) _mm256_store_ps(dst + u * kNR, t[u]);
-          }
+          store_block_transposed(w, panel + bb * kBlock * kNR + j0, kNR);
         }
       for (int64_t i0 = 0; i0 < a.m; i0 += kMR) {
         const int64_t mr = std::min<int64_t>(kMR, a.m - i0);
