@@ -16,25 +16,30 @@ namespace qtune {
 namespace native {
 
 // Linear, measured with bench_native (BM_NativePath, 2 threads, medians of 3
-// interleaved repetitions, Intel Xeon with AVX-512 VNNI and AMX, quiet),
+// interleaved repetitions, Intel Xeon with AVX-512 VNNI and AMX),
 // int8-act / fma / dequant+gemm against fp32 ATen (OpenBLAS), int4 g32 sym:
-//   AVX-512 VNNI  4096 x 4096   M = 32: 3.60 / 4.75 / 19.3 (fp32 6.62 ms);
-//                               M = 128: 13.8 / 13.4 / 30.1 (16.0);
-//                               M = 512: 55.8 / 52.2 / 61.3 (51.6);
-//                 4096 x 14336  M = 128: 50.5 / 54.5 / 102 (57.7);
-//                               M = 512: 207 / 195 / 209 (192);
+//   AVX-512 VNNI, with int8_panel_avx512.cpp's GEMM from M = 12
+//                 4096 x 4096   M = 32: 2.12 / 5.87 / 22.6 (fp32 8.48 ms);
+//                               M = 128: 6.42 / 17.1 / 36.3 (18.9);
+//                               M = 512: 24.7 / 62.7 / 71.9 (59.2);
+//                 4096 x 14336  M = 128: 25.9 / 62.8 / 104 (66.8);
+//                               M = 512: 88.3 / 221 / 242 (214);
 //   AVX2 (QTUNE_MAX_ISA=avx2 with OPENBLAS_CORETYPE=Haswell, so that fp32 and
 //   dequant+gemm run OpenBLAS's AVX2 GEMM too)
 //                 4096 x 4096   M = 32: 6.25 / 6.45 / 19.1 (8.68);
 //                               M = 128: 24.8 / 20.8 / 33.0 (21.2);
 //                               M = 512: 101 / 83.3 / 90.1 (83.9);
 //                 4096 x 14336  M = 512: 357 / 288 / 299 (271).
-// (int8 per-channel codes: fma ahead from M = 128 with VNNI, from M = 32 on
-// AVX2.) The fma loop (woq_float_*.cpp) copies the activations per k-chunk and decodes
-// its weight panel with in-register transposes; since then it matches or
-// beats a tuned fp32 GEMM on the decoded layer at every M, so a Linear never
-// decodes whole: int8 dot products up to kInt8ActMaxM (kInt8ActLinearMaxMVnni
-// with VNNI), fma above, and its result never depends on the thread count.
+// (int8 per-channel codes on AVX2: fma ahead from M = 32.) With VNNI a
+// vpdpbusd does 64 products where an FMA does 16, and the panel GEMM keeps
+// them busy: int8-act serves every M, 2.4x fp32 at M = 512. Without VNNI
+// (vpmaddubsw + vpmaddwd, 32 products for two instructions) the fma loop
+// (woq_float_*.cpp) is ahead from kInt8ActMaxM; it copies the activations per
+// k-chunk and decodes its weight panel with in-register transposes, and
+// matches or beats a tuned fp32 GEMM on the decoded layer at every M. So a
+// Linear never decodes whole, and its result never depends on the thread
+// count. (kS8 with zero points, asym int8, is left to woq_gemm_avx512.cpp's
+// tiles at every M; int4 through those tiles was 7% behind fma at M = 512.)
 // A convolution's rows are output pixels (batch x H' x W', tens of thousands
 // for a CNN batch) and its K is often a few taps, padded to whole blocks:
 // there decoding the weights once for LibTorch's convolution spares the
@@ -42,7 +47,6 @@ namespace native {
 // `qtune bench`: 12.2 ms that way, 58.2 ms with fma at every M), so convolutions
 // keep dequant+gemm from kDequantizedMinM.
 constexpr int64_t kInt8ActMaxM = 32;
-constexpr int64_t kInt8ActLinearMaxMVnni = 128;
 constexpr int64_t kDequantizedMinM = 256;
 constexpr int64_t kEveryM = std::numeric_limits<int64_t>::max();
 
@@ -63,8 +67,8 @@ std::vector<Band> path_bands(LayerKind kind, CodeFormat format, Isa isa) {
             {kEveryM, Path::kDequantized}};
   }
   if (!path_supports(Path::kInt8Activations, format)) return {{kEveryM, Path::kFloat}};
-  const int64_t int8_max_m = isa == Isa::kAvx512 ? kInt8ActLinearMaxMVnni : kInt8ActMaxM;
-  return {{int8_max_m, Path::kInt8Activations}, {kEveryM, Path::kFloat}};
+  if (isa == Isa::kAvx512) return {{kEveryM, Path::kInt8Activations}};
+  return {{kInt8ActMaxM, Path::kInt8Activations}, {kEveryM, Path::kFloat}};
 }
 
 Path choose_path(LayerKind kind, int64_t m, CodeFormat format, Isa isa) {

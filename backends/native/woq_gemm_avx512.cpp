@@ -33,6 +33,11 @@ namespace {
 constexpr int kChunk = 16;  ///< blocks whose scales are converted together (one zmm of fp32)
 constexpr int kQuad = 4;    ///< blocks per step: 64 bytes of 4-bit codes, one cache line
 constexpr int64_t kPrefetchBlocks = 32;  ///< how far ahead of the loads the codes are prefetched
+/// From this many activation rows the GEMM of int8_panel_avx512.cpp takes
+/// over (bench_native BM_NativePath, 2 threads, int4 g32 and int8, K = 4096
+/// and 14336: at M = 8 these tiles were as fast or faster on three of the
+/// four, at M = 12 the panel GEMM was faster on all four, by 7-25%).
+constexpr int64_t kPanelMinM = 12;
 
 __mmask64 first_bytes(int64_t n) { return n >= 64 ? ~0ull : n <= 0 ? 0ull : (1ull << n) - 1; }
 
@@ -277,6 +282,8 @@ void int8_prepare_avx512(const PackedWeight& w, const float* x, int64_t m, int64
 void int8_gemm_rows_avx512(const PackedWeight& w, const PreparedActivations& a, const float* bias,
                            float* y, int64_t ldy, int64_t r0, int64_t r1) {
   QT_ASSERT(a.padded_cols == w.padded_cols());
+  if (a.m >= kPanelMinM && int8_panel_serves(w))
+    return int8_panel_rows_avx512(w, a, bias, y, ldy, r0, r1);
   if (w.format == CodeFormat::kU4) {
     QT_ASSERT(w.code_offset >= 0 && w.code_offset <= 15 && (!w.has_zero || w.code_offset == 0),
               "kU4 offsets must be unsigned 4-bit");
