@@ -222,8 +222,10 @@ std::vector<Isa> isas_to_test() {
   return isas;
 }
 
+// {40, 1100}: more than one 512-column chunk of the AVX-512 int8 GEMM (partial
+// sums carried in y) and a second 32-row panel of 8 rows.
 const std::vector<std::pair<int64_t, int64_t>> kShapes = {{1, 1},  {7, 33}, {33, 100}, {17, 65},
-                                                          {3, 31}, {65, 7}, {9, 257}};
+                                                          {3, 31}, {65, 7}, {9, 257},  {40, 1100}};
 const std::vector<int64_t> kMs = {1, 2, 3, 4, 5, 17, 33};
 
 TEST(NativeRepack, UnpackGivesTheStoredCodesBack) {
