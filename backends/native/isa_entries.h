@@ -30,6 +30,9 @@ void int8_prepare_avx2(const PackedWeight& w, const float* x, int64_t m, int64_t
                        PreparedActivations* a);
 void int8_gemm_rows_avx2(const PackedWeight& w, const PreparedActivations& a, const float* bias,
                          float* y, int64_t ldy, int64_t r0, int64_t r1);
+// Its GEMM for many activation rows, kU4 only (int8_panel_avx2.cpp).
+void int8_panel_rows_avx2(const PackedWeight& w, const PreparedActivations& a, const float* bias,
+                          float* y, int64_t ldy, int64_t r0, int64_t r1);
 void int8_prepare_avx512(const PackedWeight& w, const float* x, int64_t m, int64_t ldx,
                          PreparedActivations* a);
 void int8_gemm_rows_avx512(const PackedWeight& w, const PreparedActivations& a, const float* bias,

@@ -25,21 +25,25 @@ namespace native {
 //                 4096 x 14336  M = 128: 25.9 / 62.8 / 104 (66.8);
 //                               M = 512: 88.3 / 221 / 242 (214);
 //   AVX2 (QTUNE_MAX_ISA=avx2 with OPENBLAS_CORETYPE=Haswell, so that fp32 and
-//   dequant+gemm run OpenBLAS's AVX2 GEMM too)
-//                 4096 x 4096   M = 32: 6.25 / 6.45 / 19.1 (8.68);
-//                               M = 128: 24.8 / 20.8 / 33.0 (21.2);
-//                               M = 512: 101 / 83.3 / 90.1 (83.9);
-//                 4096 x 14336  M = 512: 357 / 288 / 299 (271).
-// (int8 per-channel codes on AVX2: fma ahead from M = 32.) With VNNI a
-// vpdpbusd does 64 products where an FMA does 16, and the panel GEMM keeps
-// them busy: int8-act serves every M, 2.4x fp32 at M = 512. Without VNNI
-// (vpmaddubsw + vpmaddwd, 32 products for two instructions) the fma loop
-// (woq_float_*.cpp) is ahead from kInt8ActMaxM; it copies the activations per
-// k-chunk and decodes its weight panel with in-register transposes, and
-// matches or beats a tuned fp32 GEMM on the decoded layer at every M. So a
-// Linear never decodes whole, and its result never depends on the thread
-// count. (kS8 with zero points, asym int8, is left to woq_gemm_avx512.cpp's
-// tiles at every M; int4 through those tiles was 7% behind fma at M = 512.)
+//   dequant+gemm run OpenBLAS's AVX2 GEMM too; load 2), with
+//   int8_panel_avx2.cpp's GEMM from M = 16
+//                 4096 x 4096   M = 32: 4.75 / 7.93 / 26.7 (10.7);
+//                               M = 128: 17.8 / 25.5 / 38.6 (27.2);
+//                               M = 512: 83.5 / 95.5 / 102 (91.0);
+//                 4096 x 14336  M = 128: 65.0 / 91.6 / 124 (92.1);
+//                               M = 512: 320 / 390 / 350 (311);
+//   int8 per channel on AVX2: M = 32: 9.95 / 8.53 / 21.9; M = 512: 156 / 101 / 102.
+// With VNNI a vpdpbusd does 64 products where an FMA does 16, and the int8
+// GEMM keeps them busy: int8-act serves every M, 2.4x fp32 at M = 512. On
+// AVX2 4-bit codes let a block's products add up in int16 (8 vpmaddubsw, one
+// vpmaddwd), and int8-act leads fma at every M too; int8 codes need a
+// vpmaddwd per step there, and the fma loop (woq_float_*.cpp) is ahead above
+// kInt8ActMaxM. That loop copies the activations per k-chunk and decodes its
+// weight panel with in-register transposes, and matches or beats a tuned fp32
+// GEMM on the decoded layer at every M. So a Linear never decodes whole, and
+// its result never depends on the thread count. (kS8 with zero points, asym
+// int8, is left to woq_gemm_avx512.cpp's tiles at every M; int4 through those
+// tiles was 7% behind fma at M = 512.)
 // A convolution's rows are output pixels (batch x H' x W', tens of thousands
 // for a CNN batch) and its K is often a few taps, padded to whole blocks:
 // there decoding the weights once for LibTorch's convolution spares the
@@ -67,7 +71,10 @@ std::vector<Band> path_bands(LayerKind kind, CodeFormat format, Isa isa) {
             {kEveryM, Path::kDequantized}};
   }
   if (!path_supports(Path::kInt8Activations, format)) return {{kEveryM, Path::kFloat}};
-  if (isa == Isa::kAvx512) return {{kEveryM, Path::kInt8Activations}};
+  // The int8 GEMMs (int8_panel_*.cpp): every integer format with VNNI,
+  // 4-bit codes on AVX2.
+  if (isa == Isa::kAvx512 || (isa == Isa::kAvx2 && format == CodeFormat::kU4))
+    return {{kEveryM, Path::kInt8Activations}};
   return {{kInt8ActMaxM, Path::kInt8Activations}, {kEveryM, Path::kFloat}};
 }
 

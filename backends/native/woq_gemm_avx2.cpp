@@ -33,6 +33,11 @@ constexpr int kChunk = 8;  ///< blocks whose scales are converted together (one 
 /// How far ahead of the loads the codes are prefetched: NR rows stream at
 /// once, and the hardware prefetcher alone left a GEMV waiting on memory.
 constexpr int64_t kPrefetchBlocks = 32;
+/// From this many activation rows 4-bit codes take the GEMM of
+/// int8_panel_avx2.cpp (bench_native BM_NativePath under QTUNE_MAX_ISA=avx2,
+/// 2 threads, int4 g32, K = 4096 and 14336: these tiles were faster on both
+/// at M = 8, one each at M = 12, the panel GEMM on both at M = 16).
+constexpr int64_t kPanelMinM = 16;
 
 float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -276,6 +281,8 @@ void int8_prepare_avx2(const PackedWeight& w, const float* x, int64_t m, int64_t
 void int8_gemm_rows_avx2(const PackedWeight& w, const PreparedActivations& a, const float* bias,
                          float* y, int64_t ldy, int64_t r0, int64_t r1) {
   QT_ASSERT(a.padded_cols == w.padded_cols());
+  if (a.m >= kPanelMinM && w.format == CodeFormat::kU4)
+    return int8_panel_rows_avx2(w, a, bias, y, ldy, r0, r1);
   if (w.format == CodeFormat::kU4) {
     QT_ASSERT(w.code_offset >= 0 && w.code_offset <= 15 && (!w.has_zero || w.code_offset == 0),
               "kU4 offsets must be unsigned 4-bit");

@@ -329,13 +329,15 @@ TEST(NativeIsa, CapParsesAndCaps) {
 // weight-only kernels" states it), and its text naming the same edges.
 TEST(NativePathRule, BandsAndTheirText) {
   const LayerKind lin = LayerKind::kLinear, conv = LayerKind::kConv2d;
-  const CodeFormat u4 = CodeFormat::kU4, table = CodeFormat::kTable4;
+  const CodeFormat u4 = CodeFormat::kU4, s8 = CodeFormat::kS8, table = CodeFormat::kTable4;
   EXPECT_EQ(choose_path(lin, 1, u4, Isa::kAvx512), Path::kInt8Activations);
   EXPECT_EQ(choose_path(lin, 100000, u4, Isa::kAvx512), Path::kInt8Activations);
-  for (Isa isa : {Isa::kRef, Isa::kAvx2}) {
-    EXPECT_EQ(choose_path(lin, 32, u4, isa), Path::kInt8Activations);
-    EXPECT_EQ(choose_path(lin, 33, u4, isa), Path::kFloat);
-  }
+  EXPECT_EQ(choose_path(lin, 100000, u4, Isa::kAvx2), Path::kInt8Activations);
+  EXPECT_EQ(choose_path(lin, 32, s8, Isa::kAvx2), Path::kInt8Activations);
+  EXPECT_EQ(choose_path(lin, 33, s8, Isa::kAvx2), Path::kFloat);
+  EXPECT_EQ(choose_path(lin, 100000, s8, Isa::kAvx512), Path::kInt8Activations);
+  EXPECT_EQ(choose_path(lin, 32, u4, Isa::kRef), Path::kInt8Activations);
+  EXPECT_EQ(choose_path(lin, 33, u4, Isa::kRef), Path::kFloat);
   for (Isa isa : {Isa::kRef, Isa::kAvx2, Isa::kAvx512}) {
     EXPECT_EQ(choose_path(conv, 32, u4, isa), Path::kInt8Activations);
     EXPECT_EQ(choose_path(conv, 33, u4, isa), Path::kFloat);
@@ -349,7 +351,8 @@ TEST(NativePathRule, BandsAndTheirText) {
     }
   }
   EXPECT_EQ(path_rule(lin, u4, Isa::kAvx512), "int8-act (every M)");
-  EXPECT_EQ(path_rule(lin, u4, Isa::kAvx2), "int8-act (M <= 32), fma (larger M)");
+  EXPECT_EQ(path_rule(lin, u4, Isa::kAvx2), "int8-act (every M)");
+  EXPECT_EQ(path_rule(lin, s8, Isa::kAvx2), "int8-act (M <= 32), fma (larger M)");
   EXPECT_EQ(path_rule(conv, u4, Isa::kAvx512),
             "int8-act (M <= 32), fma (M <= 255), dequant+gemm (larger M)");
   EXPECT_EQ(path_rule(lin, table, Isa::kAvx512), "fma (every M)");
