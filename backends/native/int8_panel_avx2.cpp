@@ -21,6 +21,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backends/native/accumulator_tile_simd.h"
 #include "backends/native/isa_entries.h"
 #include "common/error.h"
 
@@ -103,12 +104,6 @@ void copy_activations(const PreparedActivations& a, int64_t k0, int64_t kc,
     std::memcpy(out->data() + i * kc, a.q.data() + i * a.padded_cols + k0, static_cast<size_t>(kc));
 }
 
-__m256i lane_mask(int64_t n) {  // 32-bit lanes [0, n) set, n clamped to 0..8
-  const int64_t k = std::clamp<int64_t>(n, 0, 8);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(k)),
-                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 /// y[i, rt .. rt + 16) (masked) += the chunk's blocks for MR activation rows:
 /// xq [MR][kc], and scale/code_sum/sum [MR][blocks] from the chunk's first block.
 template <int MR, bool kMin, bool kZero>
@@ -116,14 +111,7 @@ void micro(const Panel& p, int64_t nb, const int8_t* xq, int64_t kc, const float
            const int32_t* code_sum, const float* sum, int64_t blocks, bool first, float* y,
            int64_t ldy, __m256i mask0, __m256i mask1) {
   __m256 acc[MR][2];
-  for (int i = 0; i < MR; ++i) {
-    if (first) {
-      acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    } else {
-      acc[i][0] = _mm256_maskload_ps(y + i * ldy, mask0);
-      acc[i][1] = _mm256_maskload_ps(y + i * ldy + 8, mask1);
-    }
-  }
+  load_tile(acc, first, y, ldy, mask0, mask1);
   const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t bb = 0; bb < nb; ++bb) {
     __m256i h[MR][2];
@@ -165,10 +153,7 @@ void micro(const Panel& p, int64_t nb, const int8_t* xq, int64_t kc, const float
       }
     }
   }
-  for (int i = 0; i < MR; ++i) {
-    _mm256_maskstore_ps(y + i * ldy, mask0, acc[i][0]);
-    _mm256_maskstore_ps(y + i * ldy + 8, mask1, acc[i][1]);
-  }
+  store_tile(acc, y, ldy, mask0, mask1);
 }
 
 using MicroFn = void (*)(const Panel&, int64_t, const int8_t*, int64_t, const float*,
@@ -200,7 +185,7 @@ void int8_panel_rows_avx2(const PackedWeight& w, const PreparedActivations& a, c
     for (int64_t rt = r0; rt < r1; rt += kNR) {
       const int64_t nr = std::min<int64_t>(kNR, r1 - rt);
       decode_panel(w, rt, nr, b0, nb, &panel);
-      const __m256i mask0 = lane_mask(nr), mask1 = lane_mask(nr - 8);
+      const __m256i mask0 = lane_mask8(nr), mask1 = lane_mask8(nr - 8);
       for (int64_t i0 = 0; i0 < a.m; i0 += kMR) {
         const int64_t mr = std::min<int64_t>(kMR, a.m - i0);
         const int64_t at = i0 * w.blocks + b0;

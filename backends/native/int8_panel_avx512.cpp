@@ -30,6 +30,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backends/native/accumulator_tile_simd.h"
 #include "backends/native/isa_entries.h"
 #include "common/error.h"
 
@@ -50,11 +51,6 @@ struct Panel {
   alignas(64) float d[kKCBlocks][kNR];
   alignas(64) float m[kKCBlocks][kNR];  ///< has_min only
 };
-
-__mmask16 lane_mask(int64_t n) {  // lanes [0, n) set, n clamped to 0..16
-  const int64_t k = std::clamp<int64_t>(n, 0, 16);
-  return static_cast<__mmask16>((1u << k) - 1u);
-}
 
 /// out[u] lane j = dword u of rows[j] (j < 16, u < 4): four 4 x 4 dword
 /// transposes, one per 128-bit lane, after rows j, j + 4, j + 8, j + 12 were
@@ -163,15 +159,7 @@ void micro(const Panel& p, int64_t nb, const uint8_t* xu, int64_t kc, const floa
            const float* sum, int64_t blocks, bool first, float* y, int64_t ldy, __mmask16 mask0,
            __mmask16 mask1) {
   __m512 acc[MR][2];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-    if (first) {
-      acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-    } else {
-      acc[i][0] = _mm512_maskz_loadu_ps(mask0, y + i * ldy);
-      acc[i][1] = _mm512_maskz_loadu_ps(mask1, y + i * ldy + 16);
-    }
-  }
+  load_tile(acc, first, y, ldy, mask0, mask1);
   for (int64_t bb = 0; bb < nb; ++bb) {
     __m512i lane[MR][2];
     const __m512i init0 = _mm512_load_si512(p.init[bb]);
@@ -212,11 +200,7 @@ void micro(const Panel& p, int64_t nb, const uint8_t* xu, int64_t kc, const floa
       }
     }
   }
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
-    _mm512_mask_storeu_ps(y + i * ldy, mask0, acc[i][0]);
-    _mm512_mask_storeu_ps(y + i * ldy + 16, mask1, acc[i][1]);
-  }
+  store_tile(acc, y, ldy, mask0, mask1);
 }
 
 using MicroFn = void (*)(const Panel&, int64_t, const uint8_t*, int64_t, const float*, const float*,
@@ -249,7 +233,7 @@ void int8_panel_rows_avx512(const PackedWeight& w, const PreparedActivations& a,
     for (int64_t rt = r0; rt < r1; rt += kNR) {
       const int64_t nr = std::min<int64_t>(kNR, r1 - rt);
       decode_panel(w, rt, nr, b0, nb, &panel);
-      const __mmask16 mask0 = lane_mask(nr), mask1 = lane_mask(nr - 16);
+      const __mmask16 mask0 = lane_mask16(nr), mask1 = lane_mask16(nr - 16);
       for (int64_t i0 = 0; i0 < a.m; i0 += kMR) {
         const int64_t mr = std::min<int64_t>(kMR, a.m - i0);
         micro_for[mr](panel, nb, xu.data() + i0 * kc, kc, a.scale.data() + i0 * w.blocks + b0,

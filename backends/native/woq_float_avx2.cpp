@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "backends/native/accumulator_tile_simd.h"
 #include "backends/native/float_panel_simd.h"
 #include "backends/native/isa_entries.h"
 
@@ -163,15 +164,7 @@ template <int MR>
 void micro(const float* panel, int64_t kc, const float* xt, bool first, float* y, int64_t ldy,
            __m256i mask0, __m256i mask1) {
   __m256 acc[MR][2];
-#pragma GCC unroll 12
-  for (int i = 0; i < MR; ++i) {
-    if (first) {
-      acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    } else {
-      acc[i][0] = _mm256_maskload_ps(y + i * ldy, mask0);
-      acc[i][1] = _mm256_maskload_ps(y + i * ldy + 8, mask1);
-    }
-  }
+  load_tile(acc, first, y, ldy, mask0, mask1);
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
     const __m256 b0 = _mm256_load_ps(panel + k * kNR);
@@ -183,22 +176,13 @@ void micro(const float* panel, int64_t kc, const float* xt, bool first, float* y
       acc[i][1] = _mm256_fmadd_ps(xv, b1, acc[i][1]);
     }
   }
-#pragma GCC unroll 12
-  for (int i = 0; i < MR; ++i) {
-    _mm256_maskstore_ps(y + i * ldy, mask0, acc[i][0]);
-    _mm256_maskstore_ps(y + i * ldy + 8, mask1, acc[i][1]);
-  }
+  store_tile(acc, y, ldy, mask0, mask1);
 }
 
 using MicroFn = void (*)(const float*, int64_t, const float*, bool, float*, int64_t, __m256i,
                          __m256i);
 constexpr MicroFn kMicro[kMR + 1] = {nullptr,  micro<1>, micro<2>, micro<3>,
                                      micro<4>, micro<5>, micro<6>};
-
-__m256i lane_mask(int64_t n) {  // lanes [0, n) set, n clamped to 0..8
-  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(n, 0, 8))), idx);
-}
 
 template <CodeFormat F, Mode M>
 void panel_kernel(const Layer& l, const PreparedActivations& a, float gs, const float* bias,
@@ -211,7 +195,7 @@ void panel_kernel(const Layer& l, const PreparedActivations& a, float gs, const 
     pack_activation_rows(a, k0, kc, &packed_x);
     for (int64_t rt = r0; rt < r1; rt += kNR) {
       const int64_t nr = std::min<int64_t>(kNR, r1 - rt);
-      const __m256i mask0 = lane_mask(nr), mask1 = lane_mask(nr - 8);
+      const __m256i mask0 = lane_mask8(nr), mask1 = lane_mask8(nr - 8);
       for (int64_t j0 = 0; j0 < kNR; j0 += 8)
         for (int64_t bb = 0; bb < kc / kBlock; ++bb) {
           __m256 w[8][4];

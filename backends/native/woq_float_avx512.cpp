@@ -20,6 +20,7 @@
 
 #include <algorithm>
 
+#include "backends/native/accumulator_tile_simd.h"
 #include "backends/native/float_panel_simd.h"
 #include "backends/native/isa_entries.h"
 
@@ -138,15 +139,7 @@ template <int MR>
 void micro(const float* panel, int64_t kc, const float* xt, bool first, float* y, int64_t ldy,
            __mmask16 mask0, __mmask16 mask1) {
   __m512 acc[MR][2];
-#pragma GCC unroll 12
-  for (int i = 0; i < MR; ++i) {
-    if (first) {
-      acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-    } else {
-      acc[i][0] = _mm512_maskz_loadu_ps(mask0, y + i * ldy);
-      acc[i][1] = _mm512_maskz_loadu_ps(mask1, y + i * ldy + 16);
-    }
-  }
+  load_tile(acc, first, y, ldy, mask0, mask1);
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
     const __m512 b0 = _mm512_load_ps(panel + k * kNR);
@@ -158,11 +151,7 @@ void micro(const float* panel, int64_t kc, const float* xt, bool first, float* y
       acc[i][1] = _mm512_fmadd_ps(xv, b1, acc[i][1]);
     }
   }
-#pragma GCC unroll 12
-  for (int i = 0; i < MR; ++i) {
-    _mm512_mask_storeu_ps(y + i * ldy, mask0, acc[i][0]);
-    _mm512_mask_storeu_ps(y + i * ldy + 16, mask1, acc[i][1]);
-  }
+  store_tile(acc, y, ldy, mask0, mask1);
 }
 
 using MicroFn = void (*)(const float*, int64_t, const float*, bool, float*, int64_t, __mmask16,
@@ -170,11 +159,6 @@ using MicroFn = void (*)(const float*, int64_t, const float*, bool, float*, int6
 constexpr MicroFn kMicro[kMR + 1] = {nullptr,   micro<1>,  micro<2>, micro<3>, micro<4>,
                                      micro<5>,  micro<6>,  micro<7>, micro<8>, micro<9>,
                                      micro<10>, micro<11>, micro<12>};
-
-__mmask16 lane_mask(int64_t n) {  // lanes [0, n) set, n clamped to 0..16
-  const int64_t k = std::clamp<int64_t>(n, 0, 16);
-  return static_cast<__mmask16>((1u << k) - 1u);
-}
 
 template <CodeFormat F, Mode M>
 void panel_kernel(const Layer& l, const PreparedActivations& a, float gs, const float* bias,
@@ -189,7 +173,7 @@ void panel_kernel(const Layer& l, const PreparedActivations& a, float gs, const 
     pack_activation_rows(a, k0, kc, &packed_x);
     for (int64_t rt = r0; rt < r1; rt += kNR) {
       const int64_t nr = std::min<int64_t>(kNR, r1 - rt);
-      const __mmask16 mask0 = lane_mask(nr), mask1 = lane_mask(nr - 16);
+      const __mmask16 mask0 = lane_mask16(nr), mask1 = lane_mask16(nr - 16);
       // Eight rows at a time: each block's two zmm split into four 8-wide
       // k-slices, transposed in registers into the panel's [k][32] layout.
       for (int64_t j0 = 0; j0 < kNR; j0 += 8)
@@ -260,8 +244,8 @@ void decode_all(const PackedWeight& w, int64_t r0, int64_t r1, float* out) {
         _mm512_storeu_ps(row + p0, v[0]);
         _mm512_storeu_ps(row + p0 + 16, v[1]);
       } else if (identity) {
-        _mm512_mask_storeu_ps(row + p0, lane_mask(w.cols - p0), v[0]);
-        _mm512_mask_storeu_ps(row + p0 + 16, lane_mask(w.cols - p0 - 16), v[1]);
+        _mm512_mask_storeu_ps(row + p0, lane_mask16(w.cols - p0), v[0]);
+        _mm512_mask_storeu_ps(row + p0 + 16, lane_mask16(w.cols - p0 - 16), v[1]);
       } else {
         alignas(64) float tmp[kBlock];
         _mm512_store_ps(tmp, v[0]);
