@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include "common/json.h"
 
@@ -69,12 +71,34 @@ inline std::string mpirun_qtune(int ranks, const std::string& args) {
 
 inline std::string cache_flag() { return std::string(" --cache-dir ") + QTUNE_TEST_CACHE_DIR; }
 
-/// A fresh empty directory under the build tree's temp area.
+/// The directories fresh_dir made in this process, removed when it exits
+/// if every test passed (a failed test's files stay for inspection): each
+/// run used to leave them in the temp directory, a thousand after a week.
+class FreshDirs {
+ public:
+  static void add(const std::filesystem::path& dir) {
+    static FreshDirs dirs;
+    dirs.dirs_.push_back(dir);
+  }
+  ~FreshDirs() {
+    if (!::testing::UnitTest::GetInstance()->Passed()) return;
+    for (const auto& dir : dirs_) {
+      std::error_code ignored;  // best effort: a leftover is no test failure
+      std::filesystem::remove_all(dir, ignored);
+    }
+  }
+
+ private:
+  std::vector<std::filesystem::path> dirs_;
+};
+
+/// A fresh empty directory in the temp directory, removed at exit (FreshDirs).
 inline std::filesystem::path fresh_dir(const std::string& name) {
   auto dir = std::filesystem::temp_directory_path() /
              ("qtune-it-" + name + "-" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  FreshDirs::add(dir);
   return dir;
 }
 
