@@ -119,7 +119,7 @@ void decode_panel(const PackedWeight& w, int64_t rt, int64_t nr, int64_t b0, int
     for (int64_t bb = 0; bb < nb; ++bb) decode_16_rows(w, rt + j0, n, b0 + bb, bb, j0, p);
   }
   // Scales row by row (16 fp16 of a row's chunk per conversion), stored per block.
-  const __mmask16 blocks_mask = static_cast<__mmask16>((1u << nb) - 1u);
+  const __mmask16 blocks_mask = lane_mask16(nb);
   for (int j = 0; j < kNR; ++j) {
     alignas(64) float d[16] = {}, m[16] = {};
     if (j < nr) {
