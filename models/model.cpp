@@ -33,8 +33,21 @@ LayerSlot::LayerSlot(std::string name, LayerKind kind, at::Tensor weight,
   kernel_ = make_fp32_kernel(kind_, weight_, bias_, geometry_);
 }
 
+at::Tensor LayerSlot::weight_held_by_kernel(at::IntArrayRef shape) {
+  return at::empty(shape, at::TensorOptions().dtype(at::kFloat).device(at::kMeta));
+}
+
+at::Tensor LayerSlot::resident_weight() const {
+  if (holds_weight_values()) return weight_;
+  const QuantizedWeight* q = kernel_->quantized_weight();
+  QT_CHECK(q != nullptr, "layer '", name_, "': its weight was loaded into the '",
+           kernel_->backend(), "' kernel, which does not expose it");
+  return q->dequantize();
+}
+
 at::Tensor LayerSlot::weight() const {
-  return weight_.scalar_type() == at::kFloat ? weight_ : weight_.to(at::kFloat);
+  const at::Tensor w = resident_weight();
+  return w.scalar_type() == at::kFloat ? w : w.to(at::kFloat);
 }
 
 void LayerSlot::release_weight_pages() const { release_mapped_pages(weight_); }
@@ -110,7 +123,7 @@ namespace {
 int64_t input_channels(const LayerSlot& slot) {
   QT_CHECK(slot.kind() == LayerKind::kLinear || slot.geometry().groups == 1, "layer '", slot.name(),
            "': scaling the input of a grouped convolution is not supported");
-  return slot.resident_weight().size(1);
+  return slot.weight_sizes()[1];
 }
 
 /// `v` [C] shaped to broadcast along dim `dim` of a `rank`-D tensor.

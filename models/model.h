@@ -28,14 +28,26 @@ class LayerSlot {
   const std::string& name() const { return name_; }
   LayerKind kind() const { return kind_; }
   const ConvGeometry& geometry() const { return geometry_; }
+  /// A stand-in for the weight of a layer loaded in quantized form: its shape
+  /// without values (a meta tensor). A model built with it holds the values in
+  /// the quantized kernel only, so a loaded int4 model does not also keep its
+  /// fp32 weights; weight() and resident_weight() dequantize on demand.
+  static at::Tensor weight_held_by_kernel(at::IntArrayRef shape);
   /// The original weight in fp32 and the bias (kept so that every trial starts
   /// from them). A weight held in 16 bits (ModelOptions::weights_dtype) is
   /// widened into a fresh tensor on each call: exact, so quantizers see the
-  /// same numbers whichever dtype holds it.
+  /// same numbers whichever dtype holds it. A weight held by the kernel is
+  /// dequantized from it on each call.
   at::Tensor weight() const;
   /// The weight as held in memory: fp32, or bf16/fp16 (possibly a view of a
-  /// checkpoint's file mapping, shared by every process that maps it).
-  const at::Tensor& resident_weight() const { return weight_; }
+  /// checkpoint's file mapping, shared by every process that maps it); one
+  /// held by the kernel is dequantized from it on each call.
+  at::Tensor resident_weight() const;
+  /// The weight's shape, without touching its values.
+  at::IntArrayRef weight_sizes() const { return weight_.sizes(); }
+  int64_t weight_numel() const { return weight_.numel(); }
+  /// False when the weight's values live in the quantized kernel only.
+  bool holds_weight_values() const { return !weight_.is_meta(); }
   /// Drops this process's resident pages of a weight that is a view of a
   /// checkpoint's file mapping (release_mapped_pages): once a quantized kernel
   /// replaced it, or after a pass that only checked it. Reading it again

@@ -78,7 +78,7 @@ QuantizedWeight saved_weight(const LayerSlot& slot, const LayerReport* report,
     QT_CHECK(spec.has_value(), where, ": cannot tell how it is quantized (the '", k.backend(),
              "' kernel does not expose its QuantizedWeight and no layer report gives 'bits')");
     w.spec = *spec;
-    w.shape = slot.resident_weight().sizes().vec();
+    w.shape = slot.weight_sizes().vec();
   }
   auto get = [&](const char* suffix) {
     auto it = kt.find(suffix);
@@ -133,7 +133,7 @@ void save_model(const Model& model, const fs::path& dir_in, const QuantConfig& c
     entry["quantized"] = quantized;
     entry["backend"] = k.backend();
     entry["backend_detail"] = k.backend_detail();
-    entry["shape"] = slot->resident_weight().sizes().vec();
+    entry["shape"] = slot->weight_sizes().vec();
     if (quantized) {
       const QuantizedWeight w = saved_weight(*slot, report, kt, where + ": layer '" + name + "'");
       entry["algorithm"] = config.algorithm;
@@ -276,8 +276,9 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info,
     l.weight.set_tensors(parts);
     check_quantized_layout(l.weight, tfile + ": layer '" + name + "'");
     l.weight.decode_params();
-    // build_model wants every layer's float weight; the quantized kernel replaces it below.
-    tensors[name + ".weight"] = l.weight.dequantize();
+    // build_model wants every layer's weight; its values stay in the quantized
+    // kernel installed below, not also in fp32 beside it.
+    tensors[name + ".weight"] = LayerSlot::weight_held_by_kernel(l.weight.shape);
     quantized.push_back(std::move(l));
   }
 
@@ -308,7 +309,7 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info,
     for (LayerSlot* s : model->layers())
       if (s->name() == name) slot = s;
     QT_CHECK(slot != nullptr, tfile, ": '", name, ".input_multiplier' names no layer of ", spec);
-    const int64_t in = slot->resident_weight().size(1);
+    const int64_t in = slot->weight_sizes()[1];
     QT_CHECK(m.dim() == 1 && m.size(0) == in && m.scalar_type() == at::kFloat, tfile, ": '", name,
              ".input_multiplier' must be float32 [", in, "], got ", m.scalar_type(), " ",
              m.sizes());
@@ -322,8 +323,8 @@ ModelPtr load_saved_model(const fs::path& dir, SavedModelInfo* info,
     QT_CHECK(slot != nullptr, lw, ": model ", spec, " has no such layer");
     QT_CHECK(slot->kind() == l.kind, lw, ".kind: the model's layer is ", to_string(slot->kind()),
              ", the file says ", to_string(l.kind));
-    QT_CHECK(slot->resident_weight().sizes() == at::IntArrayRef(l.weight.shape), lw,
-             ".shape: the model's layer has weight shape ", slot->resident_weight().sizes());
+    QT_CHECK(slot->weight_sizes() == at::IntArrayRef(l.weight.shape), lw,
+             ".shape: the model's layer has weight shape ", slot->weight_sizes());
     if (!backend_override.empty()) {
       // Another backend than the saved one: what it computes may differ in the
       // last bits (or, for an int8-activation path, within its tolerance), so

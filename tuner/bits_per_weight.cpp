@@ -14,7 +14,7 @@ std::optional<double> bits_per_weight(const Model& model) {
   for (const LayerSlot* slot : model.layers()) {
     if (!slot->quantized()) continue;
     bytes += layer_weight_bytes(*slot);
-    weights += slot->resident_weight().numel();
+    weights += slot->weight_numel();
   }
   if (weights == 0) return std::nullopt;
   return static_cast<double>(bytes) * 8.0 / static_cast<double>(weights);

@@ -271,7 +271,7 @@ TrialResult TrialRunner::run_here(int64_t index, const QuantConfig& config, Scor
                 {"backend_detail", rep.backend_detail}};
       // What the mixed-bits strategy prices a layer at (tuner/bits_per_weight.h).
       if (auto it = slots.find(rep.name); it != slots.end()) {
-        l["weights"] = it->second->resident_weight().numel();
+        l["weights"] = it->second->weight_numel();
         if (rep.quantized) l["weight_bytes"] = layer_weight_bytes(*it->second);
       }
       layers.push_back(std::move(l));

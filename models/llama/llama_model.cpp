@@ -144,10 +144,12 @@ std::map<std::string, at::Tensor> LlamaModel::extra_tensors() const {
   return out;
 }
 
-std::map<std::string, at::Tensor> LlamaModel::hf_tensors() const {
+std::map<std::string, at::Tensor> LlamaModel::hf_tensors(
+    const std::set<std::string>& stored_otherwise) const {
   std::map<std::string, at::Tensor> out = extra_tensors();
   for (const LayerSlot& s : slots_) {
     if (s.name() == "lm_head" && config_.tie_word_embeddings) continue;
+    if (stored_otherwise.count(s.name())) continue;
     out[s.name() + ".weight"] = s.resident_weight();
     if (s.bias()) out[s.name() + ".bias"] = *s.bias();
   }

@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -67,8 +68,10 @@ class LlamaModel final : public Model {
   std::vector<InputScaleGroup> input_scale_groups(int64_t block) override;
 
   /// Every tensor under its HF name (what model.safetensors holds): the layers'
-  /// current weights (as held) and biases and the extra tensors; no lm_head when tied.
-  std::map<std::string, at::Tensor> hf_tensors() const;
+  /// current weights (as held) and biases and the extra tensors; no lm_head when
+  /// tied, and no weight of the layers named in `stored_otherwise`.
+  std::map<std::string, at::Tensor> hf_tensors(
+      const std::set<std::string>& stored_otherwise = {}) const;
 
  protected:
   void scale_producer_output(const std::string& producer, const at::Tensor& inv_scales) override;

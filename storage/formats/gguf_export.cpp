@@ -231,7 +231,7 @@ class Exporter {
                  const at::Tensor& perm, GgmlType float_type) {
     const LayerKernel& k = *slot.kernel();
     const QuantizedWeight* qw = k.quantized_weight();
-    const int64_t rows = slot.resident_weight().size(0), cols = slot.resident_weight().size(1);
+    const int64_t rows = slot.weight_sizes()[0], cols = slot.weight_sizes()[1];
     const std::vector<int64_t> ne{cols, rows};
     if (slot.bias()) {
       const at::Tensor b = perm.defined() ? slot.bias()->index_select(0, perm) : *slot.bias();

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <set>
 
 #include "backends/int8.h"
 #include "common/error.h"
@@ -54,13 +55,15 @@ std::vector<std::string> write_hf_quantized(const fs::path& out, const HfExportM
   std::vector<std::string> notes;
   const LlamaConfig& config = m.model->config();
   const at::ScalarType dtype = source_dtype(config);
-  std::map<std::string, at::Tensor> tensors = m.model->hf_tensors();
+  // The quantized layers' float weights are not wanted: a layer loaded in
+  // quantized form would dequantize its whole weight only to drop it.
+  std::set<std::string> quantized_layers;
+  for (const HfExportLayer& l : m.layers)
+    if (l.weight) quantized_layers.insert(l.name);
+  std::map<std::string, at::Tensor> tensors = m.model->hf_tensors(quantized_layers);
   int folded = 0;
   for (const HfExportLayer& l : m.layers) {
-    if (l.weight) {
-      tensors.erase(l.name + ".weight");
-      continue;
-    }
+    if (l.weight) continue;
     const auto it = tensors.find(l.name + ".weight");
     if (l.slot->input_multiplier().defined() && it != tensors.end()) {
       // W (x * s) = (W diag(s)) x: the fp weight absorbs the multiplier.

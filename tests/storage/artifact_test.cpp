@@ -107,6 +107,40 @@ TEST(Artifact, SaveThenLoadGivesBitIdenticalOutputs) {
   EXPECT_EQ(model_storage_bytes(*loaded), model_storage_bytes(*model));
 }
 
+TEST(Artifact, ALoadedQuantizedLayerHoldsItsWeightInItsKernelOnly) {
+  TempDir dir;
+  ModelPtr model = random_cnn(5);
+  const auto reports = quantize_layers(*model, mixed_specs());
+  save_model(*model, dir / "m", rtn_config(), reports);
+  ModelPtr loaded = load_saved_model(dir / "m");
+  for (LayerSlot* slot : loaded->layers()) {
+    const LayerSlot& orig = model->layer(slot->name());
+    EXPECT_EQ(slot->weight_sizes(), orig.weight_sizes()) << slot->name();
+    if (!orig.quantized()) {
+      EXPECT_TRUE(slot->holds_weight_values()) << slot->name();
+      EXPECT_TRUE(at::equal(slot->weight(), orig.weight())) << slot->name();
+      continue;
+    }
+    // No fp32 copy beside the codes: the weight is dequantized when asked for.
+    EXPECT_FALSE(slot->holds_weight_values()) << slot->name();
+    const at::Tensor want = orig.kernel()->quantized_weight()->dequantize();
+    EXPECT_TRUE(at::equal(slot->weight(), want)) << slot->name();
+    EXPECT_TRUE(at::equal(slot->resident_weight(), want)) << slot->name();
+    EXPECT_FALSE(at::equal(want, orig.weight()))
+        << slot->name() << ": quantization changed nothing";
+  }
+  // Saving the loaded model again writes the same layers; a float weight set
+  // later (as a quantizer starting over would) holds its values again.
+  save_model(*loaded, dir / "again", rtn_config(), reports);
+  ModelPtr again = load_saved_model(dir / "again");
+  const at::Tensor x = sample_input(6);
+  EXPECT_TRUE(at::equal(again->forward(x), model->forward(x)));
+  LayerSlot& fc1 = loaded->layer("fc1");
+  fc1.set_weight(fc1.weight(), fc1.bias());
+  EXPECT_TRUE(fc1.holds_weight_values());
+  EXPECT_FALSE(fc1.quantized());
+}
+
 TEST(Artifact, UnquantizedModelRoundTrips) {
   TempDir dir;
   ModelPtr model = random_cnn(3);
