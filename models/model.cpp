@@ -45,6 +45,13 @@ at::Tensor LayerSlot::resident_weight() const {
   return q->dequantize();
 }
 
+void LayerSlot::set_kernel(LayerKernelPtr k) {
+  // The fp32 kernel a slot is built with holds no values of a kernel-held
+  // weight: only a quantized kernel installed after it does.
+  if (!holds_weight_values() && kernel_->quantized_weight() != nullptr) weight_ = resident_weight();
+  kernel_ = std::move(k);
+}
+
 at::Tensor LayerSlot::weight() const {
   const at::Tensor w = resident_weight();
   return w.scalar_type() == at::kFloat ? w : w.to(at::kFloat);

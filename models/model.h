@@ -68,7 +68,10 @@ class LayerSlot {
   void set_input_multiplier(at::Tensor m) { input_multiplier_ = std::move(m); }
 
   const LayerKernelPtr& kernel() const { return kernel_; }
-  void set_kernel(LayerKernelPtr k) { kernel_ = std::move(k); }
+  /// Replaces the kernel. A weight held by the outgoing kernel is dequantized
+  /// into the slot first, so weight() stays what was loaded (a loaded model
+  /// quantized again starts from its loaded weights, as before a reload).
+  void set_kernel(LayerKernelPtr k);
   bool quantized() const;  ///< kernel is not the fp32 one
 
   /// Called with the layer's input on every forward while set (calibration).

@@ -129,16 +129,19 @@ TEST(Artifact, ALoadedQuantizedLayerHoldsItsWeightInItsKernelOnly) {
     EXPECT_FALSE(at::equal(want, orig.weight()))
         << slot->name() << ": quantization changed nothing";
   }
-  // Saving the loaded model again writes the same layers; a float weight set
-  // later (as a quantizer starting over would) holds its values again.
+  // Saving the loaded model again writes the same layers.
   save_model(*loaded, dir / "again", rtn_config(), reports);
   ModelPtr again = load_saved_model(dir / "again");
   const at::Tensor x = sample_input(6);
   EXPECT_TRUE(at::equal(again->forward(x), model->forward(x)));
+  // Another kernel (as a quantizer starting over installs) takes the weight
+  // out of the kernel it replaces: the slot keeps the loaded values.
   LayerSlot& fc1 = loaded->layer("fc1");
-  fc1.set_weight(fc1.weight(), fc1.bias());
+  const at::Tensor loaded_fc1 = fc1.weight();
+  fc1.set_kernel(make_fp32_kernel(fc1.kind(), fc1.resident_weight(), fc1.bias(), fc1.geometry()));
   EXPECT_TRUE(fc1.holds_weight_values());
   EXPECT_FALSE(fc1.quantized());
+  EXPECT_TRUE(at::equal(fc1.weight(), loaded_fc1));
 }
 
 TEST(Artifact, UnquantizedModelRoundTrips) {
