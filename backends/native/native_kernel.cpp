@@ -33,6 +33,11 @@ namespace native {
 //                 4096 x 14336  M = 128: 65.0 / 91.6 / 124 (92.1);
 //                               M = 512: 320 / 390 / 350 (311);
 //   int8 per channel on AVX2: M = 32: 9.95 / 8.53 / 21.9; M = 512: 156 / 101 / 102.
+//   asym int8 per channel on AVX-512 (its zero points keep it off the int8
+//   GEMM), 4096 x 4096: M = 4: 1.29 / 1.43 (7.56); M = 16: 4.18 / 5.81;
+//   M = 32: 8.49 / 7.91 (11.1); M = 128: 35.5 / 24.0 (24.3);
+//   M = 512: 137 / 82.0 (73.2). Another run gave M = 16: 4.99 / 4.91 and
+//   M = 32: 9.82 / 7.15: level at 16, fma ahead at 32 in both.
 // With VNNI a vpdpbusd does 64 products where an FMA does 16, and the int8
 // GEMM keeps them busy: int8-act serves every M, 2.4x fp32 at M = 512. On
 // AVX2 4-bit codes let a block's products add up in int16 (8 vpmaddubsw, one
@@ -41,9 +46,10 @@ namespace native {
 // kInt8ActMaxM. That loop copies the activations per k-chunk and decodes its
 // weight panel with in-register transposes, and matches or beats a tuned fp32
 // GEMM on the decoded layer at every M. So a Linear never decodes whole, and
-// its result never depends on the thread count. (kS8 with zero points, asym
-// int8, is left to woq_gemm_avx512.cpp's tiles at every M; int4 through those
-// tiles was 7% behind fma at M = 512.)
+// its result never depends on the thread count. kS8 with zero points, asym
+// int8, would need 9-bit differences in the int8 GEMM; its vpdpbusd tiles
+// (woq_gemm_avx512.cpp) lead fma only up to M = 16, so it takes fma above,
+// as int8 codes do on AVX2 above kInt8ActMaxM.
 // A convolution's rows are output pixels (batch x H' x W', tens of thousands
 // for a CNN batch) and its K is often a few taps, padded to whole blocks:
 // there decoding the weights once for LibTorch's convolution spares the
@@ -51,6 +57,7 @@ namespace native {
 // `qtune bench`: 12.2 ms that way, 58.2 ms with fma at every M), so convolutions
 // keep dequant+gemm from kDequantizedMinM.
 constexpr int64_t kInt8ActMaxM = 32;
+constexpr int64_t kAsymInt8ActMaxM = 16;
 constexpr int64_t kDequantizedMinM = 256;
 constexpr int64_t kEveryM = std::numeric_limits<int64_t>::max();
 
@@ -62,7 +69,7 @@ struct Band {
 
 // The rule, as bands of M in increasing order; choose_path and path_rule both
 // read it, so the text in backend_detail cannot drift from the choice.
-std::vector<Band> path_bands(LayerKind kind, CodeFormat format, Isa isa) {
+std::vector<Band> path_bands(LayerKind kind, CodeFormat format, bool zero_points, Isa isa) {
   if (kind == LayerKind::kConv2d) {
     if (!path_supports(Path::kInt8Activations, format))
       return {{kDequantizedMinM - 1, Path::kFloat}, {kEveryM, Path::kDequantized}};
@@ -71,22 +78,24 @@ std::vector<Band> path_bands(LayerKind kind, CodeFormat format, Isa isa) {
             {kEveryM, Path::kDequantized}};
   }
   if (!path_supports(Path::kInt8Activations, format)) return {{kEveryM, Path::kFloat}};
-  // The int8 GEMMs (int8_panel_*.cpp): every integer format with VNNI,
-  // 4-bit codes on AVX2.
+  // The int8 GEMMs (int8_panel_*.cpp): every integer format with VNNI but
+  // asym int8, 4-bit codes on AVX2.
+  if (isa == Isa::kAvx512 && format == CodeFormat::kS8 && zero_points)
+    return {{kAsymInt8ActMaxM, Path::kInt8Activations}, {kEveryM, Path::kFloat}};
   if (isa == Isa::kAvx512 || (isa == Isa::kAvx2 && format == CodeFormat::kU4))
     return {{kEveryM, Path::kInt8Activations}};
   return {{kInt8ActMaxM, Path::kInt8Activations}, {kEveryM, Path::kFloat}};
 }
 
-Path choose_path(LayerKind kind, int64_t m, CodeFormat format, Isa isa) {
-  for (const Band& band : path_bands(kind, format, isa))
+Path choose_path(LayerKind kind, int64_t m, CodeFormat format, bool zero_points, Isa isa) {
+  for (const Band& band : path_bands(kind, format, zero_points, isa))
     if (m <= band.max_m) return band.path;
   QT_ASSERT(false, "the last band of a path rule covers every M");
   return Path::kFloat;
 }
 
-std::string path_rule(LayerKind kind, CodeFormat format, Isa isa) {
-  const std::vector<Band> bands = path_bands(kind, format, isa);
+std::string path_rule(LayerKind kind, CodeFormat format, bool zero_points, Isa isa) {
+  const std::vector<Band> bands = path_bands(kind, format, zero_points, isa);
   if (bands.size() == 1) return to_string(bands[0].path) + " (every M)";
   std::string rule;
   for (const Band& band : bands) {
@@ -131,7 +140,8 @@ class NativeKernel final : public LayerKernel {
   std::string backend() const override { return "native"; }
   std::string backend_detail() const override {
     return "native:" + native::to_string(isa_) + "/" +
-           native::path_rule(kind_, packed_.format, isa_) + " [" + isa_reason_ + "]";
+           native::path_rule(kind_, packed_.format, packed_.has_zero, isa_) + " [" + isa_reason_ +
+           "]";
   }
 
   const QuantizedWeight* quantized_weight() const override { return &stored(); }
@@ -186,7 +196,7 @@ class NativeKernel final : public LayerKernel {
   void gemm(const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy, int64_t r0,
             int64_t r1) const {
     if (m == 0 || r0 == r1) return;
-    const native::Path path = native::choose_path(kind_, m, packed_.format, isa_);
+    const native::Path path = native::choose_path(kind_, m, packed_.format, packed_.has_zero, isa_);
     // One buffer per calling thread, grown to the largest shape seen: no
     // allocation per call once warm. Workers read it through `a` (a
     // thread_local named inside the lambda would be each worker's own).
@@ -226,7 +236,8 @@ class NativeKernel final : public LayerKernel {
     const int64_t OH = (x.size(2) + 2 * pd[0] - dl[0] * (kh - 1) - 1) / st[0] + 1;
     const int64_t OW = (x.size(3) + 2 * pd[1] - dl[1] * (kw - 1) - 1) / st[1] + 1;
     QT_CHECK(OH > 0 && OW > 0, "native Conv2d: input ", x.sizes(), " is smaller than the kernel");
-    if (native::choose_path(kind_, N * OH * OW, packed_.format, isa_) == native::Path::kDequantized)
+    if (native::choose_path(kind_, N * OH * OW, packed_.format, packed_.has_zero, isa_) ==
+        native::Path::kDequantized)
       return at::conv2d(x, decoded().view(ws), bias_or_undefined(), st, pd, dl, groups);
     const int64_t L = OH * OW, CK = Cg * groups * kh * kw, Kg = Cg * kh * kw, Og = O / groups;
     // im2col gives [N, C*kh*kw, L] (column order c, i, j: the weight's flattening);

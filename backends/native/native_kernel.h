@@ -22,11 +22,11 @@ LayerKernelPtr make_native_kernel(LayerKind kind, QuantizedWeight w, std::option
 
 namespace native {
 /// The inner strategy for a `kind` layer's product with `m` activation rows
-/// on `format` codes (the thresholds and their measurement are in
-/// native_kernel.cpp).
-Path choose_path(LayerKind kind, int64_t m, CodeFormat format, Isa isa);
+/// on `format` codes, with integer zero points or not (the thresholds and
+/// their measurement are in native_kernel.cpp).
+Path choose_path(LayerKind kind, int64_t m, CodeFormat format, bool zero_points, Isa isa);
 /// choose_path's rule in words, for backend_detail.
-std::string path_rule(LayerKind kind, CodeFormat format, Isa isa);
+std::string path_rule(LayerKind kind, CodeFormat format, bool zero_points, Isa isa);
 }  // namespace native
 
 }  // namespace qtune

@@ -5,9 +5,10 @@
 //  (matmul on its own
 //    blocked weights): the baselines;
 //  - the native LayerKernel (what `auto` runs: its path chosen per M) for
-//    int4 g32/g128 sym/asym, int3 g128, int2 g128, int8 per channel;
+//    int4 g32/g128 sym/asym, int3 g128, int2 g128, int8 per channel sym/asym;
 //  - each inner path forced (int8-act, fma, dequant+gemm) for int4 g32 sym
-//    and int8: the measurement behind native::choose_path's thresholds;
+//    and int8 sym/asym, M also 16: the measurement behind native::choose_path's
+//    thresholds;
 //  - a warm read of a buffer >= 4x the last-level cache with the same threads:
 //    the machine's read bandwidth, next to each native run's weight traffic.
 // Counters: GB/s = PackedWeight::stream_bytes (fp32: 4 N K) per second;
@@ -250,6 +251,7 @@ const Format kFormats[] = {
     {"int3_g128_sym", 3, qtune::Scheme::kSym, 128},
     {"int2_g128_asym", 2, qtune::Scheme::kAsym, 128},
     {"int8_pc_sym", 8, qtune::Scheme::kSym, -1},
+    {"int8_pc_asym", 8, qtune::Scheme::kAsym, -1},
 };
 
 qtune::QuantSpec spec_of(const Format& f) {
@@ -334,6 +336,8 @@ void BM_NativePath(benchmark::State& state) {
 }
 
 const int64_t kMs[] = {1, 4, 32, 128, 512};
+// The path comparison adds M = 16, where asym int8 changes path.
+const int64_t kPathMs[] = {1, 4, 16, 32, 128, 512};
 const int64_t kKs[] = {4096, 14336};
 
 void fp32_args(benchmark::internal::Benchmark* b) {
@@ -346,9 +350,9 @@ void native_args(benchmark::internal::Benchmark* b) {
       for (int64_t m : kMs) b->Args({f, k, m});
 }
 void path_args(benchmark::internal::Benchmark* b) {
-  for (int f : {0, 6})  // int4 g32 sym, int8 per channel
+  for (int f : {0, 6, 7})  // int4 g32 sym, int8 per channel sym and asym
     for (int64_t k : kKs)
-      for (int64_t m : kMs)
+      for (int64_t m : kPathMs)
         for (int p : {0, 1, 2}) b->Args({f, k, m, p});
 }
 

@@ -330,33 +330,40 @@ TEST(NativeIsa, CapParsesAndCaps) {
 TEST(NativePathRule, BandsAndTheirText) {
   const LayerKind lin = LayerKind::kLinear, conv = LayerKind::kConv2d;
   const CodeFormat u4 = CodeFormat::kU4, s8 = CodeFormat::kS8, table = CodeFormat::kTable4;
-  EXPECT_EQ(choose_path(lin, 1, u4, Isa::kAvx512), Path::kInt8Activations);
-  EXPECT_EQ(choose_path(lin, 100000, u4, Isa::kAvx512), Path::kInt8Activations);
-  EXPECT_EQ(choose_path(lin, 100000, u4, Isa::kAvx2), Path::kInt8Activations);
-  EXPECT_EQ(choose_path(lin, 32, s8, Isa::kAvx2), Path::kInt8Activations);
-  EXPECT_EQ(choose_path(lin, 33, s8, Isa::kAvx2), Path::kFloat);
-  EXPECT_EQ(choose_path(lin, 100000, s8, Isa::kAvx512), Path::kInt8Activations);
-  EXPECT_EQ(choose_path(lin, 32, u4, Isa::kRef), Path::kInt8Activations);
-  EXPECT_EQ(choose_path(lin, 33, u4, Isa::kRef), Path::kFloat);
+  EXPECT_EQ(choose_path(lin, 1, u4, false, Isa::kAvx512), Path::kInt8Activations);
+  EXPECT_EQ(choose_path(lin, 100000, u4, false, Isa::kAvx512), Path::kInt8Activations);
+  EXPECT_EQ(choose_path(lin, 100000, u4, false, Isa::kAvx2), Path::kInt8Activations);
+  EXPECT_EQ(choose_path(lin, 32, s8, false, Isa::kAvx2), Path::kInt8Activations);
+  EXPECT_EQ(choose_path(lin, 33, s8, false, Isa::kAvx2), Path::kFloat);
+  EXPECT_EQ(choose_path(lin, 100000, s8, false, Isa::kAvx512), Path::kInt8Activations);
+  // Asym int8 stays off the int8 GEMM; other zero points do not change a path.
+  EXPECT_EQ(choose_path(lin, 16, s8, true, Isa::kAvx512), Path::kInt8Activations);
+  EXPECT_EQ(choose_path(lin, 17, s8, true, Isa::kAvx512), Path::kFloat);
+  EXPECT_EQ(choose_path(lin, 100000, u4, true, Isa::kAvx512), Path::kInt8Activations);
+  EXPECT_EQ(choose_path(lin, 100000, u4, true, Isa::kAvx2), Path::kInt8Activations);
+  EXPECT_EQ(choose_path(lin, 33, s8, true, Isa::kAvx2), Path::kFloat);
+  EXPECT_EQ(choose_path(lin, 32, u4, false, Isa::kRef), Path::kInt8Activations);
+  EXPECT_EQ(choose_path(lin, 33, u4, false, Isa::kRef), Path::kFloat);
   for (Isa isa : {Isa::kRef, Isa::kAvx2, Isa::kAvx512}) {
-    EXPECT_EQ(choose_path(conv, 32, u4, isa), Path::kInt8Activations);
-    EXPECT_EQ(choose_path(conv, 33, u4, isa), Path::kFloat);
-    EXPECT_EQ(choose_path(conv, 255, u4, isa), Path::kFloat);
-    EXPECT_EQ(choose_path(conv, 256, u4, isa), Path::kDequantized);
-    EXPECT_EQ(choose_path(conv, 256, table, isa), Path::kDequantized);
+    EXPECT_EQ(choose_path(conv, 32, u4, false, isa), Path::kInt8Activations);
+    EXPECT_EQ(choose_path(conv, 33, u4, false, isa), Path::kFloat);
+    EXPECT_EQ(choose_path(conv, 255, u4, false, isa), Path::kFloat);
+    EXPECT_EQ(choose_path(conv, 256, u4, false, isa), Path::kDequantized);
+    EXPECT_EQ(choose_path(conv, 256, table, false, isa), Path::kDequantized);
     // A Linear never decodes whole, at any M and format.
     for (int64_t m : {1, 256, 100000}) {
-      EXPECT_EQ(choose_path(lin, m, table, isa), Path::kFloat) << m;
-      EXPECT_NE(choose_path(lin, m, u4, isa), Path::kDequantized) << m;
+      EXPECT_EQ(choose_path(lin, m, table, false, isa), Path::kFloat) << m;
+      EXPECT_NE(choose_path(lin, m, u4, false, isa), Path::kDequantized) << m;
     }
   }
-  EXPECT_EQ(path_rule(lin, u4, Isa::kAvx512), "int8-act (every M)");
-  EXPECT_EQ(path_rule(lin, u4, Isa::kAvx2), "int8-act (every M)");
-  EXPECT_EQ(path_rule(lin, s8, Isa::kAvx2), "int8-act (M <= 32), fma (larger M)");
-  EXPECT_EQ(path_rule(conv, u4, Isa::kAvx512),
+  EXPECT_EQ(path_rule(lin, u4, false, Isa::kAvx512), "int8-act (every M)");
+  EXPECT_EQ(path_rule(lin, u4, false, Isa::kAvx2), "int8-act (every M)");
+  EXPECT_EQ(path_rule(lin, s8, false, Isa::kAvx2), "int8-act (M <= 32), fma (larger M)");
+  EXPECT_EQ(path_rule(lin, s8, true, Isa::kAvx512), "int8-act (M <= 16), fma (larger M)");
+  EXPECT_EQ(path_rule(conv, u4, false, Isa::kAvx512),
             "int8-act (M <= 32), fma (M <= 255), dequant+gemm (larger M)");
-  EXPECT_EQ(path_rule(lin, table, Isa::kAvx512), "fma (every M)");
-  EXPECT_EQ(path_rule(conv, table, Isa::kAvx2), "fma (M <= 255), dequant+gemm (larger M)");
+  EXPECT_EQ(path_rule(lin, table, false, Isa::kAvx512), "fma (every M)");
+  EXPECT_EQ(path_rule(conv, table, false, Isa::kAvx2), "fma (M <= 255), dequant+gemm (larger M)");
 }
 
 // The reference twin against the meaning of the stored weight.

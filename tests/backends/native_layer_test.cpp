@@ -141,8 +141,9 @@ TEST(NativeLayer, LinearMatchesEagerOnBothPaths) {
       ASSERT_EQ(got.sizes(), want.sizes());
       ASSERT_GT(want.abs().sum().item<double>(), 0.0) << "all-zero outputs prove nothing";
       const at::Tensor B = weight_magnitude(q);
-      const native::Path path = native::choose_path(LayerKind::kLinear, m, native::repack(q).format,
-                                                    native::active_isa());
+      const native::Path path =
+          native::choose_path(LayerKind::kLinear, m, native::repack(q).format,
+                              native::repack(q).has_zero, native::active_isa());
       ASSERT_NE(path, native::Path::kDequantized) << "a Linear never decodes whole";
       at::Tensor tol;
       if (path == native::Path::kFloat) {
@@ -220,9 +221,9 @@ TEST(NativeLayer, Conv2dMatchesEager) {
       // Every output pixel is one GEMM row: these shapes have more than the
       // int8-activation path's M (both other paths take the float tolerance;
       // SmallConv2dOutputsTakeInt8ActivationsAndMatchEager covers that path).
-      const native::Path path =
-          native::choose_path(LayerKind::kConv2d, want.size(0) * want.size(2) * want.size(3),
-                              native::repack(q).format, native::active_isa());
+      const native::Path path = native::choose_path(
+          LayerKind::kConv2d, want.size(0) * want.size(2) * want.size(3), native::repack(q).format,
+          native::repack(q).has_zero, native::active_isa());
       ASSERT_NE(path, native::Path::kInt8Activations);
       ++(path == native::Path::kFloat ? float_checked : dequantized_checked);
       const at::Tensor B = weight_magnitude(q).reshape(w.sizes());
@@ -302,7 +303,8 @@ TEST(NativeLayer, SmallConv2dOutputsTakeInt8ActivationsAndMatchEager) {
       const at::Tensor want = rows.as_rows(y_eager), got = rows.as_rows(y_native);
       const int64_t M = want.size(0), O = cc.out, Og = O / cc.g.groups, K = q.cols();
       ASSERT_GT(want.abs().sum().item<double>(), 0.0) << "all-zero outputs prove nothing";
-      const native::Path path = native::choose_path(LayerKind::kConv2d, M, packed.format, isa);
+      const native::Path path =
+          native::choose_path(LayerKind::kConv2d, M, packed.format, packed.has_zero, isa);
       const bool integer_codes = c.spec.dtype == DType::kInt;
       ASSERT_EQ(path,
                 M <= 32 && integer_codes ? native::Path::kInt8Activations : native::Path::kFloat)
@@ -397,7 +399,8 @@ TEST(NativeLayer, DequantizedConv2dIsTheConvolutionOfItsDecodedWeights) {
       const at::Tensor bias = at::randn({cc.out}), x = at::randn({cc.batch, cc.in, cc.h, cc.w});
       const QuantizedWeight q = QuantizedWeight::from_float(w, c.spec);
       const native::PackedWeight packed = native::repack(q);
-      ASSERT_EQ(native::choose_path(LayerKind::kConv2d, cc.batch * cc.h * cc.w, packed.format, isa),
+      ASSERT_EQ(native::choose_path(LayerKind::kConv2d, cc.batch * cc.h * cc.w, packed.format,
+                                    packed.has_zero, isa),
                 native::Path::kDequantized);
       at::Tensor decoded = at::full({packed.rows, packed.cols}, std::nanf(""));
       native::kernels_for(isa).decode_rows(packed, 0, packed.rows, decoded.data_ptr<float>());
