@@ -38,6 +38,10 @@ bool path_supports(Path path, CodeFormat format) {
   return path != Path::kInt8Activations || format != CodeFormat::kTable4;
 }
 
+bool int8_gemm_serves(CodeFormat format, bool zero_points) {
+  return format == CodeFormat::kU4 || (format == CodeFormat::kS8 && !zero_points);
+}
+
 namespace {
 
 // libgcc's __builtin_cpu_supports also checks that the OS saves the AVX and

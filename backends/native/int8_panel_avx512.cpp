@@ -213,14 +213,12 @@ static_assert(kMR == 6, "kMicro lists micro<1..kMR>");
 
 }  // namespace
 
-bool int8_panel_serves(const PackedWeight& w) {
-  return w.format == CodeFormat::kU4 ||
-         (w.format == CodeFormat::kS8 && !w.has_zero && w.code_offset == 0);
-}
-
 void int8_panel_rows_avx512(const PackedWeight& w, const PreparedActivations& a, const float* bias,
                             float* y, int64_t ldy, int64_t r0, int64_t r1) {
-  QT_ASSERT(int8_panel_serves(w) && a.padded_cols == w.padded_cols());
+  // kS8 without zero points is sym int8: its codes carry no offset (packed_weight.h).
+  QT_ASSERT(int8_gemm_serves(w.format, w.has_zero) &&
+            (w.format != CodeFormat::kS8 || w.code_offset == 0) &&
+            a.padded_cols == w.padded_cols());
   static thread_local Panel panel;
   static thread_local std::vector<uint8_t> xu;
   const MicroFn* micro_for = w.has_min ? kMicro<true> : kMicro<false>;

@@ -38,8 +38,7 @@ void int8_prepare_avx512(const PackedWeight& w, const float* x, int64_t m, int64
 void int8_gemm_rows_avx512(const PackedWeight& w, const PreparedActivations& a, const float* bias,
                            float* y, int64_t ldy, int64_t r0, int64_t r1);
 // Its GEMM for many activation rows (int8_panel_avx512.cpp), on the formats
-// int8_panel_serves accepts: kU4, and kS8 without zero points or offset.
-bool int8_panel_serves(const PackedWeight& w);
+// int8_gemm_serves (woq_gemm.h) accepts.
 void int8_panel_rows_avx512(const PackedWeight& w, const PreparedActivations& a, const float* bias,
                             float* y, int64_t ldy, int64_t r0, int64_t r1);
 

@@ -80,7 +80,7 @@ std::vector<Band> path_bands(LayerKind kind, CodeFormat format, bool zero_points
   if (!path_supports(Path::kInt8Activations, format)) return {{kEveryM, Path::kFloat}};
   // The int8 GEMMs (int8_panel_*.cpp): every integer format with VNNI but
   // asym int8, 4-bit codes on AVX2.
-  if (isa == Isa::kAvx512 && format == CodeFormat::kS8 && zero_points)
+  if (isa == Isa::kAvx512 && !int8_gemm_serves(format, zero_points))
     return {{kAsymInt8ActMaxM, Path::kInt8Activations}, {kEveryM, Path::kFloat}};
   if (isa == Isa::kAvx512 || (isa == Isa::kAvx2 && format == CodeFormat::kU4))
     return {{kEveryM, Path::kInt8Activations}};

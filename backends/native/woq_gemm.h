@@ -38,6 +38,10 @@ std::string to_string(Path path);  ///< "int8-act" | "fma" | "dequant+gemm"
 /// take every format; kDequantized serves convolutions only.
 /// gemm_rows on an unsupported pair is an internal error.
 bool path_supports(Path path, CodeFormat format);
+/// Whether the AVX-512 int8 GEMM (int8_panel_avx512.cpp) runs these codes:
+/// 4-bit codes, and int8 without integer zero points (asym int8's u - zero
+/// needs 9 bits). choose_path and the kernel both ask here.
+bool int8_gemm_serves(CodeFormat format, bool zero_points);
 
 /// Activations laid out for one PackedWeight: gathered through column_of,
 /// zero-padded to whole blocks; for kInt8Activations also quantized per block.

@@ -282,7 +282,7 @@ void int8_prepare_avx512(const PackedWeight& w, const float* x, int64_t m, int64
 void int8_gemm_rows_avx512(const PackedWeight& w, const PreparedActivations& a, const float* bias,
                            float* y, int64_t ldy, int64_t r0, int64_t r1) {
   QT_ASSERT(a.padded_cols == w.padded_cols());
-  if (a.m >= kPanelMinM && int8_panel_serves(w))
+  if (a.m >= kPanelMinM && int8_gemm_serves(w.format, w.has_zero))
     return int8_panel_rows_avx512(w, a, bias, y, ldy, r0, r1);
   if (w.format == CodeFormat::kU4) {
     QT_ASSERT(w.code_offset >= 0 && w.code_offset <= 15 && (!w.has_zero || w.code_offset == 0),

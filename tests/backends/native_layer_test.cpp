@@ -141,9 +141,9 @@ TEST(NativeLayer, LinearMatchesEagerOnBothPaths) {
       ASSERT_EQ(got.sizes(), want.sizes());
       ASSERT_GT(want.abs().sum().item<double>(), 0.0) << "all-zero outputs prove nothing";
       const at::Tensor B = weight_magnitude(q);
-      const native::Path path =
-          native::choose_path(LayerKind::kLinear, m, native::repack(q).format,
-                              native::repack(q).has_zero, native::active_isa());
+      const native::PackedWeight packed = native::repack(q);
+      const native::Path path = native::choose_path(LayerKind::kLinear, m, packed.format,
+                                                    packed.has_zero, native::active_isa());
       ASSERT_NE(path, native::Path::kDequantized) << "a Linear never decodes whole";
       at::Tensor tol;
       if (path == native::Path::kFloat) {
@@ -221,9 +221,10 @@ TEST(NativeLayer, Conv2dMatchesEager) {
       // Every output pixel is one GEMM row: these shapes have more than the
       // int8-activation path's M (both other paths take the float tolerance;
       // SmallConv2dOutputsTakeInt8ActivationsAndMatchEager covers that path).
-      const native::Path path = native::choose_path(
-          LayerKind::kConv2d, want.size(0) * want.size(2) * want.size(3), native::repack(q).format,
-          native::repack(q).has_zero, native::active_isa());
+      const native::PackedWeight packed = native::repack(q);
+      const native::Path path =
+          native::choose_path(LayerKind::kConv2d, want.size(0) * want.size(2) * want.size(3),
+                              packed.format, packed.has_zero, native::active_isa());
       ASSERT_NE(path, native::Path::kInt8Activations);
       ++(path == native::Path::kFloat ? float_checked : dequantized_checked);
       const at::Tensor B = weight_magnitude(q).reshape(w.sizes());
